@@ -1,0 +1,358 @@
+//===- MsddOps.td - MSDD operations ------------------------*- tablegen -*-===//
+#ifndef MSDD_OPS_TD
+#define MSDD_OPS_TD
+
+include "msdd/MsddBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/OpBase.td"
+
+// Common form: operands and results printed with a functional type.
+class Msdd_PureOp<string mnemonic, list<Trait> traits = []>
+    : Msdd_Op<mnemonic, !listconcat([Pure], traits)> {
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise arithmetic with numpy broadcasting
+//===----------------------------------------------------------------------===//
+
+class Msdd_BinaryOp<string mnemonic, string formula>
+    : Msdd_PureOp<mnemonic> {
+  let summary = "elementwise " # formula # " with numpy broadcasting";
+  let description = [{
+    Computes `}] # formula # [{` elementwise. The operand shapes broadcast as in numpy
+    (dimensions aligned from the right; a dimension of size 1 stretches); the result has the
+    broadcast shape.
+  }];
+  let arguments = (ins Msdd_Tensor:$lhs, Msdd_Tensor:$rhs);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_AddOp : Msdd_BinaryOp<"add", "lhs + rhs">;
+def Msdd_SubOp : Msdd_BinaryOp<"sub", "lhs - rhs">;
+def Msdd_MulOp : Msdd_BinaryOp<"mul", "lhs * rhs">;
+def Msdd_DivOp : Msdd_BinaryOp<"div", "lhs / rhs">;
+def Msdd_MaximumOp : Msdd_BinaryOp<"maximum", "max(lhs, rhs)">;
+def Msdd_MinimumOp : Msdd_BinaryOp<"minimum", "min(lhs, rhs)">;
+def Msdd_PowOp : Msdd_BinaryOp<"pow", "lhs ^ rhs">;
+
+class Msdd_UnaryOp<string mnemonic, string formula>
+    : Msdd_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = "elementwise " # formula;
+  let description = "Computes `" # formula # "` elementwise.";
+  let arguments = (ins Msdd_Tensor:$input);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Msdd_NegOp : Msdd_UnaryOp<"neg", "-x">;
+def Msdd_ExpOp : Msdd_UnaryOp<"exp", "exp(x)">;
+def Msdd_LogOp : Msdd_UnaryOp<"log", "log(x)">;
+def Msdd_SqrtOp : Msdd_UnaryOp<"sqrt", "sqrt(x)">;
+def Msdd_RsqrtOp : Msdd_UnaryOp<"rsqrt", "1 / sqrt(x)">;
+def Msdd_AbsOp : Msdd_UnaryOp<"abs", "|x|">;
+def Msdd_TanhOp : Msdd_UnaryOp<"tanh", "tanh(x)">;
+def Msdd_ErfOp : Msdd_UnaryOp<"erf", "erf(x)">;
+def Msdd_SinOp : Msdd_UnaryOp<"sin", "sin(x)">;
+def Msdd_CosOp : Msdd_UnaryOp<"cos", "cos(x)">;
+def Msdd_SigmoidOp : Msdd_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
+def Msdd_ReluOp : Msdd_UnaryOp<"relu", "max(x, 0)">;
+def Msdd_SiluOp : Msdd_UnaryOp<"silu", "x * sigmoid(x)">;
+
+def Msdd_GeluOp : Msdd_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+  let summary = "GELU activation, exact (erf) or tanh-approximated";
+  let description = [{
+    `approximate = false`: `0.5 x (1 + erf(x / sqrt(2)))`;
+    `approximate = true`: `0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))`.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, DefaultValuedAttr<BoolAttr, "false">:$approximate);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Msdd_ScaleOp : Msdd_Op<"scale", [Pure, SameOperandsAndResultType]> {
+  let summary = "multiply by a constant and add a constant: x * factor + bias";
+  let arguments = (ins Msdd_Tensor:$input, F64Attr:$factor,
+                       DefaultValuedAttr<F64Attr, "0.0">:$bias);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and layout
+//===----------------------------------------------------------------------===//
+
+class Msdd_ReduceOp<string mnemonic, string what>
+    : Msdd_PureOp<mnemonic> {
+  let summary = what # " over the given axes";
+  let description = [{
+    Reduces `input` over `axes` (distinct, in `[0, rank)`). With `keep_dims` the reduced
+    dimensions stay with size 1, otherwise they are removed.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, DenseI64ArrayAttr:$axes,
+                       DefaultValuedAttr<BoolAttr, "false">:$keep_dims);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_ReduceSumOp : Msdd_ReduceOp<"reduce_sum", "sum">;
+def Msdd_ReduceMeanOp : Msdd_ReduceOp<"reduce_mean", "mean">;
+def Msdd_ReduceMaxOp : Msdd_ReduceOp<"reduce_max", "maximum">;
+
+def Msdd_ReshapeOp : Msdd_PureOp<"reshape"> {
+  let summary = "reinterpret a tensor with another shape of the same element count";
+  let arguments = (ins Msdd_Tensor:$input);
+  let results = (outs Msdd_Tensor:$result);
+  let hasFolder = 1;
+}
+
+def Msdd_TransposeOp : Msdd_PureOp<"transpose"> {
+  let summary = "permute dimensions: result dim i = input dim permutation[i]";
+  let arguments = (ins Msdd_Tensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+//===----------------------------------------------------------------------===//
+// Neural-network ops
+//===----------------------------------------------------------------------===//
+
+def Msdd_LinearOp : Msdd_PureOp<"linear"> {
+  let summary = "affine layer: x W^T + b";
+  let description = [{
+    `input` is `[..., K]`, `weight` is `[N, K]` (PyTorch layout), the optional `bias` is
+    `[N]`; the result is `[..., N]`.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$weight, Optional<Msdd_Tensor>:$bias);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_MatmulOp : Msdd_PureOp<"matmul"> {
+  let summary = "matrix product, batched over leading dimensions";
+  let description = [{
+    `lhs` is `[..., M, K]`; `rhs` is `[..., K, N]`, or `[..., N, K]` with `transpose_rhs`.
+    Both operands have the same rank (2 or more) and the same leading (batch) dimensions.
+  }];
+  let arguments = (ins Msdd_Tensor:$lhs, Msdd_Tensor:$rhs,
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_rhs);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_PatchifyOp : Msdd_PureOp<"patchify"> {
+  let summary = "image [B, C, H, W] to patch tokens [B, (H/p)(W/p), p*p*C]";
+  let description = [{
+    Tokens are in row-major patch order; inside a token the features are ordered
+    `(py, px, c)`, as in DiT's `unpatchify`.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, ConfinedAttr<I64Attr, [IntPositive]>:$patch_size);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_UnpatchifyOp : Msdd_PureOp<"unpatchify"> {
+  let summary = "patch tokens [B, (H/p)(W/p), p*p*C] back to an image [B, C, H, W]";
+  let description = "The inverse of `msdd.patchify`; H, W and C come from the result type.";
+  let arguments = (ins Msdd_Tensor:$input, ConfinedAttr<I64Attr, [IntPositive]>:$patch_size);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_LayerNormOp : Msdd_PureOp<"layer_norm", [AttrSizedOperandSegments]> {
+  let summary = "layer normalization over the last dimension, optionally affine";
+  let description = [{
+    `(x - mean) / sqrt(var + epsilon) * weight + bias`, statistics over the last dimension
+    (biased variance). `weight` and `bias` are both present (shape `[D]`) or both absent.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, Optional<Msdd_Tensor>:$weight,
+                       Optional<Msdd_Tensor>:$bias,
+                       DefaultValuedAttr<F64Attr, "1e-6">:$epsilon);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = [{
+    $input (`,` $weight^)? (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Msdd_RmsNormOp : Msdd_PureOp<"rms_norm"> {
+  let summary = "RMS normalization over the last dimension, optionally scaled";
+  let description = "`x / sqrt(mean(x^2) + epsilon) * weight`; `weight` is `[D]`.";
+  let arguments = (ins Msdd_Tensor:$input, Optional<Msdd_Tensor>:$weight,
+                       DefaultValuedAttr<F64Attr, "1e-6">:$epsilon);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_SoftmaxOp : Msdd_PureOp<"softmax"> {
+  let summary = "softmax along one axis (numerically stable: max subtracted)";
+  let arguments = (ins Msdd_Tensor:$input, DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_AttentionOp : Msdd_PureOp<"attention"> {
+  let summary = "multi-head scaled dot-product attention";
+  let description = [{
+    `softmax(q k^T * scale + mask) v` per batch and head. `q` is `[B, H, Lq, D]`, `k` is
+    `[B, H, Lk, D]`, `v` is `[B, H, Lk, Dv]`, the result is `[B, H, Lq, Dv]`. The optional
+    additive `mask` is `[Lq, Lk]` or `[B, H, Lq, Lk]` (use a large negative value to mask).
+    `scale` defaults to `1 / sqrt(D)`.
+  }];
+  let arguments = (ins Msdd_Tensor:$query, Msdd_Tensor:$key, Msdd_Tensor:$value,
+                       Optional<Msdd_Tensor>:$mask, OptionalAttr<F64Attr>:$scale);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_Rope2dOp : Msdd_PureOp<"rope_2d"> {
+  let summary = "2-D rotary position embedding over a grid of tokens";
+  let description = [{
+    `input` is `[B, H, L, D]` with `L = grid_height * grid_width` tokens in row-major grid
+    order and `D` divisible by 4. The first half of `D` is rotated by the token's row, the
+    second half by its column; in each half, the pair `(2i, 2i+1)` turns by the angle
+    `pos * theta^(-2i / (D/2))`.
+  }];
+  let arguments = (ins Msdd_Tensor:$input,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$grid_height,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$grid_width,
+                       DefaultValuedAttr<F64Attr, "10000.0">:$theta);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_SwigluOp : Msdd_PureOp<"swiglu"> {
+  let summary = "SwiGLU gate: silu(gate) * up";
+  let arguments = (ins Msdd_Tensor:$gate, Msdd_Tensor:$up);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_ModulateOp : Msdd_PureOp<"modulate"> {
+  let summary = "adaLN modulation: x * (1 + scale) + shift";
+  let description = [{
+    `input` is `[B, L, D]`; `shift` and `scale` are `[B, D]` and apply to every token.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$shift, Msdd_Tensor:$scale);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_TimestepEmbeddingOp : Msdd_PureOp<"timestep_embedding"> {
+  let summary = "sinusoidal timestep embedding [B] -> [B, dim]";
+  let description = [{
+    With `half = dim / 2` and `f_i = exp(-ln(max_period) * i / half)`, the embedding is
+    `[cos(t * scale * f_i) for i < half] ++ [sin(t * scale * f_i) for i < half]` (DiT's
+    layout; `scale` maps t in [0, 1] onto DiT's step range). `dim` is even.
+  }];
+  let arguments = (ins Msdd_Tensor:$timesteps,
+                       DefaultValuedAttr<F64Attr, "10000.0">:$max_period,
+                       DefaultValuedAttr<F64Attr, "1000.0">:$scale);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_UpsampleNearestOp : Msdd_PureOp<"upsample_nearest"> {
+  let summary = "nearest-neighbour upsampling of [B, C, H, W] by an integer factor";
+  let arguments = (ins Msdd_Tensor:$input, DefaultValuedAttr<I64Attr, "2">:$factor);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_DownsampleOp : Msdd_PureOp<"downsample"> {
+  let summary = "box (average) downsampling of [B, C, H, W] by an integer factor";
+  let arguments = (ins Msdd_Tensor:$input, DefaultValuedAttr<I64Attr, "2">:$factor);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+//===----------------------------------------------------------------------===//
+// Diffusion ops
+//===----------------------------------------------------------------------===//
+
+def Msdd_RandomNormalOp : Msdd_Op<"random_normal", [Pure]> {
+  let summary = "standard normal noise from Philox 4x32-10, keyed by (seed, step, stream)";
+  let description = [{
+    Element `i` (row-major) comes from the Philox 4x32-10 block with key
+    `(seed mod 2^32, seed >> 32)` and counter `(i / 2 mod 2^32, (i / 2) >> 32, step, stream)`;
+    its first two words give a Box-Muller pair, of which even `i` takes the cosine and odd `i`
+    the sine branch. The same `(seed, step, stream)` gives the same tensor on every target.
+  }];
+  let arguments = (ins I64:$seed, I64:$step, DefaultValuedAttr<I32Attr, "0">:$stream);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = "$seed `,` $step attr-dict `:` type($result)";
+}
+
+def Msdd_BlockNoiseOp : Msdd_PureOp<"block_noise"> {
+  let summary = "correlate i.i.d. normal noise inside every 2x2 pixel block";
+  let description = [{
+    `input` is i.i.d. standard normal `[B, C, H, W]` (H, W even). Each 2x2 block becomes a
+    sample of `N(0, a I + b 11^T)`: with `covariance = "pyramidal"` (default)
+    `a = 1 + gamma, b = -gamma` (needs `gamma <= 1/3`), the covariance that puts
+    `alpha up(x) + beta n` on the flow path; with `"paper_code"`, `a = 1 - gamma, b = gamma`
+    as in the paper's released code.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, F64Attr:$gamma,
+                       DefaultValuedAttr<StrAttr, "\"pyramidal\"">:$covariance);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_NoiseMixOp : Msdd_PureOp<"noise_mix"> {
+  let summary = "alpha x + beta n (the scale-transition re-noising)";
+  let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$noise, F64Attr:$alpha, F64Attr:$beta);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_EulerStepOp : Msdd_PureOp<"euler_step"> {
+  let summary = "one Euler step of the flow ODE: x + (t_to - t_from) v";
+  let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$velocity, F64Attr:$t_from,
+                       F64Attr:$t_to);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_CfgCombineOp : Msdd_PureOp<"cfg_combine"> {
+  let summary = "classifier-free guidance: v_uncond + w (v_cond - v_uncond)";
+  let arguments = (ins Msdd_Tensor:$uncond, Msdd_Tensor:$cond, F64Attr:$guidance_scale);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_MultiscaleSampleOp : Msdd_Op<"multiscale_sample",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "a whole coarse-to-fine sampler over a denoiser function";
+  let description = [{
+    Samples an image `[B, C, R, R]` (R = the last of `resolutions`) conditioned on `latent`,
+    with `null_latent` as the unconditional branch of classifier-free guidance.
+
+    Scale `s` (resolution `resolutions[s]`, each twice the previous) integrates the window
+    `[window_start[s], window_end[s]]` of flow time with `steps[s]` Euler steps; the
+    denoiser sees the global time mapped linearly onto `[tau_start[s], tau_end[s]]`. Between
+    scales the image is nearest-upsampled and re-noised with `alpha[s] x + beta[s] n`, `n`
+    block noise of parameter `gamma` (`alpha`, `beta` hold one entry per transition).
+
+    `denoiser` names a function `(x: [B, C, r, r], tau: [B], latent) -> velocity [B, C, r, r]`,
+    called once per step for each CFG branch.
+  }];
+  let arguments = (ins Msdd_Tensor:$latent, Msdd_Tensor:$null_latent, I64:$seed,
+                       FlatSymbolRefAttr:$denoiser,
+                       DenseI64ArrayAttr:$resolutions, DenseI64ArrayAttr:$steps,
+                       DenseF64ArrayAttr:$window_start, DenseF64ArrayAttr:$window_end,
+                       DenseF64ArrayAttr:$tau_start, DenseF64ArrayAttr:$tau_end,
+                       DenseF64ArrayAttr:$alpha, DenseF64ArrayAttr:$beta,
+                       F64Attr:$guidance_scale, F64Attr:$gamma);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = [{
+    $denoiser `(` $latent `,` $null_latent `,` $seed `)` attr-dict `:`
+    `(` type($latent) `,` type($null_latent) `)` `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+def Msdd_MseOp : Msdd_PureOp<"mse"> {
+  let summary = "mean squared error, a scalar tensor<f32>";
+  let arguments = (ins Msdd_Tensor:$prediction, Msdd_Tensor:$target);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_WeightedMseOp : Msdd_PureOp<"weighted_mse"> {
+  let summary = "per-sample weighted mean squared error, a scalar tensor<f32>";
+  let description = [{
+    `mean over all elements of w[b] (prediction - target)^2`, `weight` is `[B]` for
+    operands `[B, ...]`.
+  }];
+  let arguments = (ins Msdd_Tensor:$prediction, Msdd_Tensor:$target, Msdd_Tensor:$weight);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+#endif // MSDD_OPS_TD

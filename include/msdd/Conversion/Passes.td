@@ -1,0 +1,56 @@
+//===- Passes.td - MSDD conversion passes ------------------*- tablegen -*-===//
+#ifndef MSDD_CONVERSION_PASSES
+#define MSDD_CONVERSION_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertMsddToLinalg : Pass<"msdd-lower-to-linalg", "func::FuncOp"> {
+  let summary = "Lower msdd ops to linalg, tensor, arith and math on tensors";
+  let description = [{
+    Elementwise ops become `linalg.generic` with broadcasting indexing maps, so that
+    `linalg-fuse-elementwise-ops` can fuse chains of them; matrix products become
+    `linalg.matmul` / `linalg.batch_matmul` (and their `_transpose_b` forms), which the CPU
+    pipeline later hands to the BLAS; reductions (norms, softmax, losses) become
+    `linalg.generic` with reduction iterators.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
+def ConvertLinalgToRuntimeCalls : Pass<"msdd-linalg-to-runtime-calls", "ModuleOp"> {
+  let summary = "Replace bufferized matrix products by calls to the runtime's BLAS kernels";
+  let description = [{
+    `linalg.matmul`, `linalg.matmul_transpose_b`, `linalg.batch_matmul` and
+    `linalg.batch_matmul_transpose_b` on f32 memrefs become calls to
+    `msdd_rt_matmul_f32` / `msdd_rt_batch_matmul_f32` (C-interface functions of the runtime,
+    backed by a tuned BLAS). Runs after bufferization.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def OutlineParallelLoops : Pass<"msdd-outline-parallel-loops", "ModuleOp"> {
+  let summary = "Outline outermost scf.parallel loops into functions run by a thread pool";
+  let description = [{
+    Each outermost `scf.parallel` becomes a private function
+    `@__msdd_par_<fn>_<n>(%begin: index, %end: index, captured values...)` that runs the
+    iterations `[begin, end)` of its first dimension, and a `func.call` of it over the whole
+    range. `msdd-lower-parallel-dispatch` later turns the call into a dispatch through
+    `msdd_rt_parallel_for`; before that the call is a correct sequential loop.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def LowerParallelDispatch : Pass<"msdd-lower-parallel-dispatch", "ModuleOp"> {
+  let summary = "Dispatch outlined parallel loops through msdd_rt_parallel_for";
+  let description = [{
+    Runs on the LLVM dialect. Each call of an outlined `__msdd_par_*` function becomes: its
+    arguments stored into a stack struct, and a call of
+    `msdd_rt_parallel_for(@trampoline, %ctx, %n)`, where the trampoline unpacks the struct and
+    calls the outlined body on a chunk `[begin, end)`.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // MSDD_CONVERSION_PASSES

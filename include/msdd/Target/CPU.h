@@ -1,0 +1,35 @@
+//===- CPU.h - The CPU pipeline and artifact writer -------------*- C++ -*-===//
+#ifndef MSDD_TARGET_CPU_H
+#define MSDD_TARGET_CPU_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+
+namespace mlir::msdd {
+
+/// Options of the CPU pipeline; each has a msdd-compile flag.
+struct CpuPipelineOptions {
+  /// Tiles per parallel op to aim for (see msdd-tile-parallel-dims).
+  int64_t minTiles = 64;
+  /// Stop after this stage and print the IR instead of writing an artifact:
+  /// "linalg", "loops", "llvm" or "" (write the artifact).
+  std::string stopAfter;
+};
+
+/// msdd/tensor IR -> LLVM dialect with exported entry points (the whole target-neutral and
+/// CPU-specific pass list).
+void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
+
+/// Registers `msdd-cpu-pipeline` for msdd-opt.
+void registerCpuPipeline();
+
+/// Translates an LLVM-dialect module to an optimized native object for the host CPU and links
+/// it into a shared-library artifact at `outputPath` (written atomically). Returns failure with
+/// a message in `error`.
+LogicalResult writeCpuArtifact(ModuleOp module, StringRef outputPath, std::string &error);
+
+} // namespace mlir::msdd
+
+#endif // MSDD_TARGET_CPU_H

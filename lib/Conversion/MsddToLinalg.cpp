@@ -1,0 +1,911 @@
+//===- MsddToLinalg.cpp - Lower msdd ops to linalg on tensors --------------===//
+//
+// Every op becomes destination-style linalg/tensor IR: elementwise math as linalg.generic with
+// broadcasting maps (so elementwise fusion can merge chains), layout changes as
+// expand/collapse_shape + linalg.transpose (so they stay tileable), matrix products as named
+// contractions (so the CPU pipeline can hand them to BLAS and the GPU one to tensor cores).
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Conversion/Passes.h"
+#include "msdd/MsddDialect.h"
+
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+
+namespace mlir::msdd {
+#define GEN_PASS_DEF_CONVERTMSDDTOLINALG
+#include "msdd/Conversion/Passes.h.inc"
+} // namespace mlir::msdd
+
+using namespace mlir;
+using namespace mlir::msdd;
+
+namespace {
+
+using BodyBuilder = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+RankedTensorType tensorType(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+Value constF32(OpBuilder &b, Location loc, double v) {
+  return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(static_cast<float>(v)));
+}
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType) {
+  return b.create<tensor::EmptyOp>(loc, shape, elementType);
+}
+
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, double value) {
+  Value empty = emptyTensor(b, loc, shape, b.getF32Type());
+  return b.create<linalg::FillOp>(loc, constF32(b, loc, value), empty).getResult(0);
+}
+
+/// Indexing map of an operand broadcast numpy-style into a result of rank `rank`.
+AffineMap broadcastMap(MLIRContext *ctx, ArrayRef<int64_t> operandShape,
+                       ArrayRef<int64_t> resultShape) {
+  SmallVector<AffineExpr> exprs;
+  size_t offset = resultShape.size() - operandShape.size();
+  for (size_t i = 0; i < operandShape.size(); ++i) {
+    bool stretched = operandShape[i] == 1 && resultShape[offset + i] != 1;
+    exprs.push_back(stretched ? getAffineConstantExpr(0, ctx) : getAffineDimExpr(offset + i, ctx));
+  }
+  return AffineMap::get(resultShape.size(), 0, exprs, ctx);
+}
+
+/// A linalg.generic over the loops of `outShape`; `inputMaps` map loops to input indices.
+/// Loops listed in `reductionDims` reduce into `init`, whose map is `outMap`.
+Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                   Value init, AffineMap outMap, unsigned numLoops,
+                   ArrayRef<unsigned> reductionDims, BodyBuilder body) {
+  SmallVector<utils::IteratorType> iterators(numLoops, utils::IteratorType::parallel);
+  for (unsigned d : reductionDims)
+    iterators[d] = utils::IteratorType::reduction;
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(outMap);
+  auto generic = b.create<linalg::GenericOp>(
+      loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        nb.create<linalg::YieldOp>(nloc, body(nb, nloc, args));
+      });
+  return generic.getResult(0);
+}
+
+/// Elementwise op over `inputs` broadcast numpy-style to `resultType`.
+Value buildElementwise(OpBuilder &b, Location loc, RankedTensorType resultType, ValueRange inputs,
+                       BodyBuilder body) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps;
+  for (Value in : inputs)
+    maps.push_back(broadcastMap(ctx, tensorType(in).getShape(), resultType.getShape()));
+  Value init = emptyTensor(b, loc, resultType.getShape(), resultType.getElementType());
+  return buildGeneric(b, loc, inputs, maps, init,
+                      AffineMap::getMultiDimIdentityMap(resultType.getRank(), ctx),
+                      resultType.getRank(), {}, body);
+}
+
+/// Reduces `inputs` (all of one shape) over `axes` with `combine(acc, inputs...)`, starting from
+/// `initValue`. The result drops the reduced dims.
+Value buildReduction(OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<int64_t> axes,
+                     double initValue, BodyBuilder combine,
+                     ArrayRef<AffineMap> customMaps = {}) {
+  MLIRContext *ctx = b.getContext();
+  ArrayRef<int64_t> shape = tensorType(inputs[0]).getShape();
+  unsigned rank = shape.size();
+  SmallVector<int64_t> outShape;
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<unsigned> reductionDims;
+  for (unsigned d = 0; d < rank; ++d) {
+    if (llvm::is_contained(axes, d)) {
+      reductionDims.push_back(d);
+      continue;
+    }
+    outShape.push_back(shape[d]);
+    outExprs.push_back(getAffineDimExpr(d, ctx));
+  }
+  SmallVector<AffineMap> maps(customMaps);
+  if (maps.empty())
+    maps.assign(inputs.size(), AffineMap::getMultiDimIdentityMap(rank, ctx));
+  Value init = filledTensor(b, loc, outShape, initValue);
+  return buildGeneric(b, loc, inputs, maps, init, AffineMap::get(rank, 0, outExprs, ctx), rank,
+                      reductionDims, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                        // Accumulator first, then the inputs.
+                        SmallVector<Value> ordered{args.back()};
+                        llvm::append_range(ordered, args.drop_back());
+                        return combine(nb, nloc, ordered);
+                      });
+}
+
+/// Map from the loops of a rank-`rank` tensor to a tensor that lacks the dims `dropped`.
+AffineMap droppingMap(MLIRContext *ctx, unsigned rank, ArrayRef<int64_t> dropped) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d = 0; d < rank; ++d)
+    if (!llvm::is_contained(dropped, d))
+      exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// Reshape through a rank-1 view; both steps are plain reassociations.
+Value reshapeTensor(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> shape) {
+  RankedTensorType inType = tensorType(input);
+  if (inType.getShape() == shape)
+    return input;
+  int64_t n = inType.getNumElements();
+  auto flatType = RankedTensorType::get({n}, inType.getElementType());
+  auto outType = RankedTensorType::get(shape, inType.getElementType());
+  auto allInOne = [&](unsigned rank) {
+    SmallVector<ReassociationIndices> r;
+    if (rank == 0)
+      return r;
+    r.emplace_back();
+    for (unsigned i = 0; i < rank; ++i)
+      r.back().push_back(i);
+    return r;
+  };
+  Value flat = input;
+  if (inType.getRank() > 1)
+    flat = b.create<tensor::CollapseShapeOp>(loc, flatType, input, allInOne(inType.getRank()));
+  else if (inType.getRank() == 0)
+    flat = b.create<tensor::ExpandShapeOp>(loc, flatType, input, allInOne(0));
+  if (shape.size() == 1)
+    return flat;
+  if (shape.empty())
+    return b.create<tensor::CollapseShapeOp>(loc, outType, flat, allInOne(0));
+  return b.create<tensor::ExpandShapeOp>(loc, outType, flat, allInOne(shape.size()));
+}
+
+Value transposeTensor(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> perm) {
+  ArrayRef<int64_t> shape = tensorType(input).getShape();
+  SmallVector<int64_t> outShape;
+  for (int64_t p : perm)
+    outShape.push_back(shape[p]);
+  Value init = emptyTensor(b, loc, outShape, tensorType(input).getElementType());
+  return b.create<linalg::TransposeOp>(loc, input, init, perm).getResult()[0];
+}
+
+/// Batched or plain matrix product, with the batch dims of rank > 3 operands flattened.
+Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transposeRhs,
+                  Value init = {}) {
+  ArrayRef<int64_t> a = tensorType(lhs).getShape(), bs = tensorType(rhs).getShape();
+  size_t r = a.size();
+  int64_t m = a[r - 2], n = transposeRhs ? bs[r - 2] : bs[r - 1];
+  if (r == 2) {
+    if (!init)
+      init = filledTensor(b, loc, {m, n}, 0.0);
+    Type type = init.getType();
+    if (transposeRhs)
+      return b.create<linalg::MatmulTransposeBOp>(loc, TypeRange{type}, ValueRange{lhs, rhs}, init)
+          .getResult(0);
+    return b.create<linalg::MatmulOp>(loc, TypeRange{type}, ValueRange{lhs, rhs}, init)
+        .getResult(0);
+  }
+  int64_t batch = 1;
+  for (size_t i = 0; i + 2 < r; ++i)
+    batch *= a[i];
+  Value l3 = reshapeTensor(b, loc, lhs, {batch, a[r - 2], a[r - 1]});
+  Value r3 = reshapeTensor(b, loc, rhs, {batch, bs[r - 2], bs[r - 1]});
+  Value acc = filledTensor(b, loc, {batch, m, n}, 0.0);
+  Value out;
+  if (transposeRhs)
+    out = b.create<linalg::BatchMatmulTransposeBOp>(loc, TypeRange{acc.getType()},
+                                                    ValueRange{l3, r3}, acc)
+              .getResult(0);
+  else
+    out = b.create<linalg::BatchMatmulOp>(loc, TypeRange{acc.getType()}, ValueRange{l3, r3}, acc)
+              .getResult(0);
+  SmallVector<int64_t> outShape(a.take_front(r - 1));
+  outShape.push_back(n);
+  return reshapeTensor(b, loc, out, outShape);
+}
+
+//===----------------------------------------------------------------------===//
+// Scalar body helpers
+//===----------------------------------------------------------------------===//
+
+Value sigmoidOf(OpBuilder &b, Location loc, Value x) {
+  Value one = constF32(b, loc, 1.0);
+  Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, x));
+  return b.create<arith::DivFOp>(loc, one, b.create<arith::AddFOp>(loc, one, e));
+}
+
+Value squareOf(OpBuilder &b, Location loc, Value x) { return b.create<arith::MulFOp>(loc, x, x); }
+
+Value indexAsF32(OpBuilder &b, Location loc, Value index) {
+  Value i = b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
+  return b.create<arith::SIToFPOp>(loc, b.getF32Type(), i);
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+template <typename SourceOp, typename ArithOp>
+struct BinaryLowering : OpRewritePattern<SourceOp> {
+  using OpRewritePattern<SourceOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(SourceOp op, PatternRewriter &rewriter) const override {
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), op.getType(), op->getOperands(),
+        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          return b.create<ArithOp>(loc, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Elementwise ops whose scalar body is given by `Derived::compute`.
+template <typename SourceOp>
+struct MapLowering : OpRewritePattern<SourceOp> {
+  using OpRewritePattern<SourceOp>::OpRewritePattern;
+  virtual Value compute(SourceOp op, OpBuilder &b, Location loc, ValueRange args) const = 0;
+  LogicalResult matchAndRewrite(SourceOp op, PatternRewriter &rewriter) const override {
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), cast<RankedTensorType>(op->getResult(0).getType()),
+        op->getOperands(),
+        [&](OpBuilder &b, Location loc, ValueRange args) { return compute(op, b, loc, args); });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+template <typename SourceOp, typename MathOp>
+struct UnaryLowering : MapLowering<SourceOp> {
+  using MapLowering<SourceOp>::MapLowering;
+  Value compute(SourceOp, OpBuilder &b, Location loc, ValueRange args) const override {
+    return b.create<MathOp>(loc, args[0]);
+  }
+};
+
+#define MSDD_MAP_LOWERING(NAME, OP)                                                            \
+  struct NAME : MapLowering<OP> {                                                              \
+    using MapLowering<OP>::MapLowering;                                                        \
+    Value compute(OP op, OpBuilder &b, Location loc, ValueRange args) const override;          \
+  };                                                                                           \
+  Value NAME::compute(OP op, OpBuilder &b, Location loc, ValueRange args) const
+
+MSDD_MAP_LOWERING(SigmoidLowering, SigmoidOp) { return sigmoidOf(b, loc, args[0]); }
+MSDD_MAP_LOWERING(ReluLowering, ReluOp) {
+  return b.create<arith::MaximumFOp>(loc, args[0], constF32(b, loc, 0.0));
+}
+MSDD_MAP_LOWERING(SiluLowering, SiluOp) {
+  return b.create<arith::MulFOp>(loc, args[0], sigmoidOf(b, loc, args[0]));
+}
+MSDD_MAP_LOWERING(SwigluLowering, SwigluOp) {
+  Value silu = b.create<arith::MulFOp>(loc, args[0], sigmoidOf(b, loc, args[0]));
+  return b.create<arith::MulFOp>(loc, silu, args[1]);
+}
+MSDD_MAP_LOWERING(GeluLowering, GeluOp) {
+  Value x = args[0];
+  Value half = b.create<arith::MulFOp>(loc, x, constF32(b, loc, 0.5));
+  Value inner;
+  if (op.getApproximate()) {
+    Value x3 = b.create<arith::MulFOp>(loc, squareOf(b, loc, x), x);
+    Value poly = b.create<arith::AddFOp>(
+        loc, x, b.create<arith::MulFOp>(loc, x3, constF32(b, loc, 0.044715)));
+    inner = b.create<math::TanhOp>(
+        loc, b.create<arith::MulFOp>(loc, poly, constF32(b, loc, std::sqrt(2.0 / M_PI))));
+  } else {
+    inner = b.create<math::ErfOp>(
+        loc, b.create<arith::MulFOp>(loc, x, constF32(b, loc, M_SQRT1_2)));
+  }
+  return b.create<arith::MulFOp>(loc, half,
+                                 b.create<arith::AddFOp>(loc, inner, constF32(b, loc, 1.0)));
+}
+MSDD_MAP_LOWERING(ScaleLowering, ScaleOp) {
+  Value scaled =
+      b.create<arith::MulFOp>(loc, args[0], constF32(b, loc, op.getFactor().convertToDouble()));
+  return b.create<arith::AddFOp>(loc, scaled, constF32(b, loc, op.getBias().convertToDouble()));
+}
+MSDD_MAP_LOWERING(NoiseMixLowering, NoiseMixOp) {
+  Value ax = b.create<arith::MulFOp>(loc, args[0], constF32(b, loc, op.getAlpha().convertToDouble()));
+  Value bn = b.create<arith::MulFOp>(loc, args[1], constF32(b, loc, op.getBeta().convertToDouble()));
+  return b.create<arith::AddFOp>(loc, ax, bn);
+}
+MSDD_MAP_LOWERING(EulerStepLowering, EulerStepOp) {
+  double dt = op.getTTo().convertToDouble() - op.getTFrom().convertToDouble();
+  return b.create<arith::AddFOp>(
+      loc, args[0], b.create<arith::MulFOp>(loc, args[1], constF32(b, loc, dt)));
+}
+MSDD_MAP_LOWERING(CfgCombineLowering, CfgCombineOp) {
+  Value diff = b.create<arith::SubFOp>(loc, args[1], args[0]);
+  Value w = constF32(b, loc, op.getGuidanceScale().convertToDouble());
+  return b.create<arith::AddFOp>(loc, args[0], b.create<arith::MulFOp>(loc, diff, w));
+}
+#undef MSDD_MAP_LOWERING
+
+template <typename SourceOp>
+struct ReduceLowering : OpRewritePattern<SourceOp> {
+  using OpRewritePattern<SourceOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(SourceOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    constexpr bool isMax = std::is_same_v<SourceOp, ReduceMaxOp>;
+    constexpr bool isMean = std::is_same_v<SourceOp, ReduceMeanOp>;
+    ArrayRef<int64_t> axes = op.getAxes();
+    Value reduced = buildReduction(
+        rewriter, loc, op.getInput(), axes, isMax ? -INFINITY : 0.0,
+        [](OpBuilder &b, Location l, ValueRange args) -> Value {
+          if (isMax)
+            return b.create<arith::MaximumFOp>(l, args[0], args[1]);
+          return b.create<arith::AddFOp>(l, args[0], args[1]);
+        });
+    if (isMean) {
+      int64_t count = 1;
+      for (int64_t a : axes)
+        count *= op.getInput().getType().getShape()[a];
+      reduced = buildElementwise(rewriter, loc, tensorType(reduced), reduced,
+                                 [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                   return b.create<arith::MulFOp>(l, args[0],
+                                                                  constF32(b, l, 1.0 / count));
+                                 });
+    }
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, reduced, op.getType().getShape()));
+    return success();
+  }
+};
+
+struct ReshapeLowering : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op, PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, reshapeTensor(rewriter, op.getLoc(), op.getInput(),
+                                         op.getType().getShape()));
+    return success();
+  }
+};
+
+struct TransposeLowering : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op, PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op,
+                       transposeTensor(rewriter, op.getLoc(), op.getInput(), op.getPermutation()));
+    return success();
+  }
+};
+
+struct LinearLowering : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> x = op.getInput().getType().getShape();
+    int64_t n = op.getWeight().getType().getShape()[0], k = x.back();
+    int64_t m = op.getInput().getType().getNumElements() / k;
+    Value x2 = reshapeTensor(rewriter, loc, op.getInput(), {m, k});
+    // The product accumulates into the broadcast bias, saving a pass over the output.
+    Value init;
+    if (Value bias = op.getBias()) {
+      MLIRContext *ctx = getContext();
+      init = buildGeneric(rewriter, loc, bias, {AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx)},
+                          emptyTensor(rewriter, loc, {m, n}, rewriter.getF32Type()),
+                          AffineMap::getMultiDimIdentityMap(2, ctx), 2, {},
+                          [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+    }
+    Value y = buildMatmul(rewriter, loc, x2, op.getWeight(), /*transposeRhs=*/true, init);
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, y, op.getType().getShape()));
+    return success();
+  }
+};
+
+struct MatmulLowering : OpRewritePattern<MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MatmulOp op, PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, buildMatmul(rewriter, op.getLoc(), op.getLhs(), op.getRhs(),
+                                       op.getTransposeRhs()));
+    return success();
+  }
+};
+
+/// [B, C, H, W] <-> [B, Hp, p, Wp, p, C] views used by patchify and unpatchify.
+struct PatchifyLowering : OpRewritePattern<PatchifyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PatchifyOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> s = op.getInput().getType().getShape();
+    int64_t p = op.getPatchSize(), hp = s[2] / p, wp = s[3] / p;
+    Value six = reshapeTensor(rewriter, loc, op.getInput(), {s[0], s[1], hp, p, wp, p});
+    // [B, C, Hp, py, Wp, px] -> [B, Hp, Wp, py, px, C]
+    Value t = transposeTensor(rewriter, loc, six, {0, 2, 4, 3, 5, 1});
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, t, op.getType().getShape()));
+    return success();
+  }
+};
+
+struct UnpatchifyLowering : OpRewritePattern<UnpatchifyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(UnpatchifyOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> s = op.getType().getShape();
+    int64_t p = op.getPatchSize(), hp = s[2] / p, wp = s[3] / p;
+    Value six = reshapeTensor(rewriter, loc, op.getInput(), {s[0], hp, wp, p, p, s[1]});
+    // [B, Hp, Wp, py, px, C] -> [B, C, Hp, py, Wp, px]
+    Value t = transposeTensor(rewriter, loc, six, {0, 5, 1, 3, 2, 4});
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, t, s));
+    return success();
+  }
+};
+
+/// Mean over the last dim of `x`, as a tensor without that dim.
+Value meanOverLastDim(OpBuilder &b, Location loc, Value x, bool squared) {
+  ArrayRef<int64_t> shape = tensorType(x).getShape();
+  int64_t last = shape.size() - 1;
+  double inv = 1.0 / shape.back();
+  Value sum = buildReduction(b, loc, x, {last}, 0.0,
+                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                               Value v = squared ? squareOf(nb, l, args[1]) : args[1];
+                               return nb.create<arith::AddFOp>(l, args[0], v);
+                             });
+  return buildElementwise(b, loc, tensorType(sum), sum,
+                          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                            return nb.create<arith::MulFOp>(l, args[0], constF32(nb, l, inv));
+                          });
+}
+
+/// `(x - center) * rsqrt(meanSq + eps) [* weight] [+ bias]` over the last dim, statistics
+/// broadcast over it.
+Value normalize(OpBuilder &b, Location loc, Value x, Value center, Value meanSq, double eps,
+                Value weight, Value bias) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType type = tensorType(x);
+  unsigned rank = type.getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap stat = droppingMap(ctx, rank, {rank - 1});
+  AffineMap param = AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)}, ctx);
+  SmallVector<Value> inputs{x, meanSq};
+  SmallVector<AffineMap> maps{id, stat};
+  if (center) {
+    inputs.push_back(center);
+    maps.push_back(stat);
+  }
+  int weightIdx = -1, biasIdx = -1;
+  if (weight) {
+    weightIdx = inputs.size();
+    inputs.push_back(weight);
+    maps.push_back(param);
+  }
+  if (bias) {
+    biasIdx = inputs.size();
+    inputs.push_back(bias);
+    maps.push_back(param);
+  }
+  bool centered = static_cast<bool>(center);
+  return buildGeneric(
+      b, loc, inputs, maps, emptyTensor(b, loc, type.getShape(), type.getElementType()), id, rank,
+      {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value v = centered ? nb.create<arith::SubFOp>(l, args[0], args[2]) : args[0];
+        Value r = nb.create<math::RsqrtOp>(
+            l, nb.create<arith::AddFOp>(l, args[1], constF32(nb, l, eps)));
+        Value y = nb.create<arith::MulFOp>(l, v, r);
+        if (weightIdx >= 0)
+          y = nb.create<arith::MulFOp>(l, y, args[weightIdx]);
+        if (biasIdx >= 0)
+          y = nb.create<arith::AddFOp>(l, y, args[biasIdx]);
+        return y;
+      });
+}
+
+struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    unsigned rank = op.getInput().getType().getRank();
+    Value mean = meanOverLastDim(rewriter, loc, x, /*squared=*/false);
+    // Two-pass variance: mean((x - mean)^2), robust where mean^2 >> var.
+    MLIRContext *ctx = getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    Value centered = buildGeneric(
+        rewriter, loc, ValueRange{x, mean}, {id, droppingMap(ctx, rank, {rank - 1})},
+        emptyTensor(rewriter, loc, op.getType().getShape(), rewriter.getF32Type()), id, rank, {},
+        [](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return b.create<arith::SubFOp>(l, args[0], args[1]);
+        });
+    Value var = meanOverLastDim(rewriter, loc, centered, /*squared=*/true);
+    rewriter.replaceOp(op, normalize(rewriter, loc, x, mean, var,
+                                     op.getEpsilon().convertToDouble(), op.getWeight(),
+                                     op.getBias()));
+    return success();
+  }
+};
+
+struct RmsNormLowering : OpRewritePattern<RmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RmsNormOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value ms = meanOverLastDim(rewriter, loc, op.getInput(), /*squared=*/true);
+    rewriter.replaceOp(op, normalize(rewriter, loc, op.getInput(), {}, ms,
+                                     op.getEpsilon().convertToDouble(), op.getWeight(), {}));
+    return success();
+  }
+};
+
+/// Numerically stable softmax of `x` along `axis`.
+Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType type = tensorType(x);
+  unsigned rank = type.getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap stat = droppingMap(ctx, rank, {axis});
+  Value max = buildReduction(b, loc, x, {axis}, -INFINITY,
+                             [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                               return nb.create<arith::MaximumFOp>(l, args[0], args[1]);
+                             });
+  Value e = buildGeneric(b, loc, ValueRange{x, max}, {id, stat},
+                         emptyTensor(b, loc, type.getShape(), type.getElementType()), id, rank, {},
+                         [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                           return nb.create<math::ExpOp>(
+                               l, nb.create<arith::SubFOp>(l, args[0], args[1]));
+                         });
+  Value sum = buildReduction(b, loc, e, {axis}, 0.0,
+                             [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                               return nb.create<arith::AddFOp>(l, args[0], args[1]);
+                             });
+  return buildGeneric(b, loc, ValueRange{e, sum}, {id, stat},
+                      emptyTensor(b, loc, type.getShape(), type.getElementType()), id, rank, {},
+                      [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                        return nb.create<arith::DivFOp>(l, args[0], args[1]);
+                      });
+}
+
+struct SoftmaxLowering : OpRewritePattern<SoftmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SoftmaxOp op, PatternRewriter &rewriter) const override {
+    int64_t axis = op.getAxis();
+    if (axis < 0)
+      axis += op.getType().getRank();
+    rewriter.replaceOp(op, buildSoftmax(rewriter, op.getLoc(), op.getInput(), axis));
+    return success();
+  }
+};
+
+struct AttentionLowering : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> q = op.getQuery().getType().getShape();
+    double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0 / std::sqrt(q[3]);
+    Value scores = buildMatmul(rewriter, loc, op.getQuery(), op.getKey(), /*transposeRhs=*/true);
+    RankedTensorType scoresType = tensorType(scores);
+    SmallVector<Value> inputs{scores};
+    if (op.getMask())
+      inputs.push_back(op.getMask());
+    Value logits = buildElementwise(rewriter, loc, scoresType, inputs,
+                                    [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                      Value s = b.create<arith::MulFOp>(l, args[0],
+                                                                        constF32(b, l, scale));
+                                      if (args.size() > 2)
+                                        s = b.create<arith::AddFOp>(l, s, args[1]);
+                                      return s;
+                                    });
+    Value probs = buildSoftmax(rewriter, loc, logits, 3);
+    rewriter.replaceOp(op, buildMatmul(rewriter, loc, probs, op.getValue(), false));
+    return success();
+  }
+};
+
+struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(Rope2dOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    ArrayRef<int64_t> s = op.getType().getShape();
+    int64_t d = s[3], quarter = d / 4;
+    double logTheta = std::log(op.getTheta().convertToDouble());
+    int64_t gridWidth = op.getGridWidth();
+    // View the head dim as pairs: [B, H, L, D/2, 2]; a loop over (b, h, l, j, c) reads both
+    // members of pair j through constant indices.
+    Value pairs = reshapeTensor(rewriter, loc, op.getInput(), {s[0], s[1], s[2], d / 2, 2});
+    auto dims = [&](int64_t c) {
+      SmallVector<AffineExpr> e;
+      for (unsigned i = 0; i < 4; ++i)
+        e.push_back(getAffineDimExpr(i, ctx));
+      e.push_back(getAffineConstantExpr(c, ctx));
+      return AffineMap::get(5, 0, e, ctx);
+    };
+    Value out = buildGeneric(
+        rewriter, loc, ValueRange{pairs, pairs}, {dims(0), dims(1)},
+        emptyTensor(rewriter, loc, {s[0], s[1], s[2], d / 2, 2}, rewriter.getF32Type()),
+        AffineMap::getMultiDimIdentityMap(5, ctx), 5, {},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value token = b.create<linalg::IndexOp>(l, 2);
+          Value j = b.create<linalg::IndexOp>(l, 3);
+          Value c = b.create<linalg::IndexOp>(l, 4);
+          Value width = b.create<arith::ConstantIndexOp>(l, gridWidth);
+          Value quarterIdx = b.create<arith::ConstantIndexOp>(l, quarter);
+          Value isRow = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ult, j, quarterIdx);
+          Value pos = b.create<arith::SelectOp>(l, isRow,
+                                                b.create<arith::DivUIOp>(l, token, width),
+                                                b.create<arith::RemUIOp>(l, token, width));
+          Value i = b.create<arith::SelectOp>(l, isRow, j,
+                                              b.create<arith::SubIOp>(l, j, quarterIdx));
+          // freq = theta^(-i / quarter), i.e. theta^(-2i / (D/2)).
+          Value freq = b.create<math::ExpOp>(
+              l, b.create<arith::MulFOp>(l, indexAsF32(b, l, i),
+                                         constF32(b, l, -logTheta / quarter)));
+          Value angle = b.create<arith::MulFOp>(l, indexAsF32(b, l, pos), freq);
+          Value cs = b.create<math::CosOp>(l, angle), sn = b.create<math::SinOp>(l, angle);
+          Value x0 = args[0], x1 = args[1];
+          Value first = b.create<arith::SubFOp>(l, b.create<arith::MulFOp>(l, x0, cs),
+                                                b.create<arith::MulFOp>(l, x1, sn));
+          Value second = b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, x1, cs),
+                                                 b.create<arith::MulFOp>(l, x0, sn));
+          Value isFirst = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, c,
+                                                  b.create<arith::ConstantIndexOp>(l, 0));
+          return b.create<arith::SelectOp>(l, isFirst, first, second);
+        });
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, out, s));
+    return success();
+  }
+};
+
+struct ModulateLowering : OpRewritePattern<ModulateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ModulateOp op, PatternRewriter &rewriter) const override {
+    MLIRContext *ctx = getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
+    AffineMap perSample = droppingMap(ctx, 3, {1});
+    Value out = buildGeneric(
+        rewriter, op.getLoc(), op->getOperands(), {id, perSample, perSample},
+        emptyTensor(rewriter, op.getLoc(), op.getType().getShape(), rewriter.getF32Type()), id, 3,
+        {}, [](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value onePlus = b.create<arith::AddFOp>(l, args[2], constF32(b, l, 1.0));
+          return b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, args[0], onePlus), args[1]);
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct TimestepEmbeddingLowering : OpRewritePattern<TimestepEmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TimestepEmbeddingOp op, PatternRewriter &rewriter) const override {
+    MLIRContext *ctx = getContext();
+    int64_t half = op.getType().getShape()[1] / 2;
+    double logPeriod = std::log(op.getMaxPeriod().convertToDouble());
+    double scale = op.getScale().convertToDouble();
+    Value out = buildGeneric(
+        rewriter, op.getLoc(), op.getTimesteps(), {droppingMap(ctx, 2, {1})},
+        emptyTensor(rewriter, op.getLoc(), op.getType().getShape(), rewriter.getF32Type()),
+        AffineMap::getMultiDimIdentityMap(2, ctx), 2, {},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value j = b.create<linalg::IndexOp>(l, 1);
+          Value halfIdx = b.create<arith::ConstantIndexOp>(l, half);
+          Value isCos = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ult, j, halfIdx);
+          Value i = b.create<arith::SelectOp>(l, isCos, j, b.create<arith::SubIOp>(l, j, halfIdx));
+          Value freq = b.create<math::ExpOp>(
+              l, b.create<arith::MulFOp>(l, indexAsF32(b, l, i),
+                                         constF32(b, l, -logPeriod / half)));
+          Value arg = b.create<arith::MulFOp>(
+              l, b.create<arith::MulFOp>(l, args[0], constF32(b, l, scale)), freq);
+          return b.create<arith::SelectOp>(l, isCos, b.create<math::CosOp>(l, arg),
+                                           b.create<math::SinOp>(l, arg));
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// Loops over [B, C, H, f, W, f]: the input of upsampling is read through (b, c, h, w).
+struct UpsampleNearestLowering : OpRewritePattern<UpsampleNearestOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(UpsampleNearestOp op, PatternRewriter &rewriter) const override {
+    MLIRContext *ctx = getContext();
+    ArrayRef<int64_t> s = op.getInput().getType().getShape();
+    int64_t f = op.getFactor();
+    Value out = buildGeneric(
+        rewriter, op.getLoc(), op.getInput(), {droppingMap(ctx, 6, {3, 5})},
+        emptyTensor(rewriter, op.getLoc(), {s[0], s[1], s[2], f, s[3], f}, rewriter.getF32Type()),
+        AffineMap::getMultiDimIdentityMap(6, ctx), 6, {},
+        [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+    rewriter.replaceOp(op, reshapeTensor(rewriter, op.getLoc(), out, op.getType().getShape()));
+    return success();
+  }
+};
+
+/// Mean of each f x f block, through the view [B, C, Ho, f, Wo, f].
+Value blockMean(OpBuilder &b, Location loc, Value image, int64_t f) {
+  ArrayRef<int64_t> s = tensorType(image).getShape();
+  Value six = reshapeTensor(b, loc, image, {s[0], s[1], s[2] / f, f, s[3] / f, f});
+  Value sum = buildReduction(b, loc, six, {3, 5}, 0.0,
+                             [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                               return nb.create<arith::AddFOp>(l, args[0], args[1]);
+                             });
+  double inv = 1.0 / (f * f);
+  return buildElementwise(b, loc, tensorType(sum), sum,
+                          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                            return nb.create<arith::MulFOp>(l, args[0], constF32(nb, l, inv));
+                          });
+}
+
+struct DownsampleLowering : OpRewritePattern<DownsampleOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DownsampleOp op, PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, blockMean(rewriter, op.getLoc(), op.getInput(), op.getFactor()));
+    return success();
+  }
+};
+
+/// n = sqrt(a) (z - m) + sqrt(a + 4b) m per 2x2 block, m the block mean of z: the projection
+/// onto the block's all-ones direction gets variance a + 4b, its complement a.
+struct BlockNoiseLowering : OpRewritePattern<BlockNoiseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(BlockNoiseOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    double gamma = op.getGamma().convertToDouble();
+    bool pyramidal = op.getCovariance() == "pyramidal";
+    double a = pyramidal ? 1 + gamma : 1 - gamma, bcoef = pyramidal ? -gamma : gamma;
+    double sOrth = std::sqrt(a), sMean = std::sqrt(std::max(0.0, a + 4 * bcoef));
+    ArrayRef<int64_t> s = op.getType().getShape();
+    Value mean = blockMean(rewriter, loc, op.getInput(), 2);
+    Value six = reshapeTensor(rewriter, loc, op.getInput(), {s[0], s[1], s[2] / 2, 2, s[3] / 2, 2});
+    AffineMap id = AffineMap::getMultiDimIdentityMap(6, ctx);
+    Value out = buildGeneric(
+        rewriter, loc, ValueRange{six, mean}, {id, droppingMap(ctx, 6, {3, 5})},
+        emptyTensor(rewriter, loc, tensorType(six).getShape(), rewriter.getF32Type()), id, 6, {},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value dev = b.create<arith::SubFOp>(l, args[0], args[1]);
+          return b.create<arith::AddFOp>(
+              l, b.create<arith::MulFOp>(l, dev, constF32(b, l, sOrth)),
+              b.create<arith::MulFOp>(l, args[1], constF32(b, l, sMean)));
+        });
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, out, s));
+    return success();
+  }
+};
+
+/// Philox 4x32-10 in arith ops; see the op description for the stream layout.
+struct RandomNormalLowering : OpRewritePattern<RandomNormalOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RandomNormalOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    RankedTensorType type = op.getType();
+    unsigned rank = type.getRank();
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    auto trunc = [&](OpBuilder &b, Location l, Value v) -> Value {
+      return b.create<arith::TruncIOp>(l, i32, v);
+    };
+    auto hi = [&](OpBuilder &b, Location l, Value v) -> Value {
+      return trunc(b, l, b.create<arith::ShRUIOp>(l, v, b.create<arith::ConstantIntOp>(l, 32, i64)));
+    };
+    Value seed = op.getSeed(), step = op.getStep();
+    uint32_t stream = static_cast<uint32_t>(op.getStream());
+    SmallVector<int64_t> strides(rank, 1);
+    for (int i = (int)rank - 2; i >= 0; --i)
+      strides[i] = strides[i + 1] * type.getShape()[i + 1];
+    Value out = buildGeneric(
+        rewriter, loc, ValueRange{}, {}, emptyTensor(rewriter, loc, type.getShape(), rewriter.getF32Type()),
+        AffineMap::getMultiDimIdentityMap(rank, ctx), rank, {},
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          auto c32 = [&](uint32_t v) -> Value {
+            return b.create<arith::ConstantIntOp>(l, static_cast<int32_t>(v), i32);
+          };
+          Value linear = b.create<arith::ConstantIntOp>(l, 0, i64);
+          for (unsigned d = 0; d < rank; ++d) {
+            Value idx = b.create<arith::IndexCastOp>(l, i64, b.create<linalg::IndexOp>(l, d));
+            linear = b.create<arith::AddIOp>(
+                l, linear,
+                b.create<arith::MulIOp>(l, idx, b.create<arith::ConstantIntOp>(l, strides[d], i64)));
+          }
+          Value pairIdx = b.create<arith::ShRUIOp>(l, linear, b.create<arith::ConstantIntOp>(l, 1, i64));
+          Value ctr[4] = {trunc(b, l, pairIdx), hi(b, l, pairIdx), trunc(b, l, step), c32(stream)};
+          Value key[2] = {trunc(b, l, seed), hi(b, l, seed)};
+          for (int round = 0; round < 10; ++round) {
+            auto p0 = b.create<arith::MulUIExtendedOp>(l, c32(0xD2511F53u), ctr[0]);
+            auto p1 = b.create<arith::MulUIExtendedOp>(l, c32(0xCD9E8D57u), ctr[2]);
+            Value next[4] = {
+                b.create<arith::XOrIOp>(l, b.create<arith::XOrIOp>(l, p1.getHigh(), ctr[1]), key[0]),
+                p1.getLow(),
+                b.create<arith::XOrIOp>(l, b.create<arith::XOrIOp>(l, p0.getHigh(), ctr[3]), key[1]),
+                p0.getLow()};
+            std::copy(std::begin(next), std::end(next), std::begin(ctr));
+            key[0] = b.create<arith::AddIOp>(l, key[0], c32(0x9E3779B9u));
+            key[1] = b.create<arith::AddIOp>(l, key[1], c32(0xBB67AE85u));
+          }
+          // 24-bit uniforms: u1 in (0, 1] (log-safe), u2 in [0, 1).
+          auto top24 = [&](Value w) -> Value {
+            Value shifted = b.create<arith::ShRUIOp>(l, w, c32(8));
+            return b.create<arith::UIToFPOp>(l, b.getF32Type(), shifted);
+          };
+          Value inv24 = constF32(b, l, 1.0 / 16777216.0);
+          Value u1 = b.create<arith::MulFOp>(
+              l, b.create<arith::AddFOp>(l, top24(ctr[0]), constF32(b, l, 1.0)), inv24);
+          Value u2 = b.create<arith::MulFOp>(l, top24(ctr[1]), inv24);
+          Value r = b.create<math::SqrtOp>(
+              l, b.create<arith::MulFOp>(l, b.create<math::LogOp>(l, u1), constF32(b, l, -2.0)));
+          Value theta = b.create<arith::MulFOp>(l, u2, constF32(b, l, 2.0 * M_PI));
+          Value odd = b.create<arith::TruncIOp>(l, b.getI1Type(), linear);
+          Value trig = b.create<arith::SelectOp>(l, odd, b.create<math::SinOp>(l, theta),
+                                                 b.create<math::CosOp>(l, theta));
+          return b.create<arith::MulFOp>(l, r, trig);
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct MseLowering : OpRewritePattern<MseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MseOp op, PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getPrediction().getType();
+    SmallVector<int64_t> all = llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()));
+    Value sum = buildReduction(rewriter, op.getLoc(), op->getOperands(), all, 0.0,
+                               [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                 Value d = b.create<arith::SubFOp>(l, args[1], args[2]);
+                                 return b.create<arith::AddFOp>(l, args[0], squareOf(b, l, d));
+                               });
+    double inv = 1.0 / type.getNumElements();
+    rewriter.replaceOp(op, buildElementwise(rewriter, op.getLoc(), tensorType(sum), sum,
+                                            [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                              return b.create<arith::MulFOp>(l, args[0],
+                                                                             constF32(b, l, inv));
+                                            }));
+    return success();
+  }
+};
+
+struct WeightedMseLowering : OpRewritePattern<WeightedMseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(WeightedMseOp op, PatternRewriter &rewriter) const override {
+    MLIRContext *ctx = getContext();
+    RankedTensorType type = op.getPrediction().getType();
+    unsigned rank = type.getRank();
+    SmallVector<int64_t> all = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap batch = AffineMap::get(rank, 0, {getAffineDimExpr(0, ctx)}, ctx);
+    Value sum = buildReduction(rewriter, op.getLoc(), op->getOperands(), all, 0.0,
+                               [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                 Value d = b.create<arith::SubFOp>(l, args[1], args[2]);
+                                 Value w = b.create<arith::MulFOp>(l, squareOf(b, l, d), args[3]);
+                                 return b.create<arith::AddFOp>(l, args[0], w);
+                               },
+                               {id, id, batch});
+    double inv = 1.0 / type.getNumElements();
+    rewriter.replaceOp(op, buildElementwise(rewriter, op.getLoc(), tensorType(sum), sum,
+                                            [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                              return b.create<arith::MulFOp>(l, args[0],
+                                                                             constF32(b, l, inv));
+                                            }));
+    return success();
+  }
+};
+
+struct ConvertMsddToLinalgPass
+    : msdd::impl::ConvertMsddToLinalgBase<ConvertMsddToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    patterns.add<BinaryLowering<AddOp, arith::AddFOp>, BinaryLowering<SubOp, arith::SubFOp>,
+                 BinaryLowering<MulOp, arith::MulFOp>, BinaryLowering<DivOp, arith::DivFOp>,
+                 BinaryLowering<MaximumOp, arith::MaximumFOp>,
+                 BinaryLowering<MinimumOp, arith::MinimumFOp>, BinaryLowering<PowOp, math::PowFOp>,
+                 UnaryLowering<NegOp, arith::NegFOp>, UnaryLowering<ExpOp, math::ExpOp>,
+                 UnaryLowering<LogOp, math::LogOp>, UnaryLowering<SqrtOp, math::SqrtOp>,
+                 UnaryLowering<RsqrtOp, math::RsqrtOp>, UnaryLowering<AbsOp, math::AbsFOp>,
+                 UnaryLowering<TanhOp, math::TanhOp>, UnaryLowering<ErfOp, math::ErfOp>,
+                 UnaryLowering<SinOp, math::SinOp>, UnaryLowering<CosOp, math::CosOp>,
+                 SigmoidLowering, ReluLowering, SiluLowering, SwigluLowering, GeluLowering,
+                 ScaleLowering, NoiseMixLowering, EulerStepLowering, CfgCombineLowering,
+                 ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
+                 ReduceLowering<ReduceMaxOp>, ReshapeLowering, TransposeLowering, LinearLowering,
+                 MatmulLowering, PatchifyLowering, UnpatchifyLowering, LayerNormLowering,
+                 RmsNormLowering, SoftmaxLowering, AttentionLowering, Rope2dLowering,
+                 ModulateLowering, TimestepEmbeddingLowering, UpsampleNearestLowering,
+                 DownsampleLowering, BlockNoiseLowering, RandomNormalLowering, MseLowering,
+                 WeightedMseLowering>(ctx);
+
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<MsddDialect>();
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect, arith::ArithDialect,
+                           math::MathDialect, func::FuncDialect>();
+    // The sampler is expanded by its own pass before lowering.
+    target.addLegalOp<MultiscaleSampleOp>();
+    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
+      return signalPassFailure();
+    getOperation().walk([&](MultiscaleSampleOp op) {
+      op.emitOpError("must be expanded into per-scale loops before lowering to linalg");
+      signalPassFailure();
+    });
+  }
+};
+
+} // namespace

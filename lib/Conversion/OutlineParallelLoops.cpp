@@ -1,0 +1,121 @@
+//===- OutlineParallelLoops.cpp - scf.parallel to thread-pool functions ----===//
+//
+// The CPU artifact must not depend on an OpenMP runtime, so parallel loops are outlined into
+// plain functions over an iteration range, which the runtime's thread pool calls on chunks.
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Conversion/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::msdd {
+#define GEN_PASS_DEF_OUTLINEPARALLELLOOPS
+#include "msdd/Conversion/Passes.h.inc"
+} // namespace mlir::msdd
+
+using namespace mlir;
+
+namespace {
+
+struct OutlineParallelLoopsPass
+    : msdd::impl::OutlineParallelLoopsBase<OutlineParallelLoopsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      SmallVector<scf::ParallelOp> loops;
+      fn.walk<WalkOrder::PreOrder>([&](scf::ParallelOp loop) {
+        loops.push_back(loop);
+        return WalkResult::skip(); // only outermost loops
+      });
+      unsigned counter = 0;
+      for (scf::ParallelOp loop : loops) {
+        if (loop.getNumResults() != 0)
+          continue; // reductions stay sequential
+        outline(loop, fn, (fn.getSymName() + "_" + Twine(counter++)).str(), symbols);
+      }
+    }
+  }
+
+  void outline(scf::ParallelOp loop, func::FuncOp parent, const std::string &suffix,
+               SymbolTable &symbols) {
+    MLIRContext *ctx = &getContext();
+    Location loc = loop.getLoc();
+    // Values from above: constants are re-materialized, everything else becomes an argument.
+    llvm::SetVector<Value> above;
+    getUsedValuesDefinedAbove(loop.getRegion(), above);
+    for (Value v : loop->getOperands())
+      above.insert(v);
+    SmallVector<Value> captured;
+    SmallVector<Operation *> constants;
+    for (Value v : above) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>())
+        constants.push_back(def);
+      else
+        captured.push_back(v);
+    }
+
+    SmallVector<Type> argTypes{IndexType::get(ctx), IndexType::get(ctx)};
+    for (Value v : captured)
+      argTypes.push_back(v.getType());
+    OpBuilder moduleBuilder(parent);
+    auto body = moduleBuilder.create<func::FuncOp>(loc, "__msdd_par_" + suffix,
+                                                   FunctionType::get(ctx, argTypes, {}));
+    body.setPrivate();
+    symbols.insert(body);
+
+    Block *entry = body.addEntryBlock();
+    OpBuilder b = OpBuilder::atBlockBegin(entry);
+    IRMapping map;
+    for (Operation *c : constants)
+      b.clone(*c, map);
+    for (auto [i, v] : llvm::enumerate(captured))
+      map.map(v, entry->getArgument(i + 2));
+
+    Value lb0 = map.lookup(loop.getLowerBound()[0]), step0 = map.lookup(loop.getStep()[0]);
+    Value one = b.create<arith::ConstantIndexOp>(loc, 1);
+    auto chunk = b.create<scf::ForOp>(loc, entry->getArgument(0), entry->getArgument(1), one);
+    b.setInsertionPointToStart(chunk.getBody());
+    Value iv0 = b.create<arith::AddIOp>(
+        loc, lb0, b.create<arith::MulIOp>(loc, chunk.getInductionVar(), step0));
+    map.map(loop.getInductionVars()[0], iv0);
+    auto cloneBody = [&](OpBuilder &nb) {
+      for (Operation &op : loop.getBody()->without_terminator())
+        nb.clone(op, map);
+    };
+    if (loop.getNumLoops() == 1) {
+      cloneBody(b);
+    } else {
+      auto lookupAll = [&](ValueRange vs) {
+        return llvm::to_vector(llvm::map_range(vs, [&](Value v) { return map.lookup(v); }));
+      };
+      b.create<scf::ParallelOp>(
+          loc, lookupAll(ValueRange(loop.getLowerBound()).drop_front()),
+          lookupAll(ValueRange(loop.getUpperBound()).drop_front()),
+          lookupAll(ValueRange(loop.getStep()).drop_front()),
+          [&](OpBuilder &nb, Location, ValueRange ivs) {
+            for (auto [orig, iv] : llvm::zip(ValueRange(loop.getInductionVars()).drop_front(), ivs))
+              map.map(orig, iv);
+            cloneBody(nb);
+          });
+    }
+    b.setInsertionPointToEnd(entry);
+    b.create<func::ReturnOp>(loc);
+
+    // The call covers the iterations [0, ceil((ub - lb) / step)) of the first dimension.
+    OpBuilder call(loop);
+    Value lb = loop.getLowerBound()[0], ub = loop.getUpperBound()[0], step = loop.getStep()[0];
+    Value n = call.create<arith::CeilDivSIOp>(loc, call.create<arith::SubIOp>(loc, ub, lb), step);
+    SmallVector<Value> args{call.create<arith::ConstantIndexOp>(loc, 0), n};
+    args.append(captured.begin(), captured.end());
+    call.create<func::CallOp>(loc, body, args);
+    loop->erase();
+  }
+};
+
+} // namespace

@@ -1,0 +1,169 @@
+//===- CpuPipeline.cpp - msdd -> native shared-library artifact ------------===//
+//
+// The pipeline is target-neutral down to tiled scf.parallel loops on memrefs; only the last
+// stage (thread-pool outlining, LLVM, host object code) is CPU-specific.
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Target/CPU.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/Support/FileUtilities.h"
+
+using namespace mlir;
+
+namespace {
+
+/// The stages of the pipeline, in order; `--stop-after` names one of them.
+struct Stage {
+  const char *name;
+  std::string passes;
+};
+
+std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options) {
+  return {
+      {"linalg",
+       "msdd-record-entry-points, inline, symbol-dce,"
+       "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, "
+       "msdd-fuse-elementwise, canonicalize, cse)"},
+      {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
+                    std::to_string(options.minTiles) + "}, canonicalize, cse)"},
+      {"bufferized",
+       "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries "
+       "function-boundary-type-conversion=identity-layout-map}, "
+       "buffer-results-to-out-params{hoist-static-allocs=true}, canonicalize, "
+       "buffer-deallocation-pipeline, canonicalize"},
+      {"loops",
+       "msdd-linalg-to-runtime-calls, func.func(scf-forall-to-parallel, "
+       "convert-linalg-to-loops, canonicalize, cse), msdd-outline-parallel-loops, "
+       "canonicalize, cse"},
+      {"llvm",
+       "lower-affine, expand-strided-metadata, lower-affine, convert-scf-to-cf, "
+       "convert-math-to-llvm, convert-math-to-libm, arith-expand, convert-arith-to-llvm, "
+       "finalize-memref-to-llvm, convert-func-to-llvm, convert-cf-to-llvm, "
+       "convert-index-to-llvm, reconcile-unrealized-casts, msdd-lower-parallel-dispatch, "
+       "msdd-emit-entry-points, canonicalize"},
+  };
+}
+
+} // namespace
+
+void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+  for (const Stage &stage : cpuStages(options)) {
+    // The pipeline text is ours: a parse failure is a programming error.
+    if (failed(parsePassPipeline(stage.passes, pm, llvm::errs())))
+      llvm::report_fatal_error("invalid msdd CPU pipeline stage " + llvm::Twine(stage.name));
+    if (options.stopAfter == stage.name)
+      return;
+  }
+}
+
+void msdd::registerCpuPipeline() {
+  PassPipelineRegistration<>(
+      "msdd-cpu-pipeline", "Lower msdd IR to the LLVM dialect with CPU entry points",
+      [](OpPassManager &pm) { buildCpuPipeline(pm, CpuPipelineOptions{}); });
+}
+
+namespace {
+
+/// Host target machine: the CPU that compiles is the CPU that runs (AVX2/AVX-512 if present).
+std::unique_ptr<llvm::TargetMachine> hostTargetMachine(std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string triple = llvm::sys::getProcessTriple();
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  llvm::SubtargetFeatures features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(feature.first(), feature.second);
+  llvm::TargetOptions options;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features.getString(), options, llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+} // namespace
+
+LogicalResult msdd::writeCpuArtifact(ModuleOp module, StringRef outputPath, std::string &error) {
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  module->getContext()->appendDialectRegistry(registry);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(module, llvmContext);
+  if (!llvmModule) {
+    error = "translation to LLVM IR failed";
+    return failure();
+  }
+  std::unique_ptr<llvm::TargetMachine> machine = hostTargetMachine(error);
+  if (!machine)
+    return failure();
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(machine->getTargetTriple().getTriple());
+  if (llvm::Error err = makeOptimizingTransformer(3, 0, machine.get())(llvmModule.get())) {
+    error = "LLVM optimization failed: " + llvm::toString(std::move(err));
+    return failure();
+  }
+
+  // Object and shared library go to temporaries beside the output, renamed into place last,
+  // so a failure leaves nothing behind.
+  llvm::SmallString<128> objectPath, libraryPath;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("msdd", "o", objectPath)) {
+    error = "cannot create a temporary object file: " + ec.message();
+    return failure();
+  }
+  llvm::FileRemover objectRemover(objectPath);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      error = objectPath.str().str() + ": " + ec.message();
+      return failure();
+    }
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+      error = "the host target cannot emit object files";
+      return failure();
+    }
+    codegen.run(*llvmModule);
+  }
+
+  libraryPath = outputPath;
+  libraryPath += ".tmp";
+  llvm::FileRemover libraryRemover(libraryPath);
+  llvm::ErrorOr<std::string> linker = llvm::sys::findProgramByName(MSDD_LINKER);
+  if (!linker) {
+    error = std::string("linker '") + MSDD_LINKER + "' not found on PATH";
+    return failure();
+  }
+  SmallVector<StringRef> args{*linker, "-shared", "-o", libraryPath, objectPath, "-lm"};
+  std::string linkError;
+  int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &linkError);
+  if (rc != 0) {
+    error = "linking failed (" + *linker + " exited with " + std::to_string(rc) + ")" +
+            (linkError.empty() ? "" : ": " + linkError);
+    return failure();
+  }
+  if (auto ec = llvm::sys::fs::rename(libraryPath, outputPath)) {
+    error = "cannot write " + outputPath.str() + ": " + ec.message();
+    return failure();
+  }
+  libraryRemover.releaseFile();
+  return success();
+}

@@ -1,0 +1,164 @@
+//===- EntryPoints.cpp - The artifact's manifest and packed entry points ---===//
+//
+// The manifest is recorded while functions still have tensor signatures (names, dtypes and
+// shapes are lost in memref descriptors) and emitted at the end, on the LLVM dialect.
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Target/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/JSON.h"
+
+namespace mlir::msdd {
+#define GEN_PASS_DEF_RECORDENTRYPOINTS
+#define GEN_PASS_DEF_EMITENTRYPOINTS
+#include "msdd/Target/Passes.h.inc"
+} // namespace mlir::msdd
+
+using namespace mlir;
+
+namespace {
+
+constexpr StringLiteral kManifestAttr = "msdd.manifest";
+constexpr StringLiteral kNameAttr = "msdd.name";
+
+/// "f32", "i64", ... or "" for element types the runtime does not know.
+std::string dtypeName(Type t) {
+  if (t.isF32())
+    return "f32";
+  if (t.isF64())
+    return "f64";
+  if (t.isInteger(32))
+    return "i32";
+  if (t.isInteger(64))
+    return "i64";
+  if (t.isInteger(1))
+    return "i1";
+  return "";
+}
+
+FailureOr<llvm::json::Object> describe(Operation *fn, Type type, DictionaryAttr attrs,
+                                       StringRef role, unsigned index) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  std::string dtype = tensor ? dtypeName(tensor.getElementType()) : "";
+  if (!tensor || !tensor.hasStaticShape() || dtype.empty())
+    return fn->emitError() << role << " " << index << " has type " << type
+                           << "; entry points take and return statically shaped tensors of "
+                           << "f32, f64, i32, i64 or i1",
+           failure();
+  std::string name = (role + Twine(index)).str();
+  if (attrs)
+    if (auto n = attrs.getAs<StringAttr>(kNameAttr))
+      name = n.str();
+  llvm::json::Array shape;
+  for (int64_t d : tensor.getShape())
+    shape.push_back(d);
+  return llvm::json::Object{{"name", name}, {"dtype", dtype}, {"shape", std::move(shape)}};
+}
+
+struct RecordEntryPointsPass : msdd::impl::RecordEntryPointsBase<RecordEntryPointsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    llvm::json::Array functions;
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      if (!fn.isPublic() || fn.isDeclaration())
+        continue;
+      llvm::json::Array inputs, outputs;
+      llvm::StringSet<> names;
+      auto add = [&](llvm::json::Array &list, Type t, DictionaryAttr attrs, StringRef role,
+                     unsigned i) -> LogicalResult {
+        FailureOr<llvm::json::Object> d = describe(fn, t, attrs, role, i);
+        if (failed(d))
+          return failure();
+        std::string name = d->getString("name")->str();
+        if (!names.insert(name).second)
+          return fn.emitError() << "two arguments or results are named '" << name << "'";
+        list.push_back(std::move(*d));
+        return success();
+      };
+      for (auto [i, t] : llvm::enumerate(fn.getArgumentTypes()))
+        if (failed(add(inputs, t, fn.getArgAttrDict(i), "arg", i)))
+          return signalPassFailure();
+      for (auto [i, t] : llvm::enumerate(fn.getResultTypes()))
+        if (failed(add(outputs, t, fn.getResultAttrDict(i), "result", i)))
+          return signalPassFailure();
+      functions.push_back(llvm::json::Object{{"name", fn.getSymName()},
+                                             {"entry", ("msdd_entry_" + fn.getSymName()).str()},
+                                             {"inputs", std::move(inputs)},
+                                             {"outputs", std::move(outputs)}});
+      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
+    }
+    llvm::json::Object manifest{{"format", "msdd-artifact"},
+                                {"version", 1},
+                                {"target", "cpu"},
+                                {"functions", std::move(functions)}};
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::json::Value(std::move(manifest));
+    module->setAttr(kManifestAttr, StringAttr::get(&getContext(), os.str()));
+  }
+};
+
+struct EmitEntryPointsPass : msdd::impl::EmitEntryPointsBase<EmitEntryPointsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    auto text = module->getAttrOfType<StringAttr>(kManifestAttr);
+    if (!text) {
+      module.emitError("no msdd.manifest: run msdd-record-entry-points before bufferization");
+      return signalPassFailure();
+    }
+    llvm::Expected<llvm::json::Value> manifest = llvm::json::parse(text.getValue());
+    if (!manifest) {
+      module.emitError() << "malformed msdd.manifest: " << llvm::toString(manifest.takeError());
+      return signalPassFailure();
+    }
+
+    // msdd.* argument attributes have served their purpose; LLVM IR has no place for them.
+    module.walk([](LLVM::LLVMFuncOp fn) {
+      for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+        for (NamedAttribute attr : fn.getArgAttrs(i))
+          if (attr.getName().strref().starts_with("msdd."))
+            fn.removeArgAttr(i, attr.getName());
+    });
+
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    Location loc = module.getLoc();
+    std::string bytes = text.getValue().str();
+    bytes.push_back('\0');
+    auto arrayType = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), bytes.size());
+    b.create<LLVM::GlobalOp>(loc, arrayType, /*isConstant=*/true, LLVM::Linkage::External,
+                             "msdd_manifest", b.getStringAttr(bytes));
+
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto voidTy = LLVM::LLVMVoidType::get(ctx);
+    for (const llvm::json::Value &f : *manifest->getAsObject()->getArray("functions")) {
+      const llvm::json::Object &fn = *f.getAsObject();
+      std::string name = fn.getString("name")->str();
+      size_t count = fn.getArray("inputs")->size() + fn.getArray("outputs")->size();
+      auto target = module.lookupSymbol<LLVM::LLVMFuncOp>("_mlir_ciface_" + name);
+      if (!target || target.getNumArguments() != count) {
+        module.emitError() << "no C-interface wrapper with " << count << " arguments for '"
+                           << name << "'";
+        return signalPassFailure();
+      }
+      auto entry = b.create<LLVM::LLVMFuncOp>(loc, fn.getString("entry")->str(),
+                                              LLVM::LLVMFunctionType::get(voidTy, {ptr}));
+      Block *block = entry.addEntryBlock(b);
+      OpBuilder eb = OpBuilder::atBlockBegin(block);
+      SmallVector<Value> args;
+      for (size_t i = 0; i < count; ++i) {
+        Value slot = eb.create<LLVM::GEPOp>(loc, ptr, ptr, block->getArgument(0),
+                                            ArrayRef<LLVM::GEPArg>{(int32_t)i});
+        args.push_back(eb.create<LLVM::LoadOp>(loc, ptr, slot));
+      }
+      eb.create<LLVM::CallOp>(loc, target, args);
+      eb.create<LLVM::ReturnOp>(loc, ValueRange{});
+      b.setInsertionPointToEnd(module.getBody());
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,84 @@
+//===- TileParallelDims.cpp - Distribute linalg ops over tiles -------------===//
+#include "msdd/Transforms/Passes.h"
+
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/TilingInterface.h"
+
+namespace mlir::msdd {
+#define GEN_PASS_DEF_TILEPARALLELDIMS
+#include "msdd/Transforms/Passes.h.inc"
+} // namespace mlir::msdd
+
+using namespace mlir;
+
+namespace {
+
+/// Below this many loop iterations a dispatch costs more than it saves.
+constexpr int64_t kMinParallelIterations = 4096;
+
+/// Tile sizes that cut the outermost parallel loops into about `minTiles` tiles: whole loops
+/// of size-1 tiles while they fit, then one loop cut into the remaining factor.
+SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t minTiles) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  SmallVector<int64_t> sizes(ranges.size(), 0);
+  int64_t tiles = 1;
+  for (auto [d, range] : llvm::enumerate(ranges)) {
+    if (iterators[d] != utils::IteratorType::parallel || range <= 1)
+      continue;
+    if (tiles * range <= minTiles) {
+      sizes[d] = 1;
+      tiles *= range;
+      if (tiles == minTiles)
+        break;
+      continue;
+    }
+    int64_t wanted = llvm::divideCeil(minTiles, tiles);
+    sizes[d] = llvm::divideCeil(range, wanted);
+    break;
+  }
+  return sizes;
+}
+
+struct TileParallelDimsPass : msdd::impl::TileParallelDimsBase<TileParallelDimsPass> {
+  using TileParallelDimsBase::TileParallelDimsBase;
+
+  void runOnOperation() override {
+    SmallVector<linalg::LinalgOp> candidates;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      // Contractions go whole to a library call; ops already inside a tile stay put.
+      if (!op.hasPureTensorSemantics() || isa<linalg::ContractionOpInterface>(op.getOperation()) ||
+          op->getParentOfType<scf::ForallOp>())
+        return;
+      if (!op.hasDynamicShape() && op.getStaticLoopRanges().size() > 0) {
+        int64_t iterations = 1;
+        for (int64_t r : op.getStaticLoopRanges())
+          iterations *= r;
+        if (iterations >= kMinParallelIterations)
+          candidates.push_back(op);
+      }
+    });
+
+    IRRewriter rewriter(&getContext());
+    for (linalg::LinalgOp op : candidates) {
+      SmallVector<int64_t> sizes = chooseTileSizes(op, minTiles);
+      if (llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
+        continue;
+      scf::SCFTilingOptions options;
+      options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
+      options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+      rewriter.setInsertionPoint(op);
+      FailureOr<scf::SCFTilingResult> tiled =
+          scf::tileUsingSCF(rewriter, cast<TilingInterface>(op.getOperation()), options);
+      if (failed(tiled)) {
+        op->emitOpError("could not be tiled");
+        return signalPassFailure();
+      }
+      rewriter.replaceOp(op, tiled->replacements);
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,20 @@
+# lit configuration for the msdd test suites.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "MSDD"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs", "CMakeLists.txt"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.msdd_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.msdd_tools_dir, append_path=False)
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%msdd_src", config.msdd_src_root))
+llvm_config.add_tool_substitutions(
+    ["msdd-opt", "msdd-compile", "msdd-run"], [config.msdd_tools_dir])

@@ -1,0 +1,116 @@
+//===- msdd-compile.cpp - msdd IR to a native artifact ---------------------===//
+#include "msdd/InitAll.h"
+#include "msdd/Target/CPU.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("msdd-compile options");
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input.mlir>"), cl::Required,
+                                      cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::desc("Output artifact (.msdd) or IR file"),
+                                       cl::value_desc("path"), cl::Required, cl::cat(category));
+static cl::opt<std::string> target("target", cl::desc("Target: cpu (the host CPU)"),
+                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> emit(
+    "emit",
+    cl::desc("What to write: artifact (default), or the IR after a pipeline stage: "
+             "linalg, tiled, bufferized, loops or llvm"),
+    cl::init("artifact"), cl::cat(category));
+static cl::opt<int64_t> minTiles("min-tiles",
+                                 cl::desc("Tiles per parallel op to aim for (default 64)"),
+                                 cl::init(64), cl::cat(category));
+
+/// One line per diagnostic, "file:line:col: error: message": no source excerpt, so scripts
+/// and users see exactly one line per problem.
+static void printDiagnostic(Diagnostic &diag) {
+  std::string loc;
+  if (auto fl = dyn_cast<FileLineColLoc>(diag.getLocation()))
+    loc = (fl.getFilename().str() + ":" + std::to_string(fl.getLine()) + ":" +
+           std::to_string(fl.getColumn()));
+  else
+    loc = inputPath;
+  const char *severity = diag.getSeverity() == DiagnosticSeverity::Error     ? "error"
+                         : diag.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+                                                                             : "note";
+  llvm::errs() << loc << ": " << severity << ": " << diag.str() << "\n";
+}
+
+static int fail(const Twine &message) {
+  llvm::errs() << "msdd-compile: error: " << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAllPasses();
+  msdd::registerAllPasses();
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "msdd-compile: compile msdd IR into a native artifact\n\n"
+      "  msdd-compile model.mlir -o model.msdd [--target cpu]\n\n"
+      "Every public function becomes an entry point that msdd-run can call by name.\n");
+
+  if (target != "cpu")
+    return fail("unknown target '" + target + "' (available: cpu)");
+  static const char *stages[] = {"artifact", "linalg", "tiled", "bufferized", "loops", "llvm"};
+  if (!llvm::is_contained(stages, emit.getValue()))
+    return fail("unknown value '" + emit +
+                "' for --emit (artifact, linalg, tiled, bufferized, loops, llvm)");
+  std::string stopAfter = emit == "artifact" ? "" : emit.getValue();
+  if (minTiles < 1)
+    return fail("--min-tiles must be >= 1");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  msdd::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.getDiagEngine().registerHandler([](Diagnostic &d) { printDiagnostic(d); });
+
+  std::string error;
+  auto file = openInputFile(inputPath, &error);
+  if (!file)
+    return fail(inputPath + ": " + error);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1; // the parser reported file:line:col
+
+  PassManager pm(&context);
+  msdd::CpuPipelineOptions options;
+  options.minTiles = minTiles;
+  options.stopAfter = stopAfter;
+  msdd::buildCpuPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return 1; // the failing pass reported its diagnostic
+
+  if (!stopAfter.empty()) {
+    auto out = openOutputFile(outputPath, &error);
+    if (!out)
+      return fail(outputPath + ": " + error);
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
+  if (failed(msdd::writeCpuArtifact(*module, outputPath, error)))
+    return fail(outputPath + ": " + error);
+  return 0;
+}
