@@ -143,6 +143,14 @@ Value reshapeTensor(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> s
       r.back().push_back(i);
     return r;
   };
+  // A plain collapse or expand when one shape refines the other, else through rank 1.
+  if (inType.getRank() > 0 && !shape.empty() && inType.getRank() != (int64_t)shape.size()) {
+    if (auto r = getReassociationIndicesForReshape(inType, outType)) {
+      if (inType.getRank() > (int64_t)shape.size())
+        return b.create<tensor::CollapseShapeOp>(loc, outType, input, *r);
+      return b.create<tensor::ExpandShapeOp>(loc, outType, input, *r);
+    }
+  }
   Value flat = input;
   if (inType.getRank() > 1)
     flat = b.create<tensor::CollapseShapeOp>(loc, flatType, input, allInOne(inType.getRank()));

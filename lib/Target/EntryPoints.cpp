@@ -119,7 +119,7 @@ struct EmitEntryPointsPass : msdd::impl::EmitEntryPointsBase<EmitEntryPointsPass
     // msdd.* argument attributes have served their purpose; LLVM IR has no place for them.
     module.walk([](LLVM::LLVMFuncOp fn) {
       for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
-        for (NamedAttribute attr : fn.getArgAttrs(i))
+        for (NamedAttribute attr : llvm::to_vector(fn.getArgAttrDict(i) ? fn.getArgAttrDict(i).getValue() : ArrayRef<NamedAttribute>{}))
           if (attr.getName().strref().starts_with("msdd."))
             fn.removeArgAttr(i, attr.getName());
     });

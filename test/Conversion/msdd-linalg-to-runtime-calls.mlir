@@ -1,0 +1,41 @@
+// RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls | FileCheck %s
+
+// CHECK-LABEL: func.func private @msdd_rt_matmul_f32
+// CHECK-SAME: (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64)
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @matmul
+// CHECK: %[[A:.+]] = memref.cast %arg0 : memref<4x8xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+// CHECK: %[[B:.+]] = memref.cast %arg1
+// CHECK: %[[C:.+]] = memref.cast %arg2
+// CHECK: %[[NOTRANS:.+]] = arith.constant 0 : i64
+// CHECK: call @msdd_rt_matmul_f32(%[[A]], %[[B]], %[[C]], %[[NOTRANS]])
+// CHECK-NOT: linalg.matmul
+func.func @matmul(%a: memref<4x8xf32>, %b: memref<8x2xf32>, %c: memref<4x2xf32>) {
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x2xf32>) outs(%c : memref<4x2xf32>)
+  return
+}
+
+// -----
+
+// Views keep their strides: a subview reaches the kernel without a copy.
+// CHECK-LABEL: func.func @batch_transposed_view
+// CHECK: memref.cast %{{.+}} : memref<2x4x8xf32, strided<[64, 8, 1], offset: 16>> to memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>
+// CHECK: %[[TRANS:.+]] = arith.constant 1 : i64
+// CHECK: call @msdd_rt_batch_matmul_f32({{.+}}, %[[TRANS]])
+func.func @batch_transposed_view(%a: memref<2x8x8xf32>, %b: memref<2x3x8xf32>, %c: memref<2x4x3xf32>) {
+  %v = memref.subview %a[0, 2, 0] [2, 4, 8] [1, 1, 1] : memref<2x8x8xf32> to memref<2x4x8xf32, strided<[64, 8, 1], offset: 16>>
+  linalg.batch_matmul_transpose_b ins(%v, %b : memref<2x4x8xf32, strided<[64, 8, 1], offset: 16>>, memref<2x3x8xf32>) outs(%c : memref<2x4x3xf32>)
+  return
+}
+
+// -----
+
+// Other element types and tensor-level ops are not touched.
+// CHECK-LABEL: func.func @untouched
+// CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : memref<4x4xf64>
+// CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<4x4xf32>
+func.func @untouched(%a: memref<4x4xf64>, %c: memref<4x4xf64>, %t: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  linalg.matmul ins(%a, %a : memref<4x4xf64>, memref<4x4xf64>) outs(%c : memref<4x4xf64>)
+  %0 = linalg.matmul ins(%t, %t : tensor<4x4xf32>, tensor<4x4xf32>) outs(%t : tensor<4x4xf32>) -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}

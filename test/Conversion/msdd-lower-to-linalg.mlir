@@ -1,0 +1,108 @@
+// RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg --verify-diagnostics | FileCheck %s
+
+// CHECK-DAG: #[[ID:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[ROW:.+]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-LABEL: func.func @add_broadcast
+// CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[ROW]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+// CHECK:   arith.addf
+func.func @add_broadcast(%a: tensor<4x8xf32>, %b: tensor<8xf32>) -> tensor<4x8xf32> {
+  %0 = msdd.add %a, %b : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// The bias is broadcast into the accumulator, the product is a named contraction.
+// CHECK-LABEL: func.func @linear
+// CHECK: %[[X:.+]] = tensor.collapse_shape %{{.+}} {{\[}}[0, 1], [2]] : tensor<2x16x32xf32> into tensor<32x32xf32>
+// CHECK: %[[ACC:.+]] = linalg.generic
+// CHECK: %[[Y:.+]] = linalg.matmul_transpose_b ins(%[[X]], %{{.+}} : tensor<32x32xf32>, tensor<48x32xf32>) outs(%[[ACC]] : tensor<32x48xf32>)
+// CHECK: tensor.expand_shape %[[Y]] {{\[}}[0, 1], [2]] output_shape [2, 16, 48]
+func.func @linear(%x: tensor<2x16x32xf32>, %w: tensor<48x32xf32>, %b: tensor<48xf32>) -> tensor<2x16x48xf32> {
+  %0 = msdd.linear %x, %w, %b : (tensor<2x16x32xf32>, tensor<48x32xf32>, tensor<48xf32>) -> tensor<2x16x48xf32>
+  return %0 : tensor<2x16x48xf32>
+}
+
+// -----
+
+// Rank-4 operands are flattened to one batch dimension.
+// CHECK-LABEL: func.func @matmul_batched
+// CHECK: linalg.fill
+// CHECK: linalg.batch_matmul ins(%{{.+}}, %{{.+}} : tensor<6x8x16xf32>, tensor<6x16x4xf32>)
+func.func @matmul_batched(%a: tensor<2x3x8x16xf32>, %b: tensor<2x3x16x4xf32>) -> tensor<2x3x8x4xf32> {
+  %0 = msdd.matmul %a, %b : (tensor<2x3x8x16xf32>, tensor<2x3x16x4xf32>) -> tensor<2x3x8x4xf32>
+  return %0 : tensor<2x3x8x4xf32>
+}
+
+// -----
+
+// Max, exp-and-sum, normalize: three generics, two of them reductions.
+// CHECK-LABEL: func.func @softmax
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]
+// CHECK:   arith.maximumf
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]
+// CHECK:   math.exp
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]
+// CHECK:   arith.addf
+// CHECK: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]
+// CHECK:   arith.divf
+func.func @softmax(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = msdd.softmax %x : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @patchify
+// CHECK: tensor.expand_shape {{.+}} output_shape [2, 3, 4, 4, 4, 4] : tensor<2x3x16x16xf32> into tensor<2x3x4x4x4x4xf32>
+// CHECK: linalg.transpose {{.+}} permutation = [0, 2, 4, 3, 5, 1]
+// CHECK: tensor.collapse_shape {{.+}} : tensor<2x4x4x4x4x3xf32> into tensor<2x16x48xf32>
+func.func @patchify(%x: tensor<2x3x16x16xf32>) -> tensor<2x16x48xf32> {
+  %0 = msdd.patchify %x {patch_size = 4 : i64} : (tensor<2x3x16x16xf32>) -> tensor<2x16x48xf32>
+  return %0 : tensor<2x16x48xf32>
+}
+
+// -----
+
+// Attention: scaled scores, stable softmax, and two batched contractions.
+// CHECK-LABEL: func.func @attention
+// CHECK: linalg.batch_matmul_transpose_b
+// CHECK: arith.constant 2.500000e-01 : f32
+// CHECK: linalg.batch_matmul ins
+func.func @attention(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+  %0 = msdd.attention %q, %k, %v : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  return %0 : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+// Upsampling reads the input through a projected map over [B, C, H, f, W, f].
+// CHECK-DAG: #[[IN:.+]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d4)>
+// CHECK-LABEL: func.func @upsample
+// CHECK: linalg.generic {indexing_maps = [#[[IN]], #{{.+}}]
+// CHECK: tensor.collapse_shape {{.+}} into tensor<1x3x8x8xf32>
+func.func @upsample(%x: tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32> {
+  %0 = msdd.upsample_nearest %x : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>
+  return %0 : tensor<1x3x8x8xf32>
+}
+
+// -----
+
+// Philox rounds: 10 rounds of two 32x32->64 multiplies each.
+// CHECK-LABEL: func.func @random_normal
+// CHECK-COUNT-20: arith.mului_extended
+// CHECK: math.log
+func.func @random_normal(%seed: i64, %step: i64) -> tensor<4x4xf32> {
+  %0 = msdd.random_normal %seed, %step {stream = 3 : i32} : tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+func.func private @denoiser(%x: tensor<1x3x8x8xf32>, %t: tensor<1xf32>, %c: tensor<1x4x8xf32>) -> tensor<1x3x8x8xf32>
+
+func.func @sampler(%c: tensor<1x4x8xf32>, %n: tensor<1x4x8xf32>, %seed: i64) -> tensor<1x3x8x8xf32> {
+  // expected-error @+1 {{must be expanded into per-scale loops before lowering to linalg}}
+  %0 = msdd.multiscale_sample @denoiser(%c, %n, %seed) {resolutions = array<i64: 8>, steps = array<i64: 1>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 1.0 : f64, gamma = 0.333 : f64} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x3x8x8xf32>
+  return %0 : tensor<1x3x8x8xf32>
+}
