@@ -11,9 +11,10 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs", "CMakeList
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.msdd_obj_root, "test")
 
+llvm_config.with_system_environment(["HOME", "TMPDIR", "PATH", "MSDD_NUM_THREADS"])
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.msdd_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.msdd_tools_dir, append_path=True)
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%msdd_src", config.msdd_src_root))
 llvm_config.add_tool_substitutions(

@@ -674,17 +674,23 @@ struct TimestepEmbeddingLowering : OpRewritePattern<TimestepEmbeddingOp> {
         emptyTensor(rewriter, op.getLoc(), op.getType().getShape(), rewriter.getF32Type()),
         AffineMap::getMultiDimIdentityMap(2, ctx), 2, {},
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          // In f64: arguments reach t * scale = 1000 rad, where an f32 ulp is 6e-5.
+          Type f64 = b.getF64Type();
+          auto c64 = [&](double v) -> Value {
+            return b.create<arith::ConstantOp>(l, b.getF64FloatAttr(v));
+          };
           Value j = b.create<linalg::IndexOp>(l, 1);
           Value halfIdx = b.create<arith::ConstantIndexOp>(l, half);
           Value isCos = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ult, j, halfIdx);
           Value i = b.create<arith::SelectOp>(l, isCos, j, b.create<arith::SubIOp>(l, j, halfIdx));
-          Value freq = b.create<math::ExpOp>(
-              l, b.create<arith::MulFOp>(l, indexAsF32(b, l, i),
-                                         constF32(b, l, -logPeriod / half)));
-          Value arg = b.create<arith::MulFOp>(
-              l, b.create<arith::MulFOp>(l, args[0], constF32(b, l, scale)), freq);
-          return b.create<arith::SelectOp>(l, isCos, b.create<math::CosOp>(l, arg),
-                                           b.create<math::SinOp>(l, arg));
+          Value iF = b.create<arith::SIToFPOp>(
+              l, f64, b.create<arith::IndexCastOp>(l, b.getI64Type(), i));
+          Value freq = b.create<math::ExpOp>(l, b.create<arith::MulFOp>(l, iF, c64(-logPeriod / half)));
+          Value t = b.create<arith::ExtFOp>(l, f64, args[0]);
+          Value arg = b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, t, c64(scale)), freq);
+          Value v = b.create<arith::SelectOp>(l, isCos, b.create<math::CosOp>(l, arg),
+                                              b.create<math::SinOp>(l, arg));
+          return b.create<arith::TruncFOp>(l, b.getF32Type(), v);
         });
     rewriter.replaceOp(op, out);
     return success();

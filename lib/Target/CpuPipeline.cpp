@@ -17,6 +17,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
@@ -144,9 +146,28 @@ LogicalResult msdd::writeCpuArtifact(ModuleOp module, StringRef outputPath, std:
     codegen.run(*llvmModule);
   }
 
-  libraryPath = outputPath;
-  libraryPath += ".tmp";
+  // The temporary shares the output's directory so that the final rename is atomic.
+  llvm::SmallString<128> outputDir = outputPath;
+  llvm::sys::path::remove_filename(outputDir);
+  if (outputDir.empty())
+    outputDir = ".";
+  if (!llvm::sys::fs::is_directory(outputDir)) {
+    error = "directory '" + outputDir.str().str() + "' does not exist";
+    return failure();
+  }
+  int fd;
+  if (auto ec = llvm::sys::fs::createUniqueFile(outputPath + ".tmp-%%%%%%", fd, libraryPath)) {
+    error = "cannot write into '" + outputDir.str().str() + "': " + ec.message();
+    return failure();
+  }
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
   llvm::FileRemover libraryRemover(libraryPath);
+  llvm::SmallString<128> linkLog;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("msdd-link", "log", linkLog)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return failure();
+  }
+  llvm::FileRemover linkLogRemover(linkLog);
   llvm::ErrorOr<std::string> linker = llvm::sys::findProgramByName(MSDD_LINKER);
   if (!linker) {
     error = std::string("linker '") + MSDD_LINKER + "' not found on PATH";
@@ -154,10 +175,15 @@ LogicalResult msdd::writeCpuArtifact(ModuleOp module, StringRef outputPath, std:
   }
   SmallVector<StringRef> args{*linker, "-shared", "-o", libraryPath, objectPath, "-lm"};
   std::string linkError;
-  int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &linkError);
+  std::optional<StringRef> redirects[] = {std::nullopt, linkLog.str(), linkLog.str()};
+  int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, redirects, 0, 0, &linkError);
   if (rc != 0) {
+    // The linker's first line says what went wrong; keep the error on one line.
+    std::string firstLine;
+    if (auto log = llvm::MemoryBuffer::getFile(linkLog))
+      firstLine = (*log)->getBuffer().split('\n').first.str();
     error = "linking failed (" + *linker + " exited with " + std::to_string(rc) + ")" +
-            (linkError.empty() ? "" : ": " + linkError);
+            (firstLine.empty() ? (linkError.empty() ? "" : ": " + linkError) : ": " + firstLine);
     return failure();
   }
   if (auto ec = llvm::sys::fs::rename(libraryPath, outputPath)) {

@@ -14,6 +14,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -61,11 +62,22 @@ int main(int argc, char **argv) {
   registerAllPasses();
   msdd::registerAllPasses();
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "msdd-compile: compile msdd IR into a native artifact\n\n"
-      "  msdd-compile model.mlir -o model.msdd [--target cpu]\n\n"
-      "Every public function becomes an entry point that msdd-run can call by name.\n");
+  std::string flagErrors;
+  llvm::raw_string_ostream flagErrorStream(flagErrors);
+  if (!cl::ParseCommandLineOptions(
+          argc, argv,
+          "msdd-compile: compile msdd IR into a native artifact\n\n"
+          "  msdd-compile model.mlir -o model.msdd [--target cpu]\n\n"
+          "Every public function becomes an entry point that msdd-run can call by name.\n",
+          &flagErrorStream)) {
+    // LLVM's parser may add suggestion lines; one line is enough to act on.
+    llvm::StringRef first = llvm::StringRef(flagErrors).split('\n').first;
+    first.consume_front(llvm::sys::path::filename(argv[0]));
+    first.consume_front(": ");
+    first = first.split("  Try:").first;
+    llvm::errs() << "msdd-compile: error: " << first << " (see --help)\n";
+    return 2;
+  }
 
   if (target != "cpu")
     return fail("unknown target '" + target + "' (available: cpu)");

@@ -262,9 +262,11 @@ def Msdd_RandomNormalOp : Msdd_Op<"random_normal", [Pure]> {
   let summary = "standard normal noise from Philox 4x32-10, keyed by (seed, step, stream)";
   let description = [{
     Element `i` (row-major) comes from the Philox 4x32-10 block with key
-    `(seed mod 2^32, seed >> 32)` and counter `(i / 2 mod 2^32, (i / 2) >> 32, step, stream)`;
-    its first two words give a Box-Muller pair, of which even `i` takes the cosine and odd `i`
-    the sine branch. The same `(seed, step, stream)` gives the same tensor on every target.
+    `(seed mod 2^32, seed >> 32)` and counter `(i / 2 mod 2^32, (i / 2) >> 32, step mod 2^32,
+    stream)`. Its first two output words `w0, w1` give the uniforms
+    `u1 = ((w0 >> 8) + 1) / 2^24` in (0, 1] and `u2 = (w1 >> 8) / 2^24` in [0, 1), and
+    `sqrt(-2 ln u1) * cos(2 pi u2)` for even `i`, `* sin(2 pi u2)` for odd `i` (Box-Muller).
+    The same `(seed, step, stream)` gives the same tensor on every target.
   }];
   let arguments = (ins I64:$seed, I64:$step, DefaultValuedAttr<I32Attr, "0">:$stream);
   let results = (outs Msdd_Tensor:$result);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent float64 numpy reference of transformer_block.mlir.
+"""Independent float64 numpy reference of block.mlir.
 
 --write-inputs DIR  writes DIR/inputs.npz (x, t) and DIR/weights.safetensors (seeded random)
 --check DIR         recomputes the block in float64 and compares DIR/outputs.npz with it

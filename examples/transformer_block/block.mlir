@@ -1,12 +1,12 @@
-// A DiT/MMDiT-style block on image patches, compiled and run end to end, checked against an
-// independent float64 numpy implementation (transformer_block.py).
+// A DiT/MMDiT-style transformer block on image patches: patchify, adaLN modulation from a
+// timestep embedding, attention with QK-RMSNorm and 2-D RoPE, a SwiGLU MLP, unpatchify.
+// reference.py is an independent float64 numpy implementation of the same block.
 //
-// RUN: msdd-compile %s -o %t.msdd
-// RUN: rm -rf %t.dir && mkdir -p %t.dir
-// RUN: %python %S/transformer_block.py --write-inputs %t.dir
-// RUN: msdd-run infer %t.msdd --weights %t.dir/weights.safetensors --inputs %t.dir/inputs.npz --outputs %t.dir/outputs.npz
-// RUN: %python %S/transformer_block.py --check %t.dir | FileCheck %s
-// CHECK: y: max relative error {{[0-9.e-]+}} <= 1e-05: ok
+//   msdd-compile block.mlir -o block.msdd
+//   python3 reference.py --write-inputs DIR
+//   msdd-run infer block.msdd --weights DIR/weights.safetensors --inputs DIR/inputs.npz \
+//       --outputs DIR/outputs.npz
+//   python3 reference.py --check DIR
 
 !img = tensor<2x3x16x16xf32>
 !tok = tensor<2x16x32xf32>

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test suite (lit + FileCheck, GoogleTest) through ctest; ends with its summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
