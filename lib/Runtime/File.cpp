@@ -43,8 +43,19 @@ MappedFile::~MappedFile() {
     ::munmap(const_cast<uint8_t *>(data_), size_);
 }
 
+void checkCanCreate(const std::string &path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw Error(path, "is a directory");
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw Error(path, "cannot create: directory '" + dir + "': " + errnoMessage(errno));
+}
+
 AtomicFileWriter::AtomicFileWriter(std::string path)
     : path_(std::move(path)), tempPath_(path_ + ".tmp." + std::to_string(::getpid())) {
+  checkCanCreate(path_); // rename() over a directory would fail only after all the writing
   file_ = std::fopen(tempPath_.c_str(), "wbe");
   if (!file_)
     throw Error(path_, "cannot create: " + errnoMessage(errno));

@@ -301,8 +301,8 @@ Json Json::parse(std::string_view text, const std::string &context) {
   return Parser(text, context).parseDocument();
 }
 
-const char *Json::kindName() const {
-  switch (kind_) {
+const char *Json::kindName(Kind kind) {
+  switch (kind) {
   case Kind::Null: return "null";
   case Kind::Bool: return "bool";
   case Kind::Number: return "number";
@@ -314,11 +314,8 @@ const char *Json::kindName() const {
 }
 
 void Json::expect(Kind kind) const {
-  if (kind_ != kind) {
-    Json wanted;
-    wanted.kind_ = kind;
-    throw Error("JSON", std::string("expected ") + wanted.kindName() + ", got " + kindName());
-  }
+  if (kind_ != kind)
+    throw Error("JSON", std::string("expected ") + kindName(kind) + ", got " + kindName());
 }
 
 bool Json::asBool() const {

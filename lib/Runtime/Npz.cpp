@@ -212,12 +212,15 @@ Tensor parseNpy(const uint8_t *data, size_t size, const std::string &path,
   if (header.fortranOrder && header.shape.size() > 1)
     throw fail("is in Fortran order, only C order is supported");
 
-  Tensor tensor(known->dtype, header.shape);
+  std::string type = typeToString(known->dtype, header.shape);
+  std::optional<uint64_t> expected = denseByteSize(known->dtype, header.shape);
+  if (!expected)
+    throw fail("has shape " + shapeToString(header.shape) + ", which is too large");
   size_t available = size - prefix - headerLength;
-  if (available != tensor.nbytes())
+  if (available != *expected)
     throw fail("has " + std::to_string(available) + " bytes of data, expected " +
-               std::to_string(tensor.nbytes()) + " for " +
-               typeToString(tensor.dtype(), tensor.shape()));
+               std::to_string(*expected) + " for " + type);
+  Tensor tensor(known->dtype, header.shape);
   std::memcpy(tensor.rawData(), data + prefix + headerLength, tensor.nbytes());
   return tensor;
 }

@@ -48,6 +48,18 @@ int64_t shapeNumel(const std::vector<int64_t> &shape) {
   return numel;
 }
 
+std::optional<uint64_t> denseByteSize(DType dtype, const std::vector<int64_t> &shape) {
+  uint64_t bytes = dtypeSize(dtype);
+  for (int64_t dim : shape) {
+    if (dim < 0)
+      return std::nullopt;
+    if (dim != 0 && bytes > std::numeric_limits<int64_t>::max() / static_cast<uint64_t>(dim))
+      return std::nullopt;
+    bytes *= static_cast<uint64_t>(dim);
+  }
+  return bytes;
+}
+
 std::string shapeToString(const std::vector<int64_t> &shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i)

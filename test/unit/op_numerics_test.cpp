@@ -297,7 +297,12 @@ std::vector<OpCase> allCases() {
                    }});
   cases.push_back({"linear_bias", call("msdd.linear", {{2, 7, 33}, {19, 33}, {19}}, {2, 7, 19}),
                    {{{2, 7, 33}}, {{19, 33}}, {{19}}}, [](const Args &a) {
-                     return zipBroadcast(matmul(a[0], a[1], true) , a[2], std::plus<double>());
+                     Arr x = a[0], w = a[1];
+                     x.shape = {1, 14, 33};
+                     w.shape = {1, 19, 33};
+                     Arr y = matmul(x, w, true);
+                     y.shape = {2, 7, 19};
+                     return zipBroadcast(y, a[2], std::plus<double>());
                    }});
   cases.push_back({"linear", call("msdd.linear", {{70, 33}, {19, 33}}, {70, 19}),
                    {{{70, 33}}, {{19, 33}}}, [](const Args &a) {
@@ -510,6 +515,9 @@ std::vector<OpCase> allCases() {
                    }});
   return cases;
 }
+
+// gtest prints parameters in test names and failures; the case name says it all.
+void PrintTo(const OpCase &c, std::ostream *os) { *os << c.name; }
 
 class OpNumerics : public ::testing::TestWithParam<OpCase> {};
 

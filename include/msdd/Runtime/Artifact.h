@@ -1,0 +1,84 @@
+//===- Artifact.h - Loading and calling compiled .msdd artifacts -*- C++ -*-===//
+//
+// An artifact is a shared object with a JSON manifest and one entry point per function
+// (docs/artifact-abi.md). Artifact checks every call against the manifest before entering
+// compiled code, which does no checking of its own.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MSDD_RUNTIME_ARTIFACT_H
+#define MSDD_RUNTIME_ARTIFACT_H
+
+#include "msdd/Runtime/Json.h"
+#include "msdd/Runtime/Tensor.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace msdd::rt {
+
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+struct FunctionSpec {
+  std::string name;
+  std::string entry; // symbol: void entry(void **descriptors)
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+};
+
+/// A caller-owned dense row-major buffer, for calls without copies (the C API).
+struct TensorRef {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  void *data;
+};
+
+class Artifact {
+public:
+  /// dlopen()s the artifact and reads its manifest. Throws Error(path, ...) if the file is
+  /// missing, is not an ELF shared object, cannot be loaded, lacks `msdd_manifest` or an
+  /// entry symbol, or its manifest is malformed or of an unsupported version/target.
+  static std::unique_ptr<Artifact> open(const std::string &path);
+  ~Artifact();
+  Artifact(const Artifact &) = delete;
+  Artifact &operator=(const Artifact &) = delete;
+
+  const std::string &path() const { return path_; }
+  const std::vector<FunctionSpec> &functions() const { return functions_; }
+  /// nullptr if there is no such function.
+  const FunctionSpec *findFunction(const std::string &name) const;
+  /// The function called `name`; throws Error listing the available ones if absent.
+  const FunctionSpec &function(const std::string &name) const;
+  /// The parsed manifest, as stored in the artifact.
+  const Json &manifest() const { return manifest_; }
+
+  /// Runs a function. `inputs` must hold exactly the function's inputs by name, with the
+  /// manifest's dtypes and shapes; returns freshly allocated outputs in manifest order.
+  /// Throws Error naming the artifact, function, tensor, expected and actual type otherwise.
+  NamedTensors call(const std::string &functionName, const NamedTensors &inputs) const;
+
+  /// Same checks as call(), on caller-owned buffers; `outputs` are written in place.
+  /// Buffers that are not 64-byte aligned are staged through aligned copies.
+  void callInto(const std::string &functionName, const std::vector<TensorRef> &inputs,
+                const std::vector<TensorRef> &outputs) const;
+
+private:
+  using EntryFn = void (*)(void **);
+  Artifact(std::string path, void *handle) : path_(std::move(path)), handle_(handle) {}
+  void parseManifest(const char *text);
+
+  std::string path_;
+  void *handle_;
+  Json manifest_;
+  std::vector<FunctionSpec> functions_;
+  std::vector<EntryFn> entries_; // parallel to functions_
+};
+
+} // namespace msdd::rt
+
+#endif // MSDD_RUNTIME_ARTIFACT_H

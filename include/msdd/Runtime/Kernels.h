@@ -1,0 +1,55 @@
+/*===- Kernels.h - Functions that compiled artifacts call -------*- C -*-===//
+ *
+ * libmsdd_runtime.so exports these with C linkage; artifacts leave them undefined and the
+ * dynamic loader binds them when the artifact is opened (docs/artifact-abi.md). The matrix
+ * products follow MLIR's C interface: `_mlir_ciface_<name>` takes pointers to strided memref
+ * descriptors.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef MSDD_RUNTIME_KERNELS_H
+#define MSDD_RUNTIME_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* MLIR's descriptor of a rank-2 / rank-3 f32 memref. Element (i, j) lives at
+ * aligned[offset + i * strides[0] + j * strides[1]]. */
+typedef struct msdd_memref2d_f32 {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} msdd_memref2d_f32;
+
+typedef struct msdd_memref3d_f32 {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[3];
+  int64_t strides[3];
+} msdd_memref3d_f32;
+
+/* Splits [0, n) into contiguous chunks and runs body(ctx, begin, end) on each, over the
+ * runtime's thread pool (MSDD_NUM_THREADS threads, default: all cores); returns when all are
+ * done. n <= 0 returns at once; n == 1 and calls from inside a body run inline. */
+void msdd_rt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx,
+                          int64_t n);
+
+/* C[M,N] += A[M,K] * op(B), op(B) = B[K,N], or B[N,K]^T if transposeB != 0. Operands may be
+ * arbitrary strided views. */
+void _mlir_ciface_msdd_rt_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
+                                     msdd_memref2d_f32 *C, int64_t transposeB);
+
+/* The same per batch: C[b] += A[b] * op(B[b]). */
+void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
+                                           msdd_memref3d_f32 *C, int64_t transposeB);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MSDD_RUNTIME_KERNELS_H */

@@ -1,0 +1,324 @@
+//===- Artifact.cpp - Loading and calling .msdd artifacts -----------------===//
+#include "msdd/Runtime/Artifact.h"
+
+#include "msdd/Runtime/Error.h"
+#include "msdd/Runtime/File.h"
+#include "msdd/Runtime/Kernels.h"
+
+#include <cstring>
+#include <dlfcn.h>
+#include <elf.h>
+#include <mutex>
+
+namespace msdd::rt {
+
+namespace {
+
+constexpr char kManifestSymbol[] = "msdd_manifest";
+constexpr char kFormat[] = "msdd-artifact";
+constexpr int64_t kVersion = 1;
+constexpr char kTarget[] = "cpu";
+
+/// Artifacts leave the runtime's kernels undefined and rely on the dynamic loader to find
+/// them in the global scope. A host that loaded libmsdd_runtime.so with RTLD_LOCAL (Python's
+/// ctypes does) would hide them, so promote the runtime to global scope once.
+void makeRuntimeSymbolsGlobal() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&msdd_rt_parallel_for), &info) && info.dli_fname)
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+  });
+}
+
+/// Checks the file before dlopen: dlopen's messages for non-ELF files are cryptic ("invalid
+/// ELF header"), and a truncated ELF file crashes it with SIGBUS when it maps a segment that
+/// ends past the end of the file.
+void checkSharedObject(const std::string &path) {
+  MappedFile file(path);
+  if (file.size() < EI_NIDENT || std::memcmp(file.data(), ELFMAG, SELFMAG) != 0)
+    throw Error(path, "not an ELF shared object (is it an .msdd artifact?)");
+  if (file.data()[EI_CLASS] != ELFCLASS64 || file.data()[EI_DATA] != ELFDATA2LSB)
+    throw Error(path, "not a 64-bit little-endian ELF file (built for another machine?)");
+  Elf64_Ehdr header;
+  if (file.size() < sizeof header)
+    throw Error(path, "truncated ELF file (" + std::to_string(file.size()) + " bytes)");
+  std::memcpy(&header, file.data(), sizeof header);
+  if (header.e_type != ET_DYN)
+    throw Error(path, "an ELF file but not a shared object (is it an .msdd artifact?)");
+  uint64_t tableEnd = header.e_phoff + uint64_t(header.e_phnum) * sizeof(Elf64_Phdr);
+  if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > file.size() ||
+      tableEnd > file.size())
+    throw Error(path, "truncated or corrupt ELF file (bad program header table)");
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment;
+    std::memcpy(&segment, file.data() + header.e_phoff + i * sizeof segment, sizeof segment);
+    if (segment.p_type == PT_LOAD &&
+        (segment.p_offset > file.size() || segment.p_filesz > file.size() - segment.p_offset))
+      throw Error(path, "truncated ELF file (a segment ends at byte " +
+                            std::to_string(segment.p_offset + segment.p_filesz) + ", the file has " +
+                            std::to_string(file.size()) + ")");
+  }
+}
+
+std::string joinNames(const std::vector<std::string> &names) {
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i)
+    text += (i ? ", " : "") + names[i];
+  return text.empty() ? "none" : text;
+}
+
+/// Validates one manifest value; errors read `<artifact>: bad manifest: <where>: <problem>`.
+class ManifestReader {
+public:
+  explicit ManifestReader(const std::string &path) : path_(path) {}
+
+  [[noreturn]] void fail(const std::string &where, const std::string &problem) const {
+    throw Error(path_, "bad manifest: " + where + ": " + problem);
+  }
+
+  const Json &member(const Json &object, const std::string &where, const char *key,
+                     Json::Kind kind) const {
+    if (!object.isObject())
+      fail(where, std::string("expected an object, got ") + object.kindName());
+    const Json *value = object.find(key);
+    if (!value)
+      fail(where, std::string("missing \"") + key + "\"");
+    if (value->kind() != kind)
+      fail(where + "." + key, std::string("expected ") + Json::kindName(kind) + ", got " +
+                                  value->kindName());
+    return *value;
+  }
+
+  std::vector<TensorSpec> tensors(const Json &function, const std::string &where,
+                                  const char *key) const {
+    std::vector<TensorSpec> specs;
+    std::vector<std::string> seen;
+    const Json::Array &list = member(function, where, key, Json::Kind::Array).asArray();
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string at = where + "." + key + "[" + std::to_string(i) + "]";
+      TensorSpec spec;
+      spec.name = member(list[i], at, "name", Json::Kind::String).asString();
+      const std::string &dtype = member(list[i], at, "dtype", Json::Kind::String).asString();
+      if (!parseDType(dtype, spec.dtype))
+        fail(at, "dtype '" + dtype + "' is not one of f32, f64, i32, i64, i1");
+      for (const Json &dim : member(list[i], at, "shape", Json::Kind::Array).asArray()) {
+        if (!dim.isInteger() || dim.asInt() < 0)
+          fail(at, "shape entry " + dim.dump() + " is not a static size");
+        spec.shape.push_back(dim.asInt());
+      }
+      if (!denseByteSize(spec.dtype, spec.shape))
+        fail(at, "shape " + shapeToString(spec.shape) + " is too large");
+      for (const std::string &other : seen)
+        if (other == spec.name)
+          fail(at, "name '" + spec.name + "' appears twice");
+      seen.push_back(spec.name);
+      specs.push_back(std::move(spec));
+    }
+    return specs;
+  }
+
+private:
+  const std::string &path_;
+};
+
+/// Checks `given` against `specs` by name; `role` is "input" or "output".
+void checkTensors(const std::string &path, const FunctionSpec &function, const char *role,
+                  const std::vector<TensorSpec> &specs, const std::vector<TensorRef> &given) {
+  auto fail = [&](const std::string &problem) {
+    return Error(path, "function '" + function.name + "': " + problem);
+  };
+  std::vector<std::string> expectedNames;
+  for (const TensorSpec &spec : specs)
+    expectedNames.push_back(spec.name);
+  for (size_t i = 0; i < given.size(); ++i) {
+    const TensorRef &ref = given[i];
+    const TensorSpec *spec = nullptr;
+    for (const TensorSpec &candidate : specs)
+      if (candidate.name == ref.name)
+        spec = &candidate;
+    if (!spec)
+      throw fail(std::string("unexpected ") + role + " '" + ref.name + "' (its " + role +
+                 "s are: " + joinNames(expectedNames) + ")");
+    for (size_t j = 0; j < i; ++j)
+      if (given[j].name == ref.name)
+        throw fail(std::string(role) + " '" + ref.name + "' given twice");
+    if (ref.dtype != spec->dtype)
+      throw fail(std::string(role) + " '" + ref.name + "' has dtype " + dtypeName(ref.dtype) +
+                 ", expected " + dtypeName(spec->dtype));
+    if (ref.shape != spec->shape)
+      throw fail(std::string(role) + " '" + ref.name + "' has shape " + shapeToString(ref.shape) +
+                 ", expected " + shapeToString(spec->shape));
+    if (!ref.data && shapeNumel(ref.shape) != 0)
+      throw fail(std::string(role) + " '" + ref.name + "' has no data");
+  }
+  for (const TensorSpec &spec : specs) {
+    bool present = false;
+    for (const TensorRef &ref : given)
+      present |= ref.name == spec.name;
+    if (!present)
+      throw fail(std::string("missing ") + role + " '" + spec.name + "' (" +
+                 typeToString(spec.dtype, spec.shape) + ")");
+  }
+}
+
+/// MLIR's strided memref descriptor of a dense row-major buffer, as int64 words:
+/// {allocated, aligned, offset, sizes[r], strides[r]}.
+std::vector<int64_t> makeDescriptor(void *data, const std::vector<int64_t> &shape) {
+  std::vector<int64_t> words(3 + 2 * shape.size());
+  static_assert(sizeof(void *) == sizeof(int64_t), "descriptors assume 64-bit pointers");
+  std::memcpy(&words[0], &data, sizeof data);
+  std::memcpy(&words[1], &data, sizeof data);
+  words[2] = 0;
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    words[3 + i] = shape[i];
+    words[3 + shape.size() + i] = stride;
+    stride *= shape[i];
+  }
+  return words;
+}
+
+bool isAligned(const void *p) { return reinterpret_cast<uintptr_t>(p) % Tensor::kAlignment == 0; }
+
+} // namespace
+
+std::unique_ptr<Artifact> Artifact::open(const std::string &path) {
+  checkSharedObject(path);
+  makeRuntimeSymbolsGlobal();
+  // Without a slash dlopen would search the library path instead of the current directory.
+  std::string loadPath = path.find('/') == std::string::npos ? "./" + path : path;
+  void *handle = dlopen(loadPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    std::string message = dlerror();
+    if (message.compare(0, loadPath.size() + 2, loadPath + ": ") == 0)
+      message.erase(0, loadPath.size() + 2); // our prefix names the file already
+    throw Error(path, "cannot load: " + message);
+  }
+  std::unique_ptr<Artifact> artifact(new Artifact(path, handle));
+  const char *manifest = static_cast<const char *>(dlsym(handle, kManifestSymbol));
+  if (!manifest)
+    throw Error(path, "no msdd_manifest symbol (not an MSDD artifact)");
+  artifact->parseManifest(manifest);
+  return artifact;
+}
+
+Artifact::~Artifact() {
+  if (handle_)
+    dlclose(handle_);
+}
+
+void Artifact::parseManifest(const char *text) {
+  try {
+    manifest_ = Json::parse(text, "manifest");
+  } catch (const Error &error) {
+    throw Error(path_, std::string("bad ") + error.what());
+  }
+  ManifestReader reader(path_);
+  const std::string top = "top level";
+  const std::string &format = reader.member(manifest_, top, "format", Json::Kind::String).asString();
+  if (format != kFormat)
+    reader.fail("format", "\"" + format + "\" is not \"" + kFormat + "\"");
+  const Json &version = reader.member(manifest_, top, "version", Json::Kind::Number);
+  if (!version.isInteger() || version.asInt() != kVersion)
+    throw Error(path_, "manifest version " + version.dump() + " is not supported (this runtime "
+                       "reads version " + std::to_string(kVersion) + ")");
+  const std::string &target = reader.member(manifest_, top, "target", Json::Kind::String).asString();
+  if (target != kTarget)
+    throw Error(path_, "artifact is for target '" + target + "', this runtime runs '" +
+                           kTarget + "' artifacts");
+
+  const Json::Array &list = reader.member(manifest_, top, "functions", Json::Kind::Array).asArray();
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string at = "functions[" + std::to_string(i) + "]";
+    FunctionSpec function;
+    function.name = reader.member(list[i], at, "name", Json::Kind::String).asString();
+    function.entry = reader.member(list[i], at, "entry", Json::Kind::String).asString();
+    function.inputs = reader.tensors(list[i], at, "inputs");
+    function.outputs = reader.tensors(list[i], at, "outputs");
+    if (findFunction(function.name))
+      reader.fail(at, "function name '" + function.name + "' appears twice");
+    void *entry = dlsym(handle_, function.entry.c_str());
+    if (!entry)
+      throw Error(path_, "entry symbol '" + function.entry + "' of function '" + function.name +
+                             "' is missing");
+    functions_.push_back(std::move(function));
+    entries_.push_back(reinterpret_cast<EntryFn>(entry));
+  }
+}
+
+const FunctionSpec *Artifact::findFunction(const std::string &name) const {
+  for (const FunctionSpec &function : functions_)
+    if (function.name == name)
+      return &function;
+  return nullptr;
+}
+
+const FunctionSpec &Artifact::function(const std::string &name) const {
+  if (const FunctionSpec *function = findFunction(name))
+    return *function;
+  std::vector<std::string> names;
+  for (const FunctionSpec &function : functions_)
+    names.push_back(function.name);
+  throw Error(path_, "no function '" + name + "' (available: " + joinNames(names) + ")");
+}
+
+NamedTensors Artifact::call(const std::string &functionName, const NamedTensors &inputs) const {
+  const FunctionSpec &fn = function(functionName);
+  std::vector<TensorRef> inputRefs, outputRefs;
+  for (const auto &[name, tensor] : inputs)
+    inputRefs.push_back({name, tensor.dtype(), tensor.shape(), const_cast<void *>(tensor.rawData())});
+  NamedTensors outputs;
+  for (const TensorSpec &spec : fn.outputs) {
+    Tensor tensor(spec.dtype, spec.shape);
+    outputRefs.push_back({spec.name, spec.dtype, spec.shape, tensor.rawData()});
+    outputs.insert(spec.name, std::move(tensor)); // the buffer does not move
+  }
+  callInto(functionName, inputRefs, outputRefs);
+  return outputs;
+}
+
+void Artifact::callInto(const std::string &functionName, const std::vector<TensorRef> &inputs,
+                        const std::vector<TensorRef> &outputs) const {
+  const FunctionSpec &fn = function(functionName);
+  checkTensors(path_, fn, "input", fn.inputs, inputs);
+  checkTensors(path_, fn, "output", fn.outputs, outputs);
+
+  // Descriptors in manifest order, inputs first. Misaligned buffers are staged.
+  std::vector<Tensor> staged;
+  std::vector<std::pair<const TensorRef *, const Tensor *>> copyBack;
+  std::vector<std::vector<int64_t>> descriptors;
+  auto add = [&](const TensorSpec &spec, const std::vector<TensorRef> &refs, bool isOutput) {
+    const TensorRef *ref = nullptr;
+    for (const TensorRef &candidate : refs)
+      if (candidate.name == spec.name)
+        ref = &candidate;
+    void *data = ref->data;
+    if (!isAligned(data)) {
+      staged.emplace_back(spec.dtype, spec.shape);
+      Tensor &copy = staged.back();
+      if (isOutput)
+        copyBack.emplace_back(ref, &copy);
+      else if (copy.nbytes())
+        std::memcpy(copy.rawData(), data, copy.nbytes());
+      data = copy.rawData();
+    }
+    descriptors.push_back(makeDescriptor(data, spec.shape));
+  };
+  staged.reserve(fn.inputs.size() + fn.outputs.size()); // keeps &staged.back() stable
+  for (const TensorSpec &spec : fn.inputs)
+    add(spec, inputs, false);
+  for (const TensorSpec &spec : fn.outputs)
+    add(spec, outputs, true);
+
+  std::vector<void *> pointers;
+  for (std::vector<int64_t> &descriptor : descriptors)
+    pointers.push_back(descriptor.data());
+  entries_[static_cast<size_t>(&fn - functions_.data())](pointers.data());
+
+  for (const auto &[ref, copy] : copyBack)
+    if (copy->nbytes())
+      std::memcpy(ref->data, copy->rawData(), copy->nbytes());
+}
+
+} // namespace msdd::rt

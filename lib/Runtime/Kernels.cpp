@@ -1,0 +1,210 @@
+//===- Kernels.cpp - Functions that compiled artifacts call ---------------===//
+//
+// Matrix products go to OpenBLAS. Strided views that BLAS can address directly (row- or
+// column-major with a leading dimension) are passed as they are; anything else is packed
+// into a dense temporary first.
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Runtime/Kernels.h"
+
+#include "msdd/Runtime/ThreadPool.h"
+
+#include <algorithm>
+#include <cblas.h>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <vector>
+
+using msdd::rt::ThreadPool;
+
+namespace {
+
+/// Below this many multiply-adds OpenBLAS runs sgemm on one thread anyway, so the batches of
+/// a batched product are better spread over the runtime's pool.
+constexpr int64_t kSmallMatmulWork = 64 * 64 * 64;
+
+[[noreturn]] void fatal(const char *kernel, const char *problem) {
+  // Compiled code has no way to receive an error; a violated contract is a compiler bug.
+  std::fprintf(stderr, "msdd runtime: %s: %s\n", kernel, problem);
+  std::abort();
+}
+
+/// A rows x cols strided view: element (i, j) at data[i * rowStride + j * colStride].
+struct View {
+  float *data;
+  int64_t rows, cols, rowStride, colStride;
+
+  float &at(int64_t i, int64_t j) const { return data[i * rowStride + j * colStride]; }
+  View transposed() const { return {data, cols, rows, colStride, rowStride}; }
+};
+
+/// A view as cblas sees it, in CblasRowMajor terms.
+struct BlasOperand {
+  float *data;
+  CBLAS_TRANSPOSE trans;
+  int64_t ld;
+  BlasOperand transposed() const {
+    return {data, trans == CblasNoTrans ? CblasTrans : CblasNoTrans, ld};
+  }
+};
+
+bool fitsBlasInt(int64_t v) { return v >= 1 && v <= INT_MAX; }
+
+/// How BLAS can address `v` without a copy, if it can. The stride of a dimension of size 1
+/// is never used, so it does not constrain the layout.
+std::optional<BlasOperand> asBlasOperand(const View &v) {
+  bool unitCols = v.cols == 1 || v.colStride == 1;
+  bool unitRows = v.rows == 1 || v.rowStride == 1;
+  if (unitCols && (v.rows == 1 || v.rowStride >= v.cols)) {
+    int64_t ld = v.rows == 1 ? std::max<int64_t>(v.cols, 1) : v.rowStride;
+    if (fitsBlasInt(ld))
+      return BlasOperand{v.data, CblasNoTrans, ld};
+  }
+  if (unitRows && (v.cols == 1 || v.colStride >= v.rows)) {
+    int64_t ld = v.cols == 1 ? std::max<int64_t>(v.rows, 1) : v.colStride;
+    if (fitsBlasInt(ld))
+      return BlasOperand{v.data, CblasTrans, ld};
+  }
+  return std::nullopt;
+}
+
+/// A dense row-major copy of `v`, for views BLAS cannot address.
+std::vector<float> pack(const View &v) {
+  std::vector<float> dense(static_cast<size_t>(v.rows * v.cols));
+  for (int64_t i = 0; i < v.rows; ++i)
+    for (int64_t j = 0; j < v.cols; ++j)
+      dense[i * v.cols + j] = v.at(i, j);
+  return dense;
+}
+
+View denseView(std::vector<float> &buffer, int64_t rows, int64_t cols) {
+  return {buffer.data(), rows, cols, cols, 1};
+}
+
+/// c += a * b with a: M x K, b: K x N, c: M x N.
+void matmulAccumulate(const View &a, const View &b, const View &c) {
+  int64_t m = c.rows, n = c.cols, k = a.cols;
+  if (m == 0 || n == 0 || k == 0)
+    return;
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
+    fatal("matmul", "a dimension exceeds the BLAS integer range");
+
+  std::vector<float> packedA, packedB, packedC;
+  std::optional<BlasOperand> opA = asBlasOperand(a), opB = asBlasOperand(b);
+  if (!opA) {
+    packedA = pack(a);
+    opA = asBlasOperand(denseView(packedA, m, k));
+  }
+  if (!opB) {
+    packedB = pack(b);
+    opB = asBlasOperand(denseView(packedB, k, n));
+  }
+  std::optional<BlasOperand> opC = asBlasOperand(c);
+  View packedCView{};
+  if (!opC) {
+    packedC = pack(c);
+    packedCView = denseView(packedC, m, n);
+    opC = asBlasOperand(packedCView);
+  }
+
+  if (opC->trans == CblasNoTrans) {
+    cblas_sgemm(CblasRowMajor, opA->trans, opB->trans, int(m), int(n), int(k), 1.0f, opA->data,
+                int(opA->ld), opB->data, int(opB->ld), 1.0f, opC->data, int(opC->ld));
+  } else {
+    // C is column-major: compute C^T += B^T A^T into its row-major transpose.
+    BlasOperand bt = opB->transposed(), at = opA->transposed();
+    cblas_sgemm(CblasRowMajor, bt.trans, at.trans, int(n), int(m), int(k), 1.0f, bt.data,
+                int(bt.ld), at.data, int(at.ld), 1.0f, opC->data, int(opC->ld));
+  }
+
+  if (!packedC.empty())
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        c.at(i, j) = packedCView.at(i, j);
+}
+
+/// The logical K x N right operand: B[K, N], or B[N, K] read transposed.
+View rightOperand(const View &stored, bool transposeB) {
+  return transposeB ? stored.transposed() : stored;
+}
+
+template <typename Descriptor> View matrixOf(const Descriptor &d, int64_t firstDim, int64_t batch) {
+  int64_t batchOffset = firstDim == 1 ? batch * d.strides[0] : 0;
+  return {d.aligned + d.offset + batchOffset, d.sizes[firstDim], d.sizes[firstDim + 1],
+          d.strides[firstDim], d.strides[firstDim + 1]};
+}
+
+void checkShapes(const char *kernel, const View &a, const View &b, const View &c) {
+  if (a.cols != b.rows || a.rows != c.rows || b.cols != c.cols)
+    fatal(kernel, "operand shapes do not form a matrix product");
+}
+
+/// Synchronises OpenBLAS's own thread count with an explicit MSDD_NUM_THREADS, once, so the
+/// variable bounds all threads the runtime uses. Without it OpenBLAS keeps its own default.
+void configureBlasThreads() {
+  static const bool configured = [] {
+    const char *requested = std::getenv("MSDD_NUM_THREADS");
+    if (requested && *requested)
+      openblas_set_num_threads(ThreadPool::global().numThreads());
+    return true;
+  }();
+  (void)configured;
+}
+
+struct BatchJob {
+  const msdd_memref3d_f32 *a, *b, *c;
+  bool transposeB;
+};
+
+void runBatches(const BatchJob &job, int64_t begin, int64_t end) {
+  for (int64_t batch = begin; batch < end; ++batch)
+    matmulAccumulate(matrixOf(*job.a, 1, batch),
+                     rightOperand(matrixOf(*job.b, 1, batch), job.transposeB),
+                     matrixOf(*job.c, 1, batch));
+}
+
+} // namespace
+
+extern "C" {
+
+void msdd_rt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx,
+                          int64_t n) {
+  ThreadPool::global().parallelFor(body, ctx, n);
+}
+
+void _mlir_ciface_msdd_rt_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
+                                     msdd_memref2d_f32 *C, int64_t transposeB) {
+  configureBlasThreads();
+  View a = matrixOf(*A, 0, 0), b = rightOperand(matrixOf(*B, 0, 0), transposeB != 0),
+       c = matrixOf(*C, 0, 0);
+  checkShapes("msdd_rt_matmul_f32", a, b, c);
+  matmulAccumulate(a, b, c);
+}
+
+void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
+                                           msdd_memref3d_f32 *C, int64_t transposeB) {
+  configureBlasThreads();
+  int64_t batches = C->sizes[0];
+  if (A->sizes[0] != batches || B->sizes[0] != batches)
+    fatal("msdd_rt_batch_matmul_f32", "operands have different batch sizes");
+  if (batches == 0)
+    return;
+  BatchJob job{A, B, C, transposeB != 0};
+  View a = matrixOf(*A, 1, 0), b = rightOperand(matrixOf(*B, 1, 0), job.transposeB),
+       c = matrixOf(*C, 1, 0);
+  checkShapes("msdd_rt_batch_matmul_f32", a, b, c);
+
+  if (c.rows * c.cols * a.cols < kSmallMatmulWork) {
+    ThreadPool::global().parallelFor(
+        [](void *ctx, int64_t begin, int64_t end) {
+          runBatches(*static_cast<const BatchJob *>(ctx), begin, end);
+        },
+        &job, batches);
+  } else {
+    runBatches(job, 0, batches); // each product is threaded by OpenBLAS
+  }
+}
+
+} // extern "C"

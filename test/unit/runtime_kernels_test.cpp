@@ -1,0 +1,178 @@
+//===- runtime_kernels_test.cpp - Matrix-product kernels vs a reference ---===//
+#include "msdd/Runtime/Kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+/// How a logical matrix is laid out inside a larger buffer.
+enum class Layout {
+  RowMajor,       // unit inner stride (BLAS direct)
+  PaddedRowMajor, // unit inner stride, leading dimension larger than the row
+  ColumnMajor,    // a transposed view (BLAS direct, transposed)
+  Strided,        // inner stride 2 (must be packed)
+};
+const Layout kLayouts[] = {Layout::RowMajor, Layout::PaddedRowMajor, Layout::ColumnMajor,
+                           Layout::Strided};
+const char *layoutName(Layout layout) {
+  switch (layout) {
+  case Layout::RowMajor: return "row-major";
+  case Layout::PaddedRowMajor: return "padded";
+  case Layout::ColumnMajor: return "column-major";
+  case Layout::Strided: return "strided";
+  }
+  return "?";
+}
+
+/// A batch of `rows x cols` matrices in a buffer with a nonzero offset, filled with noise.
+struct Matrix {
+  Matrix(int64_t batch, int64_t rows, int64_t cols, Layout layout, std::mt19937 &rng)
+      : batch(batch), rows(rows), cols(cols) {
+    switch (layout) {
+    case Layout::RowMajor: rowStride = cols, colStride = 1; break;
+    case Layout::PaddedRowMajor: rowStride = cols + 3, colStride = 1; break;
+    case Layout::ColumnMajor: rowStride = 1, colStride = rows; break;
+    case Layout::Strided: rowStride = 2 * cols + 1, colStride = 2; break;
+    }
+    int64_t matrixSpan = std::max<int64_t>(0, (rows - 1) * rowStride + (cols - 1) * colStride + 1);
+    batchStride = matrixSpan + 5;
+    offset = 7;
+    buffer.resize(static_cast<size_t>(offset + batch * batchStride + 3));
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float &v : buffer)
+      v = dist(rng);
+  }
+  float &at(int64_t b, int64_t i, int64_t j) {
+    return buffer[offset + b * batchStride + i * rowStride + j * colStride];
+  }
+  msdd_memref2d_f32 desc2d() {
+    return {buffer.data(), buffer.data(), offset, {rows, cols}, {rowStride, colStride}};
+  }
+  msdd_memref3d_f32 desc3d() {
+    return {buffer.data(), buffer.data(), offset, {batch, rows, cols},
+            {batchStride, rowStride, colStride}};
+  }
+
+  int64_t batch, rows, cols, rowStride = 0, colStride = 0, batchStride = 0, offset = 0;
+  std::vector<float> buffer;
+};
+
+/// The largest error of C against C0 + A op(B) (over all batches, computed in double),
+/// relative to |C0| + |A| |op(B)| elementwise: the scale of float rounding, which stays
+/// meaningful when the result cancels to near zero. Also checks that the kernel wrote
+/// nothing outside C's elements.
+double relativeError(Matrix &a, Matrix &b, Matrix &c, const std::vector<float> &c0Buffer,
+                     bool transposeB) {
+  std::vector<bool> isElement(c.buffer.size(), false);
+  double worst = 0;
+  Matrix c0 = c;
+  c0.buffer = c0Buffer;
+  for (int64_t batch = 0; batch < c.batch; ++batch)
+    for (int64_t i = 0; i < c.rows; ++i)
+      for (int64_t j = 0; j < c.cols; ++j) {
+        double ref = c0.at(batch, i, j), scale = std::fabs(ref);
+        for (int64_t k = 0; k < a.cols; ++k) {
+          double product =
+              double(a.at(batch, i, k)) * (transposeB ? b.at(batch, j, k) : b.at(batch, k, j));
+          ref += product;
+          scale += std::fabs(product);
+        }
+        worst = std::max(worst, std::fabs(c.at(batch, i, j) - ref) / scale);
+        isElement[&c.at(batch, i, j) - c.buffer.data()] = true;
+      }
+  for (size_t i = 0; i < c.buffer.size(); ++i)
+    if (!isElement[i])
+      EXPECT_EQ(c.buffer[i], c0Buffer[i]) << "wrote outside C at " << i;
+  return worst;
+}
+
+struct Dims {
+  int64_t m, n, k;
+};
+
+} // namespace
+
+TEST(RuntimeKernels, MatmulMatchesReferenceForAllLayouts) {
+  std::mt19937 rng(42);
+  const Dims dims[] = {{5, 7, 3}, {33, 17, 65}, {1, 9, 4}, {8, 1, 6}, {1, 1, 1}, {70, 80, 90}};
+  for (const Dims &d : dims)
+    for (bool transposeB : {false, true})
+      for (Layout la : kLayouts)
+        for (Layout lb : kLayouts)
+          for (Layout lc : kLayouts) {
+            Matrix a(1, d.m, d.k, la, rng);
+            Matrix b(1, transposeB ? d.n : d.k, transposeB ? d.k : d.n, lb, rng);
+            Matrix c(1, d.m, d.n, lc, rng);
+            std::vector<float> c0 = c.buffer;
+            msdd_memref2d_f32 da = a.desc2d(), db = b.desc2d(), dc = c.desc2d();
+            _mlir_ciface_msdd_rt_matmul_f32(&da, &db, &dc, transposeB);
+            double error = relativeError(a, b, c, c0, transposeB);
+            ASSERT_LT(error, 1e-5) << d.m << "x" << d.n << "x" << d.k << " transposeB "
+                                   << transposeB << " A " << layoutName(la) << " B "
+                                   << layoutName(lb) << " C " << layoutName(lc);
+          }
+}
+
+TEST(RuntimeKernels, MatmulWithEmptyReductionLeavesCUnchanged) {
+  std::mt19937 rng(1);
+  Matrix a(1, 4, 0, Layout::RowMajor, rng), b(1, 0, 5, Layout::RowMajor, rng),
+      c(1, 4, 5, Layout::RowMajor, rng);
+  std::vector<float> c0 = c.buffer;
+  msdd_memref2d_f32 da = a.desc2d(), db = b.desc2d(), dc = c.desc2d();
+  _mlir_ciface_msdd_rt_matmul_f32(&da, &db, &dc, 0);
+  EXPECT_EQ(c.buffer, c0);
+}
+
+TEST(RuntimeKernels, BatchMatmulMatchesReference) {
+  std::mt19937 rng(7);
+  // Small products run batches on the thread pool; large ones use threaded BLAS per batch.
+  const Dims dims[] = {{3, 4, 5}, {16, 16, 16}, {1, 8, 2}, {65, 66, 67}};
+  for (const Dims &d : dims)
+    for (int64_t batches : {1, 3, 10})
+      for (bool transposeB : {false, true})
+        for (Layout la : kLayouts)
+          for (Layout lb : kLayouts)
+            for (Layout lc : {Layout::RowMajor, Layout::ColumnMajor, Layout::Strided}) {
+              if (d.m * d.n * d.k > 64 * 64 * 64 && batches == 10)
+                continue; // keeps the reference loop quick
+              Matrix a(batches, d.m, d.k, la, rng);
+              Matrix b(batches, transposeB ? d.n : d.k, transposeB ? d.k : d.n, lb, rng);
+              Matrix c(batches, d.m, d.n, lc, rng);
+              std::vector<float> c0 = c.buffer;
+              msdd_memref3d_f32 da = a.desc3d(), db = b.desc3d(), dc = c.desc3d();
+              _mlir_ciface_msdd_rt_batch_matmul_f32(&da, &db, &dc, transposeB);
+              double error = relativeError(a, b, c, c0, transposeB);
+              ASSERT_LT(error, 1e-5) << batches << " x " << d.m << "x" << d.n << "x" << d.k
+                                     << " transposeB " << transposeB << " A " << layoutName(la)
+                                     << " B " << layoutName(lb) << " C " << layoutName(lc);
+            }
+}
+
+TEST(RuntimeKernels, BatchMatmulWithInterleavedBatchDimension) {
+  // A [B, M, K] view of a [M, B, K] buffer: the batch stride is smaller than the row stride,
+  // as when a head dimension is sliced out of a larger tensor.
+  std::mt19937 rng(3);
+  const int64_t batches = 4, m = 6, k = 5, n = 3;
+  Matrix a(1, m, batches * k, Layout::RowMajor, rng);
+  Matrix b(batches, k, n, Layout::RowMajor, rng);
+  Matrix c(batches, m, n, Layout::RowMajor, rng);
+  std::vector<float> c0 = c.buffer;
+  msdd_memref3d_f32 da{a.buffer.data(), a.buffer.data(), a.offset, {batches, m, k},
+                       {k, batches * k, 1}};
+  msdd_memref3d_f32 db = b.desc3d(), dc = c.desc3d();
+  _mlir_ciface_msdd_rt_batch_matmul_f32(&da, &db, &dc, 0);
+  for (int64_t batch = 0; batch < batches; ++batch)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double ref = c0[c.offset + batch * c.batchStride + i * c.rowStride + j];
+        for (int64_t kk = 0; kk < k; ++kk)
+          ref += double(a.at(0, i, batch * k + kk)) * b.at(batch, kk, j);
+        EXPECT_NEAR(c.at(batch, i, j), ref, 1e-5 * (1 + std::fabs(ref)));
+      }
+}
