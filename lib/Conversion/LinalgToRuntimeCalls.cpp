@@ -21,18 +21,18 @@ using namespace mlir;
 namespace {
 
 /// `memref<?x...xf32, strided<[?, ...], offset: ?>>`: accepts any view of the right rank.
-MemRefType fullyDynamicStrided(MLIRContext *ctx, int64_t rank) {
+MemRefType fullyDynamicStrided(Type elementType, int64_t rank) {
   SmallVector<int64_t> dyn(rank, ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, dyn);
-  return MemRefType::get(dyn, Float32Type::get(ctx), layout);
+  auto layout = StridedLayoutAttr::get(elementType.getContext(), ShapedType::kDynamic, dyn);
+  return MemRefType::get(dyn, elementType, layout);
 }
 
-func::FuncOp getOrDeclare(ModuleOp module, StringRef name, int64_t rank) {
+func::FuncOp getOrDeclare(ModuleOp module, StringRef name, Type elementType, int64_t rank) {
   if (auto fn = module.lookupSymbol<func::FuncOp>(name))
     return fn;
   MLIRContext *ctx = module.getContext();
   OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
-  Type view = fullyDynamicStrided(ctx, rank);
+  Type view = fullyDynamicStrided(elementType, rank);
   auto type = FunctionType::get(ctx, {view, view, view, b.getI64Type()}, {});
   auto fn = b.create<func::FuncOp>(module.getLoc(), name, type);
   fn.setPrivate();
@@ -49,8 +49,9 @@ struct ConvertLinalgToRuntimeCallsPass
       if (op.hasPureBufferSemantics() &&
           isa<linalg::MatmulOp, linalg::MatmulTransposeBOp, linalg::BatchMatmulOp,
               linalg::BatchMatmulTransposeBOp>(op.getOperation()) &&
-          llvm::all_of(op->getOperandTypes(), [](Type t) {
-            return cast<MemRefType>(t).getElementType().isF32();
+          llvm::all_of(op->getOperandTypes(), [&](Type t) {
+            Type e = cast<MemRefType>(t).getElementType();
+            return (e.isF32() || e.isF64()) && e == getElementTypeOrSelf(op->getOperand(0));
           }))
         contractions.push_back(op);
     });
@@ -59,14 +60,16 @@ struct ConvertLinalgToRuntimeCallsPass
       bool transposeB =
           isa<linalg::MatmulTransposeBOp, linalg::BatchMatmulTransposeBOp>(op.getOperation());
       int64_t rank = batched ? 3 : 2;
-      func::FuncOp callee =
-          getOrDeclare(module, batched ? "msdd_rt_batch_matmul_f32" : "msdd_rt_matmul_f32", rank);
+      Type elementType = getElementTypeOrSelf(op->getOperand(0));
+      std::string name = (batched ? "msdd_rt_batch_matmul_" : "msdd_rt_matmul_") +
+                         std::string(elementType.isF32() ? "f32" : "f64");
+      func::FuncOp callee = getOrDeclare(module, name, elementType, rank);
       OpBuilder b(op);
       Location loc = op.getLoc();
       SmallVector<Value> args;
       for (Value operand : op->getOperands())
         args.push_back(
-            b.create<memref::CastOp>(loc, fullyDynamicStrided(b.getContext(), rank), operand));
+            b.create<memref::CastOp>(loc, fullyDynamicStrided(elementType, rank), operand));
       args.push_back(b.create<arith::ConstantIntOp>(loc, transposeB ? 1 : 0, 64));
       b.create<func::CallOp>(loc, callee, args);
       op->erase();

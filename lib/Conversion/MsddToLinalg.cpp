@@ -29,17 +29,24 @@ using BodyBuilder = function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
 RankedTensorType tensorType(Value v) { return cast<RankedTensorType>(v.getType()); }
 
-Value constF32(OpBuilder &b, Location loc, double v) {
-  return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(static_cast<float>(v)));
+/// A float constant of `type`, or of the element type of `like`'s type.
+Value constFloat(OpBuilder &b, Location loc, Type type, double v) {
+  return b.create<arith::ConstantOp>(loc, b.getFloatAttr(type, v));
 }
+Value constLike(OpBuilder &b, Location loc, Value like, double v) {
+  return constFloat(b, loc, getElementTypeOrSelf(like.getType()), v);
+}
+Type elementTypeOf(Value v) { return getElementTypeOrSelf(v.getType()); }
 
 Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType) {
   return b.create<tensor::EmptyOp>(loc, shape, elementType);
 }
 
-Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, double value) {
-  Value empty = emptyTensor(b, loc, shape, b.getF32Type());
-  return b.create<linalg::FillOp>(loc, constF32(b, loc, value), empty).getResult(0);
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType,
+                   double value) {
+  Value empty = emptyTensor(b, loc, shape, elementType);
+  return b.create<linalg::FillOp>(loc, constFloat(b, loc, elementType, value), empty)
+      .getResult(0);
 }
 
 /// Indexing map of an operand broadcast numpy-style into a result of rank `rank`.
@@ -107,7 +114,7 @@ Value buildReduction(OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<int
   SmallVector<AffineMap> maps(customMaps);
   if (maps.empty())
     maps.assign(inputs.size(), AffineMap::getMultiDimIdentityMap(rank, ctx));
-  Value init = filledTensor(b, loc, outShape, initValue);
+  Value init = filledTensor(b, loc, outShape, elementTypeOf(inputs[0]), initValue);
   return buildGeneric(b, loc, inputs, maps, init, AffineMap::get(rank, 0, outExprs, ctx), rank,
                       reductionDims, [&](OpBuilder &nb, Location nloc, ValueRange args) {
                         // Accumulator first, then the inputs.
@@ -180,7 +187,7 @@ Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transpo
   int64_t m = a[r - 2], n = transposeRhs ? bs[r - 2] : bs[r - 1];
   if (r == 2) {
     if (!init)
-      init = filledTensor(b, loc, {m, n}, 0.0);
+      init = filledTensor(b, loc, {m, n}, elementTypeOf(lhs), 0.0);
     Type type = init.getType();
     if (transposeRhs)
       return b.create<linalg::MatmulTransposeBOp>(loc, TypeRange{type}, ValueRange{lhs, rhs}, init)
@@ -193,7 +200,7 @@ Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transpo
     batch *= a[i];
   Value l3 = reshapeTensor(b, loc, lhs, {batch, a[r - 2], a[r - 1]});
   Value r3 = reshapeTensor(b, loc, rhs, {batch, bs[r - 2], bs[r - 1]});
-  Value acc = filledTensor(b, loc, {batch, m, n}, 0.0);
+  Value acc = filledTensor(b, loc, {batch, m, n}, elementTypeOf(lhs), 0.0);
   Value out;
   if (transposeRhs)
     out = b.create<linalg::BatchMatmulTransposeBOp>(loc, TypeRange{acc.getType()},
@@ -212,16 +219,16 @@ Value buildMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transpo
 //===----------------------------------------------------------------------===//
 
 Value sigmoidOf(OpBuilder &b, Location loc, Value x) {
-  Value one = constF32(b, loc, 1.0);
+  Value one = constLike(b, loc, x, 1.0);
   Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, x));
   return b.create<arith::DivFOp>(loc, one, b.create<arith::AddFOp>(loc, one, e));
 }
 
 Value squareOf(OpBuilder &b, Location loc, Value x) { return b.create<arith::MulFOp>(loc, x, x); }
 
-Value indexAsF32(OpBuilder &b, Location loc, Value index) {
+Value indexAsFloat(OpBuilder &b, Location loc, Value index, Type type) {
   Value i = b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
-  return b.create<arith::SIToFPOp>(loc, b.getF32Type(), i);
+  return b.create<arith::SIToFPOp>(loc, type, i);
 }
 
 //===----------------------------------------------------------------------===//
@@ -274,7 +281,7 @@ struct UnaryLowering : MapLowering<SourceOp> {
 
 MSDD_MAP_LOWERING(SigmoidLowering, SigmoidOp) { return sigmoidOf(b, loc, args[0]); }
 MSDD_MAP_LOWERING(ReluLowering, ReluOp) {
-  return b.create<arith::MaximumFOp>(loc, args[0], constF32(b, loc, 0.0));
+  return b.create<arith::MaximumFOp>(loc, args[0], constLike(b, loc, args[0], 0.0));
 }
 MSDD_MAP_LOWERING(SiluLowering, SiluOp) {
   return b.create<arith::MulFOp>(loc, args[0], sigmoidOf(b, loc, args[0]));
@@ -285,39 +292,39 @@ MSDD_MAP_LOWERING(SwigluLowering, SwigluOp) {
 }
 MSDD_MAP_LOWERING(GeluLowering, GeluOp) {
   Value x = args[0];
-  Value half = b.create<arith::MulFOp>(loc, x, constF32(b, loc, 0.5));
+  Value half = b.create<arith::MulFOp>(loc, x, constLike(b, loc, x, 0.5));
   Value inner;
   if (op.getApproximate()) {
     Value x3 = b.create<arith::MulFOp>(loc, squareOf(b, loc, x), x);
     Value poly = b.create<arith::AddFOp>(
-        loc, x, b.create<arith::MulFOp>(loc, x3, constF32(b, loc, 0.044715)));
+        loc, x, b.create<arith::MulFOp>(loc, x3, constLike(b, loc, x, 0.044715)));
     inner = b.create<math::TanhOp>(
-        loc, b.create<arith::MulFOp>(loc, poly, constF32(b, loc, std::sqrt(2.0 / M_PI))));
+        loc, b.create<arith::MulFOp>(loc, poly, constLike(b, loc, x, std::sqrt(2.0 / M_PI))));
   } else {
     inner = b.create<math::ErfOp>(
-        loc, b.create<arith::MulFOp>(loc, x, constF32(b, loc, M_SQRT1_2)));
+        loc, b.create<arith::MulFOp>(loc, x, constLike(b, loc, x, M_SQRT1_2)));
   }
   return b.create<arith::MulFOp>(loc, half,
-                                 b.create<arith::AddFOp>(loc, inner, constF32(b, loc, 1.0)));
+                                 b.create<arith::AddFOp>(loc, inner, constLike(b, loc, x, 1.0)));
 }
 MSDD_MAP_LOWERING(ScaleLowering, ScaleOp) {
   Value scaled =
-      b.create<arith::MulFOp>(loc, args[0], constF32(b, loc, op.getFactor().convertToDouble()));
-  return b.create<arith::AddFOp>(loc, scaled, constF32(b, loc, op.getBias().convertToDouble()));
+      b.create<arith::MulFOp>(loc, args[0], constLike(b, loc, args[0], op.getFactor().convertToDouble()));
+  return b.create<arith::AddFOp>(loc, scaled, constLike(b, loc, args[0], op.getBias().convertToDouble()));
 }
 MSDD_MAP_LOWERING(NoiseMixLowering, NoiseMixOp) {
-  Value ax = b.create<arith::MulFOp>(loc, args[0], constF32(b, loc, op.getAlpha().convertToDouble()));
-  Value bn = b.create<arith::MulFOp>(loc, args[1], constF32(b, loc, op.getBeta().convertToDouble()));
+  Value ax = b.create<arith::MulFOp>(loc, args[0], constLike(b, loc, args[0], op.getAlpha().convertToDouble()));
+  Value bn = b.create<arith::MulFOp>(loc, args[1], constLike(b, loc, args[0], op.getBeta().convertToDouble()));
   return b.create<arith::AddFOp>(loc, ax, bn);
 }
 MSDD_MAP_LOWERING(EulerStepLowering, EulerStepOp) {
   double dt = op.getTTo().convertToDouble() - op.getTFrom().convertToDouble();
   return b.create<arith::AddFOp>(
-      loc, args[0], b.create<arith::MulFOp>(loc, args[1], constF32(b, loc, dt)));
+      loc, args[0], b.create<arith::MulFOp>(loc, args[1], constLike(b, loc, args[0], dt)));
 }
 MSDD_MAP_LOWERING(CfgCombineLowering, CfgCombineOp) {
   Value diff = b.create<arith::SubFOp>(loc, args[1], args[0]);
-  Value w = constF32(b, loc, op.getGuidanceScale().convertToDouble());
+  Value w = constLike(b, loc, args[0], op.getGuidanceScale().convertToDouble());
   return b.create<arith::AddFOp>(loc, args[0], b.create<arith::MulFOp>(loc, diff, w));
 }
 #undef MSDD_MAP_LOWERING
@@ -344,7 +351,7 @@ struct ReduceLowering : OpRewritePattern<SourceOp> {
       reduced = buildElementwise(rewriter, loc, tensorType(reduced), reduced,
                                  [&](OpBuilder &b, Location l, ValueRange args) -> Value {
                                    return b.create<arith::MulFOp>(l, args[0],
-                                                                  constF32(b, l, 1.0 / count));
+                                                                  constLike(b, l, args[0], 1.0 / count));
                                  });
     }
     rewriter.replaceOp(op, reshapeTensor(rewriter, loc, reduced, op.getType().getShape()));
@@ -383,7 +390,7 @@ struct LinearLowering : OpRewritePattern<LinearOp> {
     if (Value bias = op.getBias()) {
       MLIRContext *ctx = getContext();
       init = buildGeneric(rewriter, loc, bias, {AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx)},
-                          emptyTensor(rewriter, loc, {m, n}, rewriter.getF32Type()),
+                          emptyTensor(rewriter, loc, {m, n}, elementTypeOf(op.getInput())),
                           AffineMap::getMultiDimIdentityMap(2, ctx), 2, {},
                           [](OpBuilder &, Location, ValueRange args) { return args[0]; });
     }
@@ -443,7 +450,7 @@ Value meanOverLastDim(OpBuilder &b, Location loc, Value x, bool squared) {
                              });
   return buildElementwise(b, loc, tensorType(sum), sum,
                           [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                            return nb.create<arith::MulFOp>(l, args[0], constF32(nb, l, inv));
+                            return nb.create<arith::MulFOp>(l, args[0], constLike(nb, l, args[0], inv));
                           });
 }
 
@@ -480,7 +487,7 @@ Value normalize(OpBuilder &b, Location loc, Value x, Value center, Value meanSq,
       {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value v = centered ? nb.create<arith::SubFOp>(l, args[0], args[2]) : args[0];
         Value r = nb.create<math::RsqrtOp>(
-            l, nb.create<arith::AddFOp>(l, args[1], constF32(nb, l, eps)));
+            l, nb.create<arith::AddFOp>(l, args[1], constLike(nb, l, args[0], eps)));
         Value y = nb.create<arith::MulFOp>(l, v, r);
         if (weightIdx >= 0)
           y = nb.create<arith::MulFOp>(l, y, args[weightIdx]);
@@ -502,7 +509,7 @@ struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
     AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     Value centered = buildGeneric(
         rewriter, loc, ValueRange{x, mean}, {id, droppingMap(ctx, rank, {rank - 1})},
-        emptyTensor(rewriter, loc, op.getType().getShape(), rewriter.getF32Type()), id, rank, {},
+        emptyTensor(rewriter, loc, op.getType().getShape(), elementTypeOf(x)), id, rank, {},
         [](OpBuilder &b, Location l, ValueRange args) -> Value {
           return b.create<arith::SubFOp>(l, args[0], args[1]);
         });
@@ -578,7 +585,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Value logits = buildElementwise(rewriter, loc, scoresType, inputs,
                                     [&](OpBuilder &b, Location l, ValueRange args) -> Value {
                                       Value s = b.create<arith::MulFOp>(l, args[0],
-                                                                        constF32(b, l, scale));
+                                                                        constLike(b, l, args[0], scale));
                                       if (args.size() > 2)
                                         s = b.create<arith::AddFOp>(l, s, args[1]);
                                       return s;
@@ -610,7 +617,7 @@ struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
     };
     Value out = buildGeneric(
         rewriter, loc, ValueRange{pairs, pairs}, {dims(0), dims(1)},
-        emptyTensor(rewriter, loc, {s[0], s[1], s[2], d / 2, 2}, rewriter.getF32Type()),
+        emptyTensor(rewriter, loc, {s[0], s[1], s[2], d / 2, 2}, elementTypeOf(op.getInput())),
         AffineMap::getMultiDimIdentityMap(5, ctx), 5, {},
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value token = b.create<linalg::IndexOp>(l, 2);
@@ -626,9 +633,9 @@ struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
                                               b.create<arith::SubIOp>(l, j, quarterIdx));
           // freq = theta^(-i / quarter), i.e. theta^(-2i / (D/2)).
           Value freq = b.create<math::ExpOp>(
-              l, b.create<arith::MulFOp>(l, indexAsF32(b, l, i),
-                                         constF32(b, l, -logTheta / quarter)));
-          Value angle = b.create<arith::MulFOp>(l, indexAsF32(b, l, pos), freq);
+              l, b.create<arith::MulFOp>(l, indexAsFloat(b, l, i, elementTypeOf(args[0])),
+                                         constLike(b, l, args[0], -logTheta / quarter)));
+          Value angle = b.create<arith::MulFOp>(l, indexAsFloat(b, l, pos, elementTypeOf(args[0])), freq);
           Value cs = b.create<math::CosOp>(l, angle), sn = b.create<math::SinOp>(l, angle);
           Value x0 = args[0], x1 = args[1];
           Value first = b.create<arith::SubFOp>(l, b.create<arith::MulFOp>(l, x0, cs),
@@ -652,9 +659,9 @@ struct ModulateLowering : OpRewritePattern<ModulateOp> {
     AffineMap perSample = droppingMap(ctx, 3, {1});
     Value out = buildGeneric(
         rewriter, op.getLoc(), op->getOperands(), {id, perSample, perSample},
-        emptyTensor(rewriter, op.getLoc(), op.getType().getShape(), rewriter.getF32Type()), id, 3,
+        emptyTensor(rewriter, op.getLoc(), op.getType().getShape(), elementTypeOf(op.getInput())), id, 3,
         {}, [](OpBuilder &b, Location l, ValueRange args) -> Value {
-          Value onePlus = b.create<arith::AddFOp>(l, args[2], constF32(b, l, 1.0));
+          Value onePlus = b.create<arith::AddFOp>(l, args[2], constLike(b, l, args[0], 1.0));
           return b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, args[0], onePlus), args[1]);
         });
     rewriter.replaceOp(op, out);
@@ -671,7 +678,7 @@ struct TimestepEmbeddingLowering : OpRewritePattern<TimestepEmbeddingOp> {
     double scale = op.getScale().convertToDouble();
     Value out = buildGeneric(
         rewriter, op.getLoc(), op.getTimesteps(), {droppingMap(ctx, 2, {1})},
-        emptyTensor(rewriter, op.getLoc(), op.getType().getShape(), rewriter.getF32Type()),
+        emptyTensor(rewriter, op.getLoc(), op.getType().getShape(), elementTypeOf(op.getTimesteps())),
         AffineMap::getMultiDimIdentityMap(2, ctx), 2, {},
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           // In f64: arguments reach t * scale = 1000 rad, where an f32 ulp is 6e-5.
@@ -686,11 +693,12 @@ struct TimestepEmbeddingLowering : OpRewritePattern<TimestepEmbeddingOp> {
           Value iF = b.create<arith::SIToFPOp>(
               l, f64, b.create<arith::IndexCastOp>(l, b.getI64Type(), i));
           Value freq = b.create<math::ExpOp>(l, b.create<arith::MulFOp>(l, iF, c64(-logPeriod / half)));
-          Value t = b.create<arith::ExtFOp>(l, f64, args[0]);
+          Value t = args[0].getType() == f64 ? args[0] : b.create<arith::ExtFOp>(l, f64, args[0]);
           Value arg = b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, t, c64(scale)), freq);
           Value v = b.create<arith::SelectOp>(l, isCos, b.create<math::CosOp>(l, arg),
                                               b.create<math::SinOp>(l, arg));
-          return b.create<arith::TruncFOp>(l, b.getF32Type(), v);
+          Type resultType = elementTypeOf(args[0]);
+          return resultType == f64 ? v : b.create<arith::TruncFOp>(l, resultType, v);
         });
     rewriter.replaceOp(op, out);
     return success();
@@ -706,7 +714,7 @@ struct UpsampleNearestLowering : OpRewritePattern<UpsampleNearestOp> {
     int64_t f = op.getFactor();
     Value out = buildGeneric(
         rewriter, op.getLoc(), op.getInput(), {droppingMap(ctx, 6, {3, 5})},
-        emptyTensor(rewriter, op.getLoc(), {s[0], s[1], s[2], f, s[3], f}, rewriter.getF32Type()),
+        emptyTensor(rewriter, op.getLoc(), {s[0], s[1], s[2], f, s[3], f}, elementTypeOf(op.getInput())),
         AffineMap::getMultiDimIdentityMap(6, ctx), 6, {},
         [](OpBuilder &, Location, ValueRange args) { return args[0]; });
     rewriter.replaceOp(op, reshapeTensor(rewriter, op.getLoc(), out, op.getType().getShape()));
@@ -725,7 +733,7 @@ Value blockMean(OpBuilder &b, Location loc, Value image, int64_t f) {
   double inv = 1.0 / (f * f);
   return buildElementwise(b, loc, tensorType(sum), sum,
                           [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                            return nb.create<arith::MulFOp>(l, args[0], constF32(nb, l, inv));
+                            return nb.create<arith::MulFOp>(l, args[0], constLike(nb, l, args[0], inv));
                           });
 }
 
@@ -754,12 +762,12 @@ struct BlockNoiseLowering : OpRewritePattern<BlockNoiseOp> {
     AffineMap id = AffineMap::getMultiDimIdentityMap(6, ctx);
     Value out = buildGeneric(
         rewriter, loc, ValueRange{six, mean}, {id, droppingMap(ctx, 6, {3, 5})},
-        emptyTensor(rewriter, loc, tensorType(six).getShape(), rewriter.getF32Type()), id, 6, {},
+        emptyTensor(rewriter, loc, tensorType(six).getShape(), elementTypeOf(op.getInput())), id, 6, {},
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value dev = b.create<arith::SubFOp>(l, args[0], args[1]);
           return b.create<arith::AddFOp>(
-              l, b.create<arith::MulFOp>(l, dev, constF32(b, l, sOrth)),
-              b.create<arith::MulFOp>(l, args[1], constF32(b, l, sMean)));
+              l, b.create<arith::MulFOp>(l, dev, constLike(b, l, args[0], sOrth)),
+              b.create<arith::MulFOp>(l, args[1], constLike(b, l, args[0], sMean)));
         });
     rewriter.replaceOp(op, reshapeTensor(rewriter, loc, out, s));
     return success();
@@ -787,7 +795,7 @@ struct RandomNormalLowering : OpRewritePattern<RandomNormalOp> {
     for (int i = (int)rank - 2; i >= 0; --i)
       strides[i] = strides[i + 1] * type.getShape()[i + 1];
     Value out = buildGeneric(
-        rewriter, loc, ValueRange{}, {}, emptyTensor(rewriter, loc, type.getShape(), rewriter.getF32Type()),
+        rewriter, loc, ValueRange{}, {}, emptyTensor(rewriter, loc, type.getShape(), type.getElementType()),
         AffineMap::getMultiDimIdentityMap(rank, ctx), rank, {},
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
           auto c32 = [&](uint32_t v) -> Value {
@@ -820,17 +828,21 @@ struct RandomNormalLowering : OpRewritePattern<RandomNormalOp> {
             Value shifted = b.create<arith::ShRUIOp>(l, w, c32(8));
             return b.create<arith::UIToFPOp>(l, b.getF32Type(), shifted);
           };
-          Value inv24 = constF32(b, l, 1.0 / 16777216.0);
+          Value inv24 = constFloat(b, l, b.getF32Type(), 1.0 / 16777216.0);
           Value u1 = b.create<arith::MulFOp>(
-              l, b.create<arith::AddFOp>(l, top24(ctr[0]), constF32(b, l, 1.0)), inv24);
+              l, b.create<arith::AddFOp>(l, top24(ctr[0]), constFloat(b, l, b.getF32Type(), 1.0)), inv24);
           Value u2 = b.create<arith::MulFOp>(l, top24(ctr[1]), inv24);
           Value r = b.create<math::SqrtOp>(
-              l, b.create<arith::MulFOp>(l, b.create<math::LogOp>(l, u1), constF32(b, l, -2.0)));
-          Value theta = b.create<arith::MulFOp>(l, u2, constF32(b, l, 2.0 * M_PI));
+              l, b.create<arith::MulFOp>(l, b.create<math::LogOp>(l, u1), constFloat(b, l, b.getF32Type(), -2.0)));
+          Value theta = b.create<arith::MulFOp>(l, u2, constFloat(b, l, b.getF32Type(), 2.0 * M_PI));
           Value odd = b.create<arith::TruncIOp>(l, b.getI1Type(), linear);
           Value trig = b.create<arith::SelectOp>(l, odd, b.create<math::SinOp>(l, theta),
                                                  b.create<math::CosOp>(l, theta));
-          return b.create<arith::MulFOp>(l, r, trig);
+          Value sample = b.create<arith::MulFOp>(l, r, trig);
+          // Sampled in f32 on every target; widened for f64 results.
+          if (type.getElementType() != b.getF32Type())
+            sample = b.create<arith::ExtFOp>(l, type.getElementType(), sample);
+          return sample;
         });
     rewriter.replaceOp(op, out);
     return success();
@@ -851,7 +863,7 @@ struct MseLowering : OpRewritePattern<MseOp> {
     rewriter.replaceOp(op, buildElementwise(rewriter, op.getLoc(), tensorType(sum), sum,
                                             [&](OpBuilder &b, Location l, ValueRange args) -> Value {
                                               return b.create<arith::MulFOp>(l, args[0],
-                                                                             constF32(b, l, inv));
+                                                                             constLike(b, l, args[0], inv));
                                             }));
     return success();
   }
@@ -877,7 +889,7 @@ struct WeightedMseLowering : OpRewritePattern<WeightedMseOp> {
     rewriter.replaceOp(op, buildElementwise(rewriter, op.getLoc(), tensorType(sum), sum,
                                             [&](OpBuilder &b, Location l, ValueRange args) -> Value {
                                               return b.create<arith::MulFOp>(l, args[0],
-                                                                             constF32(b, l, inv));
+                                                                             constLike(b, l, args[0], inv));
                                             }));
     return success();
   }

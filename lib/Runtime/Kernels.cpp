@@ -32,17 +32,17 @@ constexpr int64_t kSmallMatmulWork = 64 * 64 * 64;
 }
 
 /// A rows x cols strided view: element (i, j) at data[i * rowStride + j * colStride].
-struct View {
-  float *data;
+template <typename T> struct View {
+  T *data;
   int64_t rows, cols, rowStride, colStride;
 
-  float &at(int64_t i, int64_t j) const { return data[i * rowStride + j * colStride]; }
+  T &at(int64_t i, int64_t j) const { return data[i * rowStride + j * colStride]; }
   View transposed() const { return {data, cols, rows, colStride, rowStride}; }
 };
 
 /// A view as cblas sees it, in CblasRowMajor terms.
-struct BlasOperand {
-  float *data;
+template <typename T> struct BlasOperand {
+  T *data;
   CBLAS_TRANSPOSE trans;
   int64_t ld;
   BlasOperand transposed() const {
@@ -54,45 +54,55 @@ bool fitsBlasInt(int64_t v) { return v >= 1 && v <= INT_MAX; }
 
 /// How BLAS can address `v` without a copy, if it can. The stride of a dimension of size 1
 /// is never used, so it does not constrain the layout.
-std::optional<BlasOperand> asBlasOperand(const View &v) {
+template <typename T> std::optional<BlasOperand<T>> asBlasOperand(const View<T> &v) {
   bool unitCols = v.cols == 1 || v.colStride == 1;
   bool unitRows = v.rows == 1 || v.rowStride == 1;
   if (unitCols && (v.rows == 1 || v.rowStride >= v.cols)) {
     int64_t ld = v.rows == 1 ? std::max<int64_t>(v.cols, 1) : v.rowStride;
     if (fitsBlasInt(ld))
-      return BlasOperand{v.data, CblasNoTrans, ld};
+      return BlasOperand<T>{v.data, CblasNoTrans, ld};
   }
   if (unitRows && (v.cols == 1 || v.colStride >= v.rows)) {
     int64_t ld = v.cols == 1 ? std::max<int64_t>(v.rows, 1) : v.colStride;
     if (fitsBlasInt(ld))
-      return BlasOperand{v.data, CblasTrans, ld};
+      return BlasOperand<T>{v.data, CblasTrans, ld};
   }
   return std::nullopt;
 }
 
 /// A dense row-major copy of `v`, for views BLAS cannot address.
-std::vector<float> pack(const View &v) {
-  std::vector<float> dense(static_cast<size_t>(v.rows * v.cols));
+template <typename T> std::vector<T> pack(const View<T> &v) {
+  std::vector<T> dense(static_cast<size_t>(v.rows * v.cols));
   for (int64_t i = 0; i < v.rows; ++i)
     for (int64_t j = 0; j < v.cols; ++j)
       dense[i * v.cols + j] = v.at(i, j);
   return dense;
 }
 
-View denseView(std::vector<float> &buffer, int64_t rows, int64_t cols) {
+template <typename T> View<T> denseView(std::vector<T> &buffer, int64_t rows, int64_t cols) {
   return {buffer.data(), rows, cols, cols, 1};
 }
 
+/// The BLAS gemm of T, row-major, with alpha = beta = 1.
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float *a, int lda,
+          const float *b, int ldb, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
+}
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double *a, int lda,
+          const double *b, int ldb, double *c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 1.0, c, ldc);
+}
+
 /// c += a * b with a: M x K, b: K x N, c: M x N.
-void matmulAccumulate(const View &a, const View &b, const View &c) {
+template <typename T> void matmulAccumulate(const View<T> &a, const View<T> &b, const View<T> &c) {
   int64_t m = c.rows, n = c.cols, k = a.cols;
   if (m == 0 || n == 0 || k == 0)
     return;
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     fatal("matmul", "a dimension exceeds the BLAS integer range");
 
-  std::vector<float> packedA, packedB, packedC;
-  std::optional<BlasOperand> opA = asBlasOperand(a), opB = asBlasOperand(b);
+  std::vector<T> packedA, packedB, packedC;
+  std::optional<BlasOperand<T>> opA = asBlasOperand(a), opB = asBlasOperand(b);
   if (!opA) {
     packedA = pack(a);
     opA = asBlasOperand(denseView(packedA, m, k));
@@ -101,8 +111,8 @@ void matmulAccumulate(const View &a, const View &b, const View &c) {
     packedB = pack(b);
     opB = asBlasOperand(denseView(packedB, k, n));
   }
-  std::optional<BlasOperand> opC = asBlasOperand(c);
-  View packedCView{};
+  std::optional<BlasOperand<T>> opC = asBlasOperand(c);
+  View<T> packedCView{};
   if (!opC) {
     packedC = pack(c);
     packedCView = denseView(packedC, m, n);
@@ -110,13 +120,13 @@ void matmulAccumulate(const View &a, const View &b, const View &c) {
   }
 
   if (opC->trans == CblasNoTrans) {
-    cblas_sgemm(CblasRowMajor, opA->trans, opB->trans, int(m), int(n), int(k), 1.0f, opA->data,
-                int(opA->ld), opB->data, int(opB->ld), 1.0f, opC->data, int(opC->ld));
+    gemm(opA->trans, opB->trans, int(m), int(n), int(k), opA->data, int(opA->ld), opB->data,
+         int(opB->ld), opC->data, int(opC->ld));
   } else {
     // C is column-major: compute C^T += B^T A^T into its row-major transpose.
-    BlasOperand bt = opB->transposed(), at = opA->transposed();
-    cblas_sgemm(CblasRowMajor, bt.trans, at.trans, int(n), int(m), int(k), 1.0f, bt.data,
-                int(bt.ld), at.data, int(at.ld), 1.0f, opC->data, int(opC->ld));
+    BlasOperand<T> bt = opB->transposed(), at = opA->transposed();
+    gemm(bt.trans, at.trans, int(n), int(m), int(k), bt.data, int(bt.ld), at.data, int(at.ld),
+         opC->data, int(opC->ld));
   }
 
   if (!packedC.empty())
@@ -126,17 +136,20 @@ void matmulAccumulate(const View &a, const View &b, const View &c) {
 }
 
 /// The logical K x N right operand: B[K, N], or B[N, K] read transposed.
-View rightOperand(const View &stored, bool transposeB) {
+template <typename T> View<T> rightOperand(const View<T> &stored, bool transposeB) {
   return transposeB ? stored.transposed() : stored;
 }
 
-template <typename Descriptor> View matrixOf(const Descriptor &d, int64_t firstDim, int64_t batch) {
+template <typename Descriptor>
+auto matrixOf(const Descriptor &d, int64_t firstDim, int64_t batch)
+    -> View<std::remove_pointer_t<decltype(d.aligned)>> {
   int64_t batchOffset = firstDim == 1 ? batch * d.strides[0] : 0;
   return {d.aligned + d.offset + batchOffset, d.sizes[firstDim], d.sizes[firstDim + 1],
           d.strides[firstDim], d.strides[firstDim + 1]};
 }
 
-void checkShapes(const char *kernel, const View &a, const View &b, const View &c) {
+template <typename T>
+void checkShapes(const char *kernel, const View<T> &a, const View<T> &b, const View<T> &c) {
   if (a.cols != b.rows || a.rows != c.rows || b.cols != c.cols)
     fatal(kernel, "operand shapes do not form a matrix product");
 }
@@ -153,16 +166,52 @@ void configureBlasThreads() {
   (void)configured;
 }
 
-struct BatchJob {
-  const msdd_memref3d_f32 *a, *b, *c;
+template <typename Descriptor> struct BatchJob {
+  const Descriptor *a, *b, *c;
   bool transposeB;
 };
 
-void runBatches(const BatchJob &job, int64_t begin, int64_t end) {
+template <typename Descriptor>
+void runBatches(const BatchJob<Descriptor> &job, int64_t begin, int64_t end) {
   for (int64_t batch = begin; batch < end; ++batch)
     matmulAccumulate(matrixOf(*job.a, 1, batch),
                      rightOperand(matrixOf(*job.b, 1, batch), job.transposeB),
                      matrixOf(*job.c, 1, batch));
+}
+
+template <typename Descriptor>
+void matmul(const char *kernel, const Descriptor &A, const Descriptor &B, const Descriptor &C,
+            int64_t transposeB) {
+  configureBlasThreads();
+  auto a = matrixOf(A, 0, 0), b = rightOperand(matrixOf(B, 0, 0), transposeB != 0),
+       c = matrixOf(C, 0, 0);
+  checkShapes(kernel, a, b, c);
+  matmulAccumulate(a, b, c);
+}
+
+template <typename Descriptor>
+void batchMatmul(const char *kernel, const Descriptor &A, const Descriptor &B,
+                 const Descriptor &C, int64_t transposeB) {
+  configureBlasThreads();
+  int64_t batches = C.sizes[0];
+  if (A.sizes[0] != batches || B.sizes[0] != batches)
+    fatal(kernel, "operands have different batch sizes");
+  if (batches == 0)
+    return;
+  BatchJob<Descriptor> job{&A, &B, &C, transposeB != 0};
+  auto a = matrixOf(A, 1, 0), b = rightOperand(matrixOf(B, 1, 0), job.transposeB),
+       c = matrixOf(C, 1, 0);
+  checkShapes(kernel, a, b, c);
+
+  if (c.rows * c.cols * a.cols < kSmallMatmulWork) {
+    ThreadPool::global().parallelFor(
+        [](void *ctx, int64_t begin, int64_t end) {
+          runBatches(*static_cast<const BatchJob<Descriptor> *>(ctx), begin, end);
+        },
+        &job, batches);
+  } else {
+    runBatches(job, 0, batches); // each product is threaded by OpenBLAS
+  }
 }
 
 } // namespace
@@ -176,35 +225,22 @@ void msdd_rt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), v
 
 void _mlir_ciface_msdd_rt_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
                                      msdd_memref2d_f32 *C, int64_t transposeB) {
-  configureBlasThreads();
-  View a = matrixOf(*A, 0, 0), b = rightOperand(matrixOf(*B, 0, 0), transposeB != 0),
-       c = matrixOf(*C, 0, 0);
-  checkShapes("msdd_rt_matmul_f32", a, b, c);
-  matmulAccumulate(a, b, c);
+  matmul("msdd_rt_matmul_f32", *A, *B, *C, transposeB);
+}
+
+void _mlir_ciface_msdd_rt_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
+                                     msdd_memref2d_f64 *C, int64_t transposeB) {
+  matmul("msdd_rt_matmul_f64", *A, *B, *C, transposeB);
 }
 
 void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
                                            msdd_memref3d_f32 *C, int64_t transposeB) {
-  configureBlasThreads();
-  int64_t batches = C->sizes[0];
-  if (A->sizes[0] != batches || B->sizes[0] != batches)
-    fatal("msdd_rt_batch_matmul_f32", "operands have different batch sizes");
-  if (batches == 0)
-    return;
-  BatchJob job{A, B, C, transposeB != 0};
-  View a = matrixOf(*A, 1, 0), b = rightOperand(matrixOf(*B, 1, 0), job.transposeB),
-       c = matrixOf(*C, 1, 0);
-  checkShapes("msdd_rt_batch_matmul_f32", a, b, c);
+  batchMatmul("msdd_rt_batch_matmul_f32", *A, *B, *C, transposeB);
+}
 
-  if (c.rows * c.cols * a.cols < kSmallMatmulWork) {
-    ThreadPool::global().parallelFor(
-        [](void *ctx, int64_t begin, int64_t end) {
-          runBatches(*static_cast<const BatchJob *>(ctx), begin, end);
-        },
-        &job, batches);
-  } else {
-    runBatches(job, 0, batches); // each product is threaded by OpenBLAS
-  }
+void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
+                                           msdd_memref3d_f64 *C, int64_t transposeB) {
+  batchMatmul("msdd_rt_batch_matmul_f64", *A, *B, *C, transposeB);
 }
 
 } // extern "C"

@@ -30,12 +30,14 @@ func.func @batch_transposed_view(%a: memref<2x8x8xf32>, %b: memref<2x3x8xf32>, %
 
 // -----
 
-// Other element types and tensor-level ops are not touched.
-// CHECK-LABEL: func.func @untouched
-// CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : memref<4x4xf64>
+// f64 products call the f64 kernels; mixed types and tensor-level ops are not touched.
+// CHECK-LABEL: func.func @other_types
+// CHECK: call @msdd_rt_matmul_f64({{.+}}) : (memref<?x?xf64, strided<[?, ?], offset: ?>>,
+// CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : memref<4x4xf16>, memref<4x4xf16>) outs(%{{.+}} : memref<4x4xf32>)
 // CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<4x4xf32>
-func.func @untouched(%a: memref<4x4xf64>, %c: memref<4x4xf64>, %t: tensor<4x4xf32>) -> tensor<4x4xf32> {
+func.func @other_types(%a: memref<4x4xf64>, %c: memref<4x4xf64>, %h: memref<4x4xf16>, %hc: memref<4x4xf32>, %t: tensor<4x4xf32>) -> tensor<4x4xf32> {
   linalg.matmul ins(%a, %a : memref<4x4xf64>, memref<4x4xf64>) outs(%c : memref<4x4xf64>)
+  linalg.matmul ins(%h, %h : memref<4x4xf16>, memref<4x4xf16>) outs(%hc : memref<4x4xf32>)
   %0 = linalg.matmul ins(%t, %t : tensor<4x4xf32>, tensor<4x4xf32>) outs(%t : tensor<4x4xf32>) -> tensor<4x4xf32>
   return %0 : tensor<4x4xf32>
 }

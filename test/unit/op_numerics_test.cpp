@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <functional>
 #include <random>
 
@@ -67,6 +68,8 @@ struct OpCase {
   std::string body; // the function @f
   std::vector<InputSpec> inputs;
   Reference reference;
+  /// Normwise relative error allowed: float32 rounding, or float64's for f64 cases.
+  double tolerance = 1e-5;
 };
 
 Arr map(const Arr &a, const std::function<double(double)> &f) {
@@ -513,6 +516,17 @@ std::vector<OpCase> allCases() {
                        r.v[i] = philoxNormal(0x123456789abcdefULL, 42, 7, i);
                      return r;
                    }});
+  // The same ops in f64: a much tighter bound shows the lowering is exact up to rounding.
+  for (const char *name : {"linear_bias", "matmul_batched_transposed", "softmax",
+                           "layer_norm_affine", "attention_mask_scale", "rope_2d", "gelu_erf",
+                           "weighted_mse", "block_noise_pyramidal", "timestep_embedding"}) {
+    OpCase c = *std::find_if(cases.begin(), cases.end(), [&](const OpCase &x) { return x.name == name; });
+    for (size_t pos; (pos = c.body.find("f32>")) != std::string::npos;)
+      c.body.replace(pos, 4, "f64>");
+    c.name += "_f64";
+    c.tolerance = 1e-12;
+    cases.push_back(c);
+  }
   return cases;
 }
 
@@ -556,14 +570,18 @@ TEST_P(OpNumerics, MatchesFloat64Reference) {
       args.emplace_back();
       continue;
     }
-    msdd::rt::Tensor tensor(msdd::rt::DType::F32, spec.shape);
+    msdd::rt::DType dtype = fn.inputs[i].dtype;
+    msdd::rt::Tensor tensor(dtype, spec.shape);
     Arr arr(spec.shape);
     for (int64_t k = 0; k < arr.size(); ++k) {
       float v = normal(rng);
       if (spec.domain == Domain::Positive)
         v = std::fabs(v) + 0.5f;
-      tensor.data<float>()[k] = v;
-      arr.v[k] = v; // the reference sees exactly the float32 inputs
+      if (dtype == msdd::rt::DType::F64)
+        tensor.data<double>()[k] = v;
+      else
+        tensor.data<float>()[k] = v;
+      arr.v[k] = v; // the reference sees exactly the inputs
     }
     inputs.insert(fn.inputs[i].name, std::move(tensor));
     args.push_back(std::move(arr));
@@ -574,11 +592,13 @@ TEST_P(OpNumerics, MatchesFloat64Reference) {
   ASSERT_EQ(got.shape(), want.shape);
   double maxErr = 0, maxRef = 0;
   for (int64_t i = 0; i < want.size(); ++i) {
-    maxErr = std::max(maxErr, std::fabs(got.data<float>()[i] - want.v[i]));
+    double value = got.dtype() == msdd::rt::DType::F64 ? got.data<double>()[i]
+                                                       : double(got.data<float>()[i]);
+    maxErr = std::max(maxErr, std::fabs(value - want.v[i]));
     maxRef = std::max(maxRef, std::fabs(want.v[i]));
   }
   double relative = maxErr / std::max(maxRef, 1e-30);
-  EXPECT_LT(relative, 1e-5) << c.name << ": max |error| " << maxErr << ", max |reference| " << maxRef;
+  EXPECT_LT(relative, c.tolerance) << c.name << ": max |error| " << maxErr << ", max |reference| " << maxRef;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, OpNumerics, ::testing::ValuesIn(allCases()),

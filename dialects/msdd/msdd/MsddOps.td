@@ -11,7 +11,7 @@ include "mlir/IR/OpBase.td"
 
 // Common form: operands and results printed with a functional type.
 class Msdd_PureOp<string mnemonic, list<Trait> traits = []>
-    : Msdd_Op<mnemonic, !listconcat([Pure], traits)> {
+    : Msdd_Op<mnemonic, !listconcat([Pure, SameOperandsAndResultElementType], traits)> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }

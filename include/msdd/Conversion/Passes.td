@@ -21,8 +21,8 @@ def ConvertLinalgToRuntimeCalls : Pass<"msdd-linalg-to-runtime-calls", "ModuleOp
   let summary = "Replace bufferized matrix products by calls to the runtime's BLAS kernels";
   let description = [{
     `linalg.matmul`, `linalg.matmul_transpose_b`, `linalg.batch_matmul` and
-    `linalg.batch_matmul_transpose_b` on f32 memrefs become calls to
-    `msdd_rt_matmul_f32` / `msdd_rt_batch_matmul_f32` (C-interface functions of the runtime,
+    `linalg.batch_matmul_transpose_b` on f32 or f64 memrefs become calls to
+    `msdd_rt_matmul_<type>` / `msdd_rt_batch_matmul_<type>` (C-interface functions of the runtime,
     backed by a tuned BLAS). Runs after bufferization.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",

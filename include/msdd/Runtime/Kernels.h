@@ -33,6 +33,22 @@ typedef struct msdd_memref3d_f32 {
   int64_t strides[3];
 } msdd_memref3d_f32;
 
+typedef struct msdd_memref2d_f64 {
+  double *allocated;
+  double *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} msdd_memref2d_f64;
+
+typedef struct msdd_memref3d_f64 {
+  double *allocated;
+  double *aligned;
+  int64_t offset;
+  int64_t sizes[3];
+  int64_t strides[3];
+} msdd_memref3d_f64;
+
 /* Splits [0, n) into contiguous chunks and runs body(ctx, begin, end) on each, over the
  * runtime's thread pool (MSDD_NUM_THREADS threads, default: all cores); returns when all are
  * done. n <= 0 returns at once; n == 1 and calls from inside a body run inline. */
@@ -47,6 +63,12 @@ void _mlir_ciface_msdd_rt_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
 /* The same per batch: C[b] += A[b] * op(B[b]). */
 void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
                                            msdd_memref3d_f32 *C, int64_t transposeB);
+
+/* The f64 forms (gradient checks and references run in double precision). */
+void _mlir_ciface_msdd_rt_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
+                                     msdd_memref2d_f64 *C, int64_t transposeB);
+void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
+                                           msdd_memref3d_f64 *C, int64_t transposeB);
 
 #ifdef __cplusplus
 }
