@@ -126,6 +126,14 @@ OpFoldResult ReshapeOp::fold(FoldAdaptor) {
   return {};
 }
 
+LogicalResult BroadcastOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput()), out = shapeOf(getResult());
+  auto shape = broadcastShapes(in, out);
+  if (in.size() > out.size() || failed(shape) || ArrayRef<int64_t>(*shape) != out)
+    return emitOpError() << "cannot broadcast " << shapeStr(in) << " to " << shapeStr(out);
+  return success();
+}
+
 LogicalResult TransposeOp::verify() {
   ArrayRef<int64_t> perm = getPermutation();
   int64_t rank = rankOf(getInput());

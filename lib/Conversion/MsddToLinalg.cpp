@@ -11,7 +11,9 @@
 
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <cmath>
 
@@ -283,6 +285,21 @@ MSDD_MAP_LOWERING(SigmoidLowering, SigmoidOp) { return sigmoidOf(b, loc, args[0]
 MSDD_MAP_LOWERING(ReluLowering, ReluOp) {
   return b.create<arith::MaximumFOp>(loc, args[0], constLike(b, loc, args[0], 0.0));
 }
+MSDD_MAP_LOWERING(SignLowering, SignOp) {
+  Value x = args[0], zero = constLike(b, loc, x, 0.0);
+  Value positive = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, x, zero);
+  Value negative = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, x, zero);
+  Value negOrZero = b.create<arith::SelectOp>(loc, negative, constLike(b, loc, x, -1.0), zero);
+  return b.create<arith::SelectOp>(loc, positive, constLike(b, loc, x, 1.0), negOrZero);
+}
+MSDD_MAP_LOWERING(StepLowering, StepOp) {
+  Value x = args[0];
+  Value nonNegative =
+      b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGE, x, constLike(b, loc, x, 0.0));
+  return b.create<arith::SelectOp>(loc, nonNegative, constLike(b, loc, x, 1.0),
+                                   constLike(b, loc, x, 0.0));
+}
+MSDD_MAP_LOWERING(BroadcastLowering, BroadcastOp) { return args[0]; }
 MSDD_MAP_LOWERING(SiluLowering, SiluOp) {
   return b.create<arith::MulFOp>(loc, args[0], sigmoidOf(b, loc, args[0]));
 }
@@ -605,6 +622,7 @@ struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
     int64_t d = s[3], quarter = d / 4;
     double logTheta = std::log(op.getTheta().convertToDouble());
     int64_t gridWidth = op.getGridWidth();
+    bool inverse = op.getInverse();
     // View the head dim as pairs: [B, H, L, D/2, 2]; a loop over (b, h, l, j, c) reads both
     // members of pair j through constant indices.
     Value pairs = reshapeTensor(rewriter, loc, op.getInput(), {s[0], s[1], s[2], d / 2, 2});
@@ -637,6 +655,8 @@ struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
                                          constLike(b, l, args[0], -logTheta / quarter)));
           Value angle = b.create<arith::MulFOp>(l, indexAsFloat(b, l, pos, elementTypeOf(args[0])), freq);
           Value cs = b.create<math::CosOp>(l, angle), sn = b.create<math::SinOp>(l, angle);
+          if (inverse)
+            sn = b.create<arith::NegFOp>(l, sn);
           Value x0 = args[0], x1 = args[1];
           Value first = b.create<arith::SubFOp>(l, b.create<arith::MulFOp>(l, x0, cs),
                                                 b.create<arith::MulFOp>(l, x1, sn));
@@ -909,7 +929,8 @@ struct ConvertMsddToLinalgPass
                  UnaryLowering<RsqrtOp, math::RsqrtOp>, UnaryLowering<AbsOp, math::AbsFOp>,
                  UnaryLowering<TanhOp, math::TanhOp>, UnaryLowering<ErfOp, math::ErfOp>,
                  UnaryLowering<SinOp, math::SinOp>, UnaryLowering<CosOp, math::CosOp>,
-                 SigmoidLowering, ReluLowering, SiluLowering, SwigluLowering, GeluLowering,
+                 SigmoidLowering, ReluLowering, SiluLowering, SignLowering, StepLowering,
+                 BroadcastLowering, SwigluLowering, GeluLowering,
                  ScaleLowering, NoiseMixLowering, EulerStepLowering, CfgCombineLowering,
                  ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
                  ReduceLowering<ReduceMaxOp>, ReshapeLowering, TransposeLowering, LinearLowering,
@@ -926,6 +947,11 @@ struct ConvertMsddToLinalgPass
     // The sampler is expanded by its own pass before lowering.
     target.addLegalOp<MultiscaleSampleOp>();
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
+      return signalPassFailure();
+    // tensor.concat has no bufferization: decompose it into destination-style inserts.
+    RewritePatternSet concat(ctx);
+    tensor::populateDecomposeTensorConcatPatterns(concat);
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(concat))))
       return signalPassFailure();
     getOperation().walk([&](MultiscaleSampleOp op) {
       op.emitOpError("must be expanded into per-scale loops before lowering to linalg");

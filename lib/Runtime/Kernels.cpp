@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -241,6 +242,35 @@ void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f
 void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
                                            msdd_memref3d_f64 *C, int64_t transposeB) {
   batchMatmul("msdd_rt_batch_matmul_f64", *A, *B, *C, transposeB);
+}
+
+void memrefCopy(int64_t elementSize, msdd_unranked_memref *source,
+                msdd_unranked_memref *destination) {
+  int64_t rank = source->rank;
+  if (rank != destination->rank)
+    fatal("memrefCopy", "source and destination ranks differ");
+  // {allocated, aligned, offset, sizes[rank], strides[rank]}, as 8-byte words.
+  auto *src = static_cast<int64_t *>(source->descriptor);
+  auto *dst = static_cast<int64_t *>(destination->descriptor);
+  char *srcBase = reinterpret_cast<char *>(src[1]) + src[2] * elementSize;
+  char *dstBase = reinterpret_cast<char *>(dst[1]) + dst[2] * elementSize;
+  const int64_t *sizes = src + 3, *srcStrides = src + 3 + rank, *dstStrides = dst + 3 + rank;
+  int64_t total = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    total *= sizes[d];
+  if (total == 0)
+    return;
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t srcOff = 0, dstOff = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      srcOff += index[d] * srcStrides[d];
+      dstOff += index[d] * dstStrides[d];
+    }
+    std::memcpy(dstBase + dstOff * elementSize, srcBase + srcOff * elementSize, elementSize);
+    for (int64_t d = rank - 1; d >= 0 && ++index[d] == sizes[d]; --d)
+      index[d] = 0;
+  }
 }
 
 } // extern "C"

@@ -13,6 +13,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "msdd/MsddDialect.h.inc"
+#include "msdd/MsddInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "msdd/MsddOps.h.inc"

@@ -3,6 +3,7 @@
 #define MSDD_OPS_TD
 
 include "msdd/MsddBase.td"
+include "msdd/MsddInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/SymbolInterfaces.td"
@@ -21,7 +22,7 @@ class Msdd_PureOp<string mnemonic, list<Trait> traits = []>
 //===----------------------------------------------------------------------===//
 
 class Msdd_BinaryOp<string mnemonic, string formula>
-    : Msdd_PureOp<mnemonic> {
+    : Msdd_PureOp<mnemonic, [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "elementwise " # formula # " with numpy broadcasting";
   let description = [{
     Computes `}] # formula # [{` elementwise. The operand shapes broadcast as in numpy
@@ -41,7 +42,7 @@ def Msdd_MinimumOp : Msdd_BinaryOp<"minimum", "min(lhs, rhs)">;
 def Msdd_PowOp : Msdd_BinaryOp<"pow", "lhs ^ rhs">;
 
 class Msdd_UnaryOp<string mnemonic, string formula>
-    : Msdd_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    : Msdd_Op<mnemonic, [Pure, SameOperandsAndResultType, DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "elementwise " # formula;
   let description = "Computes `" # formula # "` elementwise.";
   let arguments = (ins Msdd_Tensor:$input);
@@ -62,8 +63,10 @@ def Msdd_CosOp : Msdd_UnaryOp<"cos", "cos(x)">;
 def Msdd_SigmoidOp : Msdd_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
 def Msdd_ReluOp : Msdd_UnaryOp<"relu", "max(x, 0)">;
 def Msdd_SiluOp : Msdd_UnaryOp<"silu", "x * sigmoid(x)">;
+def Msdd_SignOp : Msdd_UnaryOp<"sign", "sign(x): -1, 0 or 1">;
+def Msdd_StepOp : Msdd_UnaryOp<"step", "x >= 0 ? 1 : 0 (the Heaviside step; gradients of relu, max)">;
 
-def Msdd_GeluOp : Msdd_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+def Msdd_GeluOp : Msdd_Op<"gelu", [Pure, SameOperandsAndResultType, DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "GELU activation, exact (erf) or tanh-approximated";
   let description = [{
     `approximate = false`: `0.5 x (1 + erf(x / sqrt(2)))`;
@@ -74,7 +77,7 @@ def Msdd_GeluOp : Msdd_Op<"gelu", [Pure, SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Msdd_ScaleOp : Msdd_Op<"scale", [Pure, SameOperandsAndResultType]> {
+def Msdd_ScaleOp : Msdd_Op<"scale", [Pure, SameOperandsAndResultType, DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "multiply by a constant and add a constant: x * factor + bias";
   let arguments = (ins Msdd_Tensor:$input, F64Attr:$factor,
                        DefaultValuedAttr<F64Attr, "0.0">:$bias);
@@ -87,7 +90,7 @@ def Msdd_ScaleOp : Msdd_Op<"scale", [Pure, SameOperandsAndResultType]> {
 //===----------------------------------------------------------------------===//
 
 class Msdd_ReduceOp<string mnemonic, string what>
-    : Msdd_PureOp<mnemonic> {
+    : Msdd_PureOp<mnemonic, [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = what # " over the given axes";
   let description = [{
     Reduces `input` over `axes` (distinct, in `[0, rank)`). With `keep_dims` the reduced
@@ -102,16 +105,26 @@ def Msdd_ReduceSumOp : Msdd_ReduceOp<"reduce_sum", "sum">;
 def Msdd_ReduceMeanOp : Msdd_ReduceOp<"reduce_mean", "mean">;
 def Msdd_ReduceMaxOp : Msdd_ReduceOp<"reduce_max", "maximum">;
 
-def Msdd_ReshapeOp : Msdd_PureOp<"reshape"> {
+def Msdd_ReshapeOp : Msdd_PureOp<"reshape", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "reinterpret a tensor with another shape of the same element count";
   let arguments = (ins Msdd_Tensor:$input);
   let results = (outs Msdd_Tensor:$result);
   let hasFolder = 1;
 }
 
-def Msdd_TransposeOp : Msdd_PureOp<"transpose"> {
+def Msdd_TransposeOp : Msdd_PureOp<"transpose", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "permute dimensions: result dim i = input dim permutation[i]";
   let arguments = (ins Msdd_Tensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_BroadcastOp : Msdd_PureOp<"broadcast", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
+  let summary = "numpy broadcast to the result shape";
+  let description = [{
+    Stretches dimensions of size 1 and prepends missing leading dimensions, as numpy does;
+    the gradient of every reduction is a broadcast.
+  }];
+  let arguments = (ins Msdd_Tensor:$input);
   let results = (outs Msdd_Tensor:$result);
 }
 
@@ -119,7 +132,7 @@ def Msdd_TransposeOp : Msdd_PureOp<"transpose"> {
 // Neural-network ops
 //===----------------------------------------------------------------------===//
 
-def Msdd_LinearOp : Msdd_PureOp<"linear"> {
+def Msdd_LinearOp : Msdd_PureOp<"linear", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "affine layer: x W^T + b";
   let description = [{
     `input` is `[..., K]`, `weight` is `[N, K]` (PyTorch layout), the optional `bias` is
@@ -129,7 +142,7 @@ def Msdd_LinearOp : Msdd_PureOp<"linear"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_MatmulOp : Msdd_PureOp<"matmul"> {
+def Msdd_MatmulOp : Msdd_PureOp<"matmul", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "matrix product, batched over leading dimensions";
   let description = [{
     `lhs` is `[..., M, K]`; `rhs` is `[..., K, N]`, or `[..., N, K]` with `transpose_rhs`.
@@ -140,7 +153,7 @@ def Msdd_MatmulOp : Msdd_PureOp<"matmul"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_PatchifyOp : Msdd_PureOp<"patchify"> {
+def Msdd_PatchifyOp : Msdd_PureOp<"patchify", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "image [B, C, H, W] to patch tokens [B, (H/p)(W/p), p*p*C]";
   let description = [{
     Tokens are in row-major patch order; inside a token the features are ordered
@@ -150,14 +163,14 @@ def Msdd_PatchifyOp : Msdd_PureOp<"patchify"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_UnpatchifyOp : Msdd_PureOp<"unpatchify"> {
+def Msdd_UnpatchifyOp : Msdd_PureOp<"unpatchify", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "patch tokens [B, (H/p)(W/p), p*p*C] back to an image [B, C, H, W]";
   let description = "The inverse of `msdd.patchify`; H, W and C come from the result type.";
   let arguments = (ins Msdd_Tensor:$input, ConfinedAttr<I64Attr, [IntPositive]>:$patch_size);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_LayerNormOp : Msdd_PureOp<"layer_norm", [AttrSizedOperandSegments]> {
+def Msdd_LayerNormOp : Msdd_PureOp<"layer_norm", [AttrSizedOperandSegments, DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "layer normalization over the last dimension, optionally affine";
   let description = [{
     `(x - mean) / sqrt(var + epsilon) * weight + bias`, statistics over the last dimension
@@ -172,7 +185,7 @@ def Msdd_LayerNormOp : Msdd_PureOp<"layer_norm", [AttrSizedOperandSegments]> {
   }];
 }
 
-def Msdd_RmsNormOp : Msdd_PureOp<"rms_norm"> {
+def Msdd_RmsNormOp : Msdd_PureOp<"rms_norm", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "RMS normalization over the last dimension, optionally scaled";
   let description = "`x / sqrt(mean(x^2) + epsilon) * weight`; `weight` is `[D]`.";
   let arguments = (ins Msdd_Tensor:$input, Optional<Msdd_Tensor>:$weight,
@@ -180,13 +193,13 @@ def Msdd_RmsNormOp : Msdd_PureOp<"rms_norm"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_SoftmaxOp : Msdd_PureOp<"softmax"> {
+def Msdd_SoftmaxOp : Msdd_PureOp<"softmax", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "softmax along one axis (numerically stable: max subtracted)";
   let arguments = (ins Msdd_Tensor:$input, DefaultValuedAttr<I64Attr, "-1">:$axis);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_AttentionOp : Msdd_PureOp<"attention"> {
+def Msdd_AttentionOp : Msdd_PureOp<"attention", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "multi-head scaled dot-product attention";
   let description = [{
     `softmax(q k^T * scale + mask) v` per batch and head. `q` is `[B, H, Lq, D]`, `k` is
@@ -199,28 +212,30 @@ def Msdd_AttentionOp : Msdd_PureOp<"attention"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_Rope2dOp : Msdd_PureOp<"rope_2d"> {
+def Msdd_Rope2dOp : Msdd_PureOp<"rope_2d", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "2-D rotary position embedding over a grid of tokens";
   let description = [{
     `input` is `[B, H, L, D]` with `L = grid_height * grid_width` tokens in row-major grid
     order and `D` divisible by 4. The first half of `D` is rotated by the token's row, the
     second half by its column; in each half, the pair `(2i, 2i+1)` turns by the angle
-    `pos * theta^(-2i / (D/2))`.
+    `pos * theta^(-2i / (D/2))`. With `inverse`, every pair turns by the opposite angle
+    (the transpose of the rotation: the op's own gradient).
   }];
   let arguments = (ins Msdd_Tensor:$input,
                        ConfinedAttr<I64Attr, [IntPositive]>:$grid_height,
                        ConfinedAttr<I64Attr, [IntPositive]>:$grid_width,
-                       DefaultValuedAttr<F64Attr, "10000.0">:$theta);
+                       DefaultValuedAttr<F64Attr, "10000.0">:$theta,
+                       DefaultValuedAttr<BoolAttr, "false">:$inverse);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_SwigluOp : Msdd_PureOp<"swiglu"> {
+def Msdd_SwigluOp : Msdd_PureOp<"swiglu", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "SwiGLU gate: silu(gate) * up";
   let arguments = (ins Msdd_Tensor:$gate, Msdd_Tensor:$up);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_ModulateOp : Msdd_PureOp<"modulate"> {
+def Msdd_ModulateOp : Msdd_PureOp<"modulate", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "adaLN modulation: x * (1 + scale) + shift";
   let description = [{
     `input` is `[B, L, D]`; `shift` and `scale` are `[B, D]` and apply to every token.
@@ -229,7 +244,7 @@ def Msdd_ModulateOp : Msdd_PureOp<"modulate"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_TimestepEmbeddingOp : Msdd_PureOp<"timestep_embedding"> {
+def Msdd_TimestepEmbeddingOp : Msdd_PureOp<"timestep_embedding", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "sinusoidal timestep embedding [B] -> [B, dim]";
   let description = [{
     With `half = dim / 2` and `f_i = exp(-ln(max_period) * i / half)`, the embedding is
@@ -242,13 +257,13 @@ def Msdd_TimestepEmbeddingOp : Msdd_PureOp<"timestep_embedding"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_UpsampleNearestOp : Msdd_PureOp<"upsample_nearest"> {
+def Msdd_UpsampleNearestOp : Msdd_PureOp<"upsample_nearest", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "nearest-neighbour upsampling of [B, C, H, W] by an integer factor";
   let arguments = (ins Msdd_Tensor:$input, DefaultValuedAttr<I64Attr, "2">:$factor);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_DownsampleOp : Msdd_PureOp<"downsample"> {
+def Msdd_DownsampleOp : Msdd_PureOp<"downsample", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "box (average) downsampling of [B, C, H, W] by an integer factor";
   let arguments = (ins Msdd_Tensor:$input, DefaultValuedAttr<I64Attr, "2">:$factor);
   let results = (outs Msdd_Tensor:$result);
@@ -273,7 +288,7 @@ def Msdd_RandomNormalOp : Msdd_Op<"random_normal", [Pure]> {
   let assemblyFormat = "$seed `,` $step attr-dict `:` type($result)";
 }
 
-def Msdd_BlockNoiseOp : Msdd_PureOp<"block_noise"> {
+def Msdd_BlockNoiseOp : Msdd_PureOp<"block_noise", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "correlate i.i.d. normal noise inside every 2x2 pixel block";
   let description = [{
     `input` is i.i.d. standard normal `[B, C, H, W]` (H, W even). Each 2x2 block becomes a
@@ -287,20 +302,20 @@ def Msdd_BlockNoiseOp : Msdd_PureOp<"block_noise"> {
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_NoiseMixOp : Msdd_PureOp<"noise_mix"> {
+def Msdd_NoiseMixOp : Msdd_PureOp<"noise_mix", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "alpha x + beta n (the scale-transition re-noising)";
   let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$noise, F64Attr:$alpha, F64Attr:$beta);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_EulerStepOp : Msdd_PureOp<"euler_step"> {
+def Msdd_EulerStepOp : Msdd_PureOp<"euler_step", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "one Euler step of the flow ODE: x + (t_to - t_from) v";
   let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$velocity, F64Attr:$t_from,
                        F64Attr:$t_to);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_CfgCombineOp : Msdd_PureOp<"cfg_combine"> {
+def Msdd_CfgCombineOp : Msdd_PureOp<"cfg_combine", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "classifier-free guidance: v_uncond + w (v_cond - v_uncond)";
   let arguments = (ins Msdd_Tensor:$uncond, Msdd_Tensor:$cond, F64Attr:$guidance_scale);
   let results = (outs Msdd_Tensor:$result);
@@ -341,13 +356,13 @@ def Msdd_MultiscaleSampleOp : Msdd_Op<"multiscale_sample",
 // Losses
 //===----------------------------------------------------------------------===//
 
-def Msdd_MseOp : Msdd_PureOp<"mse"> {
+def Msdd_MseOp : Msdd_PureOp<"mse", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "mean squared error, a scalar tensor<f32>";
   let arguments = (ins Msdd_Tensor:$prediction, Msdd_Tensor:$target);
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_WeightedMseOp : Msdd_PureOp<"weighted_mse"> {
+def Msdd_WeightedMseOp : Msdd_PureOp<"weighted_mse", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "per-sample weighted mean squared error, a scalar tensor<f32>";
   let description = [{
     `mean over all elements of w[b] (prediction - target)^2`, `weight` is `[B]` for

@@ -70,6 +70,17 @@ void _mlir_ciface_msdd_rt_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
 void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
                                            msdd_memref3d_f64 *C, int64_t transposeB);
 
+/* MLIR's unranked memref: a rank and a pointer to a ranked descriptor. */
+typedef struct msdd_unranked_memref {
+  int64_t rank;
+  void *descriptor;
+} msdd_unranked_memref;
+
+/* Strided copy between two memrefs of the same shape; what `memref.copy` of non-contiguous
+ * views lowers to (the symbol name is MLIR's). */
+void memrefCopy(int64_t elementSize, msdd_unranked_memref *source,
+                msdd_unranked_memref *destination);
+
 #ifdef __cplusplus
 }
 #endif

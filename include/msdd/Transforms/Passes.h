@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/Pass.h"
+#include "msdd/MsddDialect.h"
 
 namespace mlir::msdd {
 #define GEN_PASS_DECL

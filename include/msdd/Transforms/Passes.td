@@ -31,4 +31,30 @@ def FuseElementwise : Pass<"msdd-fuse-elementwise", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
 }
 
+def Autodiff : Pass<"msdd-autodiff", "ModuleOp"> {
+  let summary = "Reverse-mode differentiation of a function";
+  let description = [{
+    Emits `@<function>_grad`, which takes the function's arguments and returns its results
+    followed by the gradients of each result listed in `of` (scalar losses) with respect to
+    each argument listed in `wrt`: for `of = [0, 1]` and `wrt = [2, 3]` the extra results are
+    `d r0/d a2, d r0/d a3, d r1/d a2, d r1/d a3`, named `grad.<arg>` (one loss) or
+    `grad<r>.<arg>` after the argument's `msdd.name`.
+
+    Calls are inlined first. Each op contributes its vector-Jacobian product through
+    `DifferentiableOpInterface`; fan-out accumulates adjoints with `msdd.add`, broadcasting is
+    undone by the rules. The backward ops read the forward values directly: activations are
+    reused, not recomputed.
+  }];
+  let options = [
+    Option<"functionName", "function", "std::string", /*default=*/"",
+           "The function to differentiate">,
+    ListOption<"wrt", "wrt", "int64_t",
+               "Argument indices to differentiate with respect to (default: every float tensor argument)">,
+    ListOption<"of", "of", "int64_t",
+               "Indices of the scalar results to differentiate (default: 0)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::msdd::MsddDialect"];
+}
+
 #endif // MSDD_TRANSFORMS_PASSES
