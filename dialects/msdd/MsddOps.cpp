@@ -222,7 +222,7 @@ LogicalResult LayerNormOp::verify() {
     return emitOpError("input must have rank >= 1");
   if (!getWeight() != !getBias())
     return emitOpError("weight and bias must be given together");
-  if (getEpsilon().convertToDouble() <= 0)
+  if (!(getEpsilon().convertToDouble() > 0))
     return emitOpError("epsilon must be positive");
   if (failed(verifyNormParam(*this, "weight", getWeight(), getInput())) ||
       failed(verifyNormParam(*this, "bias", getBias(), getInput())))
@@ -233,7 +233,7 @@ LogicalResult LayerNormOp::verify() {
 LogicalResult RmsNormOp::verify() {
   if (rankOf(getInput()) < 1)
     return emitOpError("input must have rank >= 1");
-  if (getEpsilon().convertToDouble() <= 0)
+  if (!(getEpsilon().convertToDouble() > 0))
     return emitOpError("epsilon must be positive");
   if (failed(verifyNormParam(*this, "weight", getWeight(), getInput())))
     return failure();
@@ -269,7 +269,7 @@ LogicalResult AttentionOp::verify() {
                            << ", " << q[1] << ", " << q[2] << ", " << k[2] << "] but is "
                            << shapeStr(m);
   }
-  if (getScale() && getScale()->convertToDouble() <= 0)
+  if (getScale() && !(getScale()->convertToDouble() > 0))
     return emitOpError("scale must be positive");
   return expectShape(*this, "result", getResult(), {q[0], q[1], q[2], v[3]});
 }
@@ -309,7 +309,7 @@ LogicalResult TimestepEmbeddingOp::verify() {
   int64_t dim = shapeOf(getResult())[1];
   if (dim % 2)
     return emitOpError() << "embedding dimension " << dim << " must be even";
-  if (getMaxPeriod().convertToDouble() <= 1)
+  if (!(getMaxPeriod().convertToDouble() > 1))
     return emitOpError("max_period must be > 1");
   return expectShape(*this, "result", getResult(), {shapeOf(getTimesteps())[0], dim});
 }
@@ -346,9 +346,11 @@ LogicalResult BlockNoiseOp::verify() {
   if (cov != "pyramidal" && cov != "paper_code")
     return emitOpError() << "covariance must be \"pyramidal\" or \"paper_code\", got \"" << cov
                          << "\"";
+  // Checked on its own: a small negative gamma still gives a positive semi-definite covariance.
+  if (!(gamma >= 0))
+    return emitOpError() << "gamma " << gamma << " must be >= 0";
   // Both covariances must be positive semi-definite: eigenvalues a and a + 4b.
-  if (gamma < 0 || (cov == "pyramidal" && gamma > 1.0 / 3.0 + 1e-12) ||
-      (cov == "paper_code" && gamma > 1.0))
+  if ((cov == "pyramidal" && gamma > 1.0 / 3.0 + 1e-12) || (cov == "paper_code" && gamma > 1.0))
     return emitOpError() << "gamma " << gamma << " gives a covariance that is not positive "
                          << "semi-definite for \"" << cov << "\"";
   return expectShape(*this, "result", getResult(), x);
@@ -398,8 +400,10 @@ LogicalResult MultiscaleSampleOp::verify() {
   if (y[2] != getResolutions().back() || y[3] != getResolutions().back())
     return emitOpError() << "result is " << y[2] << "x" << y[3] << " but the last scale is "
                          << getResolutions().back();
-  if (shapeOf(getLatent()) != shapeOf(getNullLatent()))
-    return emitOpError("latent and null_latent must have the same shape");
+  // Both go to the denoiser's latent argument, so the element types must match too.
+  if (getLatent().getType() != getNullLatent().getType())
+    return emitOpError() << "latent and null_latent must have the same type, got "
+                         << getLatent().getType() << " and " << getNullLatent().getType();
   return success();
 }
 
@@ -410,6 +414,10 @@ LogicalResult MultiscaleSampleOp::verifySymbolUses(SymbolTableCollection &symbol
   if (fn.getNumArguments() != 3 || fn.getNumResults() != 1)
     return emitOpError() << "denoiser '" << getDenoiser()
                          << "' must take (x, tau, latent) and return one velocity";
+  if (fn.getArgumentTypes()[2] != getLatent().getType())
+    return emitOpError() << "denoiser '" << getDenoiser() << "' takes a latent of type "
+                         << fn.getArgumentTypes()[2] << " but the latent is "
+                         << getLatent().getType();
   return success();
 }
 

@@ -65,6 +65,8 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options) {
 } // namespace
 
 void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+  if (!options.prologue.empty() && failed(parsePassPipeline(options.prologue, pm, llvm::errs())))
+    llvm::report_fatal_error("invalid msdd pipeline prologue: " + llvm::Twine(options.prologue));
   for (const Stage &stage : cpuStages(options)) {
     // The pipeline text is ours: a parse failure is a programming error.
     if (failed(parsePassPipeline(stage.passes, pm, llvm::errs())))

@@ -66,14 +66,26 @@ struct RecordEntryPointsPass : msdd::impl::RecordEntryPointsBase<RecordEntryPoin
       if (!fn.isPublic() || fn.isDeclaration())
         continue;
       llvm::json::Array inputs, outputs;
-      llvm::StringSet<> names;
+      llvm::StringSet<> inputNames, outputNames;
       auto add = [&](llvm::json::Array &list, Type t, DictionaryAttr attrs, StringRef role,
                      unsigned i) -> LogicalResult {
         FailureOr<llvm::json::Object> d = describe(fn, t, attrs, role, i);
         if (failed(d))
           return failure();
         std::string name = d->getString("name")->str();
-        if (!names.insert(name).second)
+        bool isInput = role == "arg";
+        // An output may share its input's name only as its in-place update.
+        auto updates = attrs ? attrs.getAs<StringAttr>("msdd.updates") : StringAttr();
+        if (updates) {
+          if (!inputNames.contains(updates.getValue()))
+            return fn.emitError() << "result '" << name << "' updates '" << updates.getValue()
+                                  << "', which is not an argument";
+          (*d)["updates"] = updates.str();
+        }
+        bool clash = isInput ? !inputNames.insert(name).second
+                             : !outputNames.insert(name).second ||
+                                   (inputNames.contains(name) && !updates);
+        if (clash)
           return fn.emitError() << "two arguments or results are named '" << name << "'";
         list.push_back(std::move(*d));
         return success();

@@ -116,6 +116,10 @@ struct AutodiffPass : msdd::impl::AutodiffBase<AutodiffPass> {
 
     SmallVector<int64_t> wrtArgs(wrt.begin(), wrt.end());
     if (wrtArgs.empty())
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        if (fn.getArgAttr(i, "msdd.param"))
+          wrtArgs.push_back(i);
+    if (wrtArgs.empty())
       for (auto [i, t] : llvm::enumerate(fn.getArgumentTypes()))
         if (isFloatTensor(t))
           wrtArgs.push_back(i);

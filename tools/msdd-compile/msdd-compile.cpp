@@ -33,6 +33,35 @@ static cl::opt<std::string> emit(
     cl::desc("What to write: artifact (default), or the IR after a pipeline stage: "
              "linalg, tiled, bufferized, loops or llvm"),
     cl::init("artifact"), cl::cat(category));
+static cl::OptionCategory trainCategory("msdd-compile training options (with --train)");
+static cl::opt<bool> train("train",
+                           cl::desc("Compile @loss into train_step(params, optimizer state, step, "
+                                    "batch) (see docs/training.md)"),
+                           cl::cat(category));
+static cl::opt<std::string> optimizerName("optimizer", cl::desc("adamw (default), adam or sgd"),
+                                          cl::init("adamw"), cl::cat(trainCategory));
+static cl::opt<double> learningRate("lr", cl::desc("Peak learning rate (default 1e-4)"),
+                                    cl::init(1e-4), cl::cat(trainCategory));
+static cl::opt<double> beta1("beta1", cl::desc("Adam beta1 (default 0.9)"), cl::init(0.9),
+                             cl::cat(trainCategory));
+static cl::opt<double> beta2("beta2", cl::desc("Adam beta2 (default 0.95)"), cl::init(0.95),
+                             cl::cat(trainCategory));
+static cl::opt<double> adamEps("eps", cl::desc("Adam epsilon (default 1e-8)"), cl::init(1e-8),
+                               cl::cat(trainCategory));
+static cl::opt<double> weightDecay("weight-decay", cl::desc("Weight decay (default 0)"),
+                                   cl::init(0.0), cl::cat(trainCategory));
+static cl::opt<double> sgdMomentum("momentum", cl::desc("SGD momentum (default 0)"),
+                                   cl::init(0.0), cl::cat(trainCategory));
+static cl::opt<double> clipNorm("clip-norm", cl::desc("Global gradient-norm clip (0: off)"),
+                                cl::init(0.0), cl::cat(trainCategory));
+static cl::opt<std::string> schedule("schedule", cl::desc("constant (default) or cosine"),
+                                     cl::init("constant"), cl::cat(trainCategory));
+static cl::opt<int64_t> warmupSteps("warmup-steps", cl::desc("Linear warm-up steps"),
+                                    cl::init(0), cl::cat(trainCategory));
+static cl::opt<int64_t> totalSteps("total-steps", cl::desc("End of the cosine schedule"),
+                                   cl::init(0), cl::cat(trainCategory));
+static cl::opt<double> emaDecay("ema", cl::desc("EMA decay of the weights (0: off)"),
+                                cl::init(0.0), cl::cat(trainCategory));
 static cl::opt<int64_t> minTiles("min-tiles",
                                  cl::desc("Tiles per parallel op to aim for (default 64)"),
                                  cl::init(64), cl::cat(category));
@@ -61,7 +90,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
   msdd::registerAllPasses();
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &trainCategory});
   std::string flagErrors;
   llvm::raw_string_ostream flagErrorStream(flagErrors);
   if (!cl::ParseCommandLineOptions(
@@ -110,6 +139,17 @@ int main(int argc, char **argv) {
   msdd::CpuPipelineOptions options;
   options.minTiles = minTiles;
   options.stopAfter = stopAfter;
+  if (train) {
+    std::string opts;
+    llvm::raw_string_ostream os(opts);
+    os << "msdd-autodiff{function=loss}, msdd-build-train-step{optimizer=" << optimizerName
+       << " lr=" << learningRate << " beta1=" << beta1 << " beta2=" << beta2 << " eps=" << adamEps
+       << " weight-decay=" << weightDecay << " momentum=" << sgdMomentum
+       << " clip-norm=" << clipNorm << " schedule=" << schedule
+       << " warmup-steps=" << warmupSteps << " total-steps=" << totalSteps << " ema=" << emaDecay
+       << "}";
+    options.prologue = os.str();
+  }
   msdd::buildCpuPipeline(pm, options);
   if (failed(pm.run(*module)))
     return 1; // the failing pass reported its diagnostic

@@ -16,6 +16,9 @@ struct CpuPipelineOptions {
   /// Stop after this stage and print the IR instead of writing an artifact:
   /// "linalg", "loops", "llvm" or "" (write the artifact).
   std::string stopAfter;
+  /// Passes to run first, in pass-pipeline syntax (msdd-compile --train puts msdd-autodiff and
+  /// msdd-build-train-step here).
+  std::string prologue;
 };
 
 /// msdd/tensor IR -> LLVM dialect with exported entry points (the whole target-neutral and

@@ -49,12 +49,45 @@ def Autodiff : Pass<"msdd-autodiff", "ModuleOp"> {
     Option<"functionName", "function", "std::string", /*default=*/"",
            "The function to differentiate">,
     ListOption<"wrt", "wrt", "int64_t",
-               "Argument indices to differentiate with respect to (default: every float tensor argument)">,
+               "Argument indices to differentiate with respect to (default: the msdd.param arguments, else every float tensor argument)">,
     ListOption<"of", "of", "int64_t",
                "Indices of the scalar results to differentiate (default: 0)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::msdd::MsddDialect"];
+}
+
+def BuildTrainStep : Pass<"msdd-build-train-step", "ModuleOp"> {
+  let summary = "Build train_step: gradients, clipping, schedule and optimizer as one function";
+  let description = [{
+    Expects `@<loss>` and its gradient `@<loss>_grad` (from `msdd-autodiff`, whose default
+    `wrt` is the `msdd.param` arguments). Emits the public `@train_step` described in
+    docs/training.md: it calls the gradient function, computes the global gradient norm,
+    clips, evaluates the learning-rate schedule at `step`, and applies the optimizer to each
+    parameter as elementwise msdd ops (fused into one pass per parameter downstream). Updated
+    parameters and optimizer state are outputs marked `msdd.updates`, so the runtime can
+    update them in place.
+  }];
+  let options = [
+    Option<"lossFunction", "loss", "std::string", /*default=*/"\"loss\"", "The loss function">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"adamw\"",
+           "adamw (decoupled weight decay), adam (L2) or sgd">,
+    Option<"lr", "lr", "double", /*default=*/"1e-4", "Peak learning rate">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "Adam beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.95", "Adam beta2">,
+    Option<"eps", "eps", "double", /*default=*/"1e-8", "Adam epsilon">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0", "Weight decay">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0", "SGD momentum">,
+    Option<"clipNorm", "clip-norm", "double", /*default=*/"0.0",
+           "Clip the global gradient norm to this value (0: off)">,
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"constant\"",
+           "constant or cosine (after the warm-up)">,
+    Option<"warmupSteps", "warmup-steps", "int64_t", /*default=*/"0", "Linear warm-up steps">,
+    Option<"totalSteps", "total-steps", "int64_t", /*default=*/"0",
+           "Steps of the cosine schedule (its end)">,
+    Option<"emaDecay", "ema", "double", /*default=*/"0.0", "EMA decay of the weights (0: off)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::msdd::MsddDialect"];
 }
 
 #endif // MSDD_TRANSFORMS_PASSES
