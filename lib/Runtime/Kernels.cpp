@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <vector>
 
@@ -94,8 +96,48 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const dou
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 1.0, c, ldc);
 }
 
-/// c += a * b with a: M x K, b: K x N, c: M x N.
+template <typename T> void matmulAccumulateSerial(const View<T> &a, const View<T> &b, const View<T> &c);
+
+/// Rows [begin, end) of a view.
+template <typename T> View<T> rowsOf(const View<T> &v, int64_t begin, int64_t end) {
+  return {v.data + begin * v.rowStride, end - begin, v.cols, v.rowStride, v.colStride};
+}
+
+template <typename T> struct ProductJob {
+  View<T> a, b, c;
+  int64_t rowsPerChunk;
+};
+
+/// c += a * b with a: M x K, b: K x N, c: M x N; large products are split by rows (or, for
+/// short wide ones, by columns) over the runtime's pool, one single-threaded BLAS call each.
 template <typename T> void matmulAccumulate(const View<T> &a, const View<T> &b, const View<T> &c) {
+  int threads = ThreadPool::global().numThreads();
+  int64_t work = c.rows * c.cols * a.cols;
+  if (threads <= 1 || work < kSmallMatmulWork) {
+    matmulAccumulateSerial(a, b, c);
+    return;
+  }
+  if (c.rows < 2 * threads && c.cols >= 2 * threads) {
+    // Split columns: the same problem, transposed (C^T += B^T A^T).
+    matmulAccumulate(b.transposed(), a.transposed(), c.transposed());
+    return;
+  }
+  int64_t chunks = std::min<int64_t>(c.rows, 4 * threads);
+  ProductJob<T> job{a, b, c, (c.rows + chunks - 1) / chunks};
+  ThreadPool::global().parallelFor(
+      [](void *ctx, int64_t begin, int64_t end) {
+        auto &j = *static_cast<ProductJob<T> *>(ctx);
+        for (int64_t chunk = begin; chunk < end; ++chunk) {
+          int64_t r0 = chunk * j.rowsPerChunk, r1 = std::min(j.c.rows, r0 + j.rowsPerChunk);
+          if (r0 < r1)
+            matmulAccumulateSerial(rowsOf(j.a, r0, r1), j.b, rowsOf(j.c, r0, r1));
+        }
+      },
+      &job, (c.rows + job.rowsPerChunk - 1) / job.rowsPerChunk);
+}
+
+/// c += a * b on the calling thread.
+template <typename T> void matmulAccumulateSerial(const View<T> &a, const View<T> &b, const View<T> &c) {
   int64_t m = c.rows, n = c.cols, k = a.cols;
   if (m == 0 || n == 0 || k == 0)
     return;
@@ -158,10 +200,11 @@ void checkShapes(const char *kernel, const View<T> &a, const View<T> &b, const V
 /// Synchronises OpenBLAS's own thread count with an explicit MSDD_NUM_THREADS, once, so the
 /// variable bounds all threads the runtime uses. Without it OpenBLAS keeps its own default.
 void configureBlasThreads() {
+  // OpenBLAS's own threads spin (sched_yield) between calls and fight the runtime's pool for
+  // the same cores; one BLAS thread per pool thread, with the pool splitting large products,
+  // keeps every core busy with one thing.
   static const bool configured = [] {
-    const char *requested = std::getenv("MSDD_NUM_THREADS");
-    if (requested && *requested)
-      openblas_set_num_threads(ThreadPool::global().numThreads());
+    openblas_set_num_threads(1);
     return true;
   }();
   (void)configured;
@@ -215,9 +258,71 @@ void batchMatmul(const char *kernel, const Descriptor &A, const Descriptor &B,
   }
 }
 
+/// Compiled code allocates the same temporaries every call; glibc returns large blocks to
+/// the kernel on free (mmap), so each call would page-fault them back in. Freed blocks are
+/// kept per size and reused. A 64-byte header before each block records its size.
+class BlockCache {
+public:
+  static constexpr size_t kHeader = 64;
+  static constexpr size_t kMaxCachedBytes = size_t(4) << 30;
+
+  void *allocate(size_t size) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(size);
+      if (it != free_.end() && !it->second.empty()) {
+        void *block = it->second.back();
+        it->second.pop_back();
+        cachedBytes_ -= size;
+        return static_cast<char *>(block) + kHeader;
+      }
+    }
+    void *block = std::aligned_alloc(kHeader, kHeader + ((size + kHeader - 1) / kHeader) * kHeader);
+    if (!block)
+      fatal("allocate", "out of memory");
+    *static_cast<size_t *>(block) = size;
+    return static_cast<char *>(block) + kHeader;
+  }
+
+  void release(void *pointer) {
+    if (!pointer)
+      return;
+    void *block = static_cast<char *>(pointer) - kHeader;
+    size_t size = *static_cast<size_t *>(block);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cachedBytes_ + size > kMaxCachedBytes) {
+      std::free(block);
+      return;
+    }
+    free_[size].push_back(block);
+    cachedBytes_ += size;
+  }
+
+private:
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void *>> free_;
+  size_t cachedBytes_ = 0;
+};
+
+BlockCache &blockCache() {
+  static BlockCache *cache = new BlockCache; // never destroyed: artifacts may free at exit
+  return *cache;
+}
+
 } // namespace
 
 extern "C" {
+
+void *_mlir_memref_to_llvm_alloc(size_t size) { return blockCache().allocate(size); }
+
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
+  if (alignment > BlockCache::kHeader)
+    fatal("aligned_alloc", "alignment above 64 bytes is not supported");
+  return blockCache().allocate(size);
+}
+
+void _mlir_memref_to_llvm_free(void *pointer) { blockCache().release(pointer); }
+
 
 void msdd_rt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx,
                           int64_t n) {

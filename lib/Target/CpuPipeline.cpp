@@ -55,8 +55,8 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options) {
        "canonicalize, cse"},
       {"llvm",
        "lower-affine, expand-strided-metadata, lower-affine, convert-scf-to-cf, "
-       "convert-math-to-llvm, convert-math-to-libm, arith-expand, convert-arith-to-llvm, "
-       "finalize-memref-to-llvm, convert-func-to-llvm, convert-cf-to-llvm, "
+       "msdd-approximate-math, convert-math-to-llvm, convert-math-to-libm, arith-expand, convert-arith-to-llvm, "
+       "finalize-memref-to-llvm{use-generic-functions=true}, convert-func-to-llvm, convert-cf-to-llvm, "
        "convert-index-to-llvm, reconcile-unrealized-casts, msdd-lower-parallel-dispatch, "
        "msdd-emit-entry-points, canonicalize"},
   };

@@ -9,6 +9,7 @@
 #ifndef MSDD_RUNTIME_KERNELS_H
 #define MSDD_RUNTIME_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -69,6 +70,12 @@ void _mlir_ciface_msdd_rt_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
                                      msdd_memref2d_f64 *C, int64_t transposeB);
 void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
                                            msdd_memref3d_f64 *C, int64_t transposeB);
+
+/* Memory for compiled code's temporaries (MLIR's generic allocation functions): freed
+ * blocks are cached per size and reused by later calls. Blocks are 64-byte aligned. */
+void *_mlir_memref_to_llvm_alloc(size_t size);
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size);
+void _mlir_memref_to_llvm_free(void *pointer);
 
 /* MLIR's unranked memref: a rank and a pointer to a ranked descriptor. */
 typedef struct msdd_unranked_memref {
