@@ -98,6 +98,43 @@ FailureOr<DenseMap<Value, Value>> reverseSweep(Block &body, Value loss,
   return adjoint;
 }
 
+/// Elementwise msdd ops whose results are cheap to recompute from their operands.
+bool isCheapElementwise(Operation *op) {
+  return op->getNumResults() == 1 && op->hasTrait<OpTrait::SameOperandsAndResultType>() &&
+         op->getDialect() && isa<MsddDialect>(op->getDialect());
+}
+
+/// Clones cheap elementwise forward ops next to their first backward use, so their results
+/// need not stay alive from the forward pass to the backward one.
+void rematerializeElementwise(Block &body, Operation *lastForward) {
+  if (!lastForward)
+    return;
+  SmallVector<Operation *> forward;
+  for (Operation &op : body) {
+    forward.push_back(&op);
+    if (&op == lastForward)
+      break;
+  }
+  for (Operation *op : llvm::reverse(forward)) {
+    if (!isCheapElementwise(op))
+      continue;
+    SmallVector<OpOperand *> backwardUses;
+    for (OpOperand &use : op->getResult(0).getUses())
+      if (lastForward->isBeforeInBlock(use.getOwner()) && !isa<func::ReturnOp>(use.getOwner()))
+        backwardUses.push_back(&use);
+    if (backwardUses.empty())
+      continue;
+    Operation *first = backwardUses.front()->getOwner();
+    for (OpOperand *use : backwardUses)
+      if (use->getOwner()->isBeforeInBlock(first))
+        first = use->getOwner();
+    OpBuilder b(first);
+    Operation *copy = b.clone(*op);
+    for (OpOperand *use : backwardUses)
+      use->set(copy->getResult(0));
+  }
+}
+
 struct AutodiffPass : msdd::impl::AutodiffBase<AutodiffPass> {
   using AutodiffBase::AutodiffBase;
 
@@ -157,6 +194,8 @@ struct AutodiffPass : msdd::impl::AutodiffBase<AutodiffPass> {
 
     Block &body = grad.getBody().front();
     auto ret = cast<func::ReturnOp>(body.getTerminator());
+    // Everything before the return is forward; what the sweeps add is backward.
+    Operation *lastForward = ret->getPrevNode();
     OpBuilder b(ret);
     SmallVector<Value> results(ret.getOperands());
     SmallVector<Type> resultTypes(grad.getResultTypes());
@@ -180,6 +219,8 @@ struct AutodiffPass : msdd::impl::AutodiffBase<AutodiffPass> {
     }
     b.create<func::ReturnOp>(ret.getLoc(), results);
     ret.erase();
+    if (rematerialize)
+      rematerializeElementwise(body, lastForward);
     SmallVector<DictionaryAttr> resultAttrs;
     for (unsigned i = 0, e = grad.getNumResults(); i < e; ++i)
       resultAttrs.push_back(grad.getResultAttrDict(i));

@@ -11,3 +11,16 @@ func.func @two_losses(%x: tensor<3xf32>, %w: tensor<3xf32> {msdd.name = "w"}) ->
   %b = msdd.reduce_max %y {axes = array<i64: 0>} : (tensor<3xf32>) -> tensor<f32>
   return %a, %b : tensor<f32>, tensor<f32>
 }
+
+// RUN: msdd-opt %s --split-input-file --msdd-autodiff="function=remat rematerialize=true" | FileCheck %s --check-prefix=REMAT
+// The tanh is recomputed after the loss instead of being kept from the forward pass.
+// REMAT-LABEL: func.func @remat_grad
+// REMAT: %[[T:.+]] = msdd.tanh %arg0
+// REMAT: msdd.reduce_sum %[[T]]
+// REMAT: %[[AGAIN:.+]] = msdd.tanh %arg0
+// REMAT: msdd.mul %[[AGAIN]], %[[AGAIN]]
+func.func @remat(%x: tensor<3xf32>) -> tensor<f32> {
+  %t = msdd.tanh %x : tensor<3xf32>
+  %l = msdd.reduce_sum %t {axes = array<i64: 0>} : (tensor<3xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

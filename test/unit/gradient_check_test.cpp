@@ -172,9 +172,9 @@ double scalarOf(const msdd::rt::NamedTensors &outputs) {
 /// `samplesPerInput` elements of each differentiated input (all when 0).
 void checkGradients(const std::string &name, const std::string &module,
                     const std::vector<std::string> &wrtNames, size_t samplesPerInput,
-                    double tolerance, const std::function<double(const std::string &, int64_t)> &init) {
-  std::string wrt;
-  auto artifact = compile(module, name, "msdd-autodiff{function=loss}");
+                    double tolerance, const std::function<double(const std::string &, int64_t)> &init,
+                    const std::string &autodiff = "msdd-autodiff{function=loss}") {
+  auto artifact = compile(module, name, autodiff);
   ASSERT_TRUE(artifact) << "could not compile\n" << module;
   const msdd::rt::FunctionSpec &loss = artifact->function("loss");
   msdd::rt::NamedTensors inputs;
@@ -246,8 +246,11 @@ INSTANTIATE_TEST_SUITE_P(AllOps, GradientCheck, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<GradCase> &info) { return info.param.name; });
 
 /// The example transformer block (examples/transformer_block/block.mlir) in f64, with a loss
-/// on its output: gradients for every parameter, checked at a sample of elements each.
-TEST(GradientCheckBlock, TransformerBlock) {
+/// on its output: gradients for every parameter, checked at a sample of elements each, with
+/// forward values kept or rematerialized.
+class GradientCheckBlock : public ::testing::TestWithParam<bool> {};
+
+TEST_P(GradientCheckBlock, TransformerBlock) {
   std::ifstream file(MSDD_SOURCE_DIR "/examples/transformer_block/block.mlir");
   ASSERT_TRUE(file) << "missing example";
   std::stringstream text;
@@ -293,8 +296,15 @@ func.func @loss(%x: !img {msdd.name = "x"}, %t: tensor<2xf64> {msdd.name = "t"},
       return 1.0 + 0.1 * normal(rng);
     return (name == "x" || name == "target") ? normal(rng) : 0.2 * normal(rng);
   };
-  checkGradients("block", block + loss, params, 6, 1e-5, init);
+  checkGradients("block", block + loss, params, 6, 1e-5, init,
+                 GetParam() ? "msdd-autodiff{function=loss rematerialize=true}"
+                            : "msdd-autodiff{function=loss}");
 }
+
+INSTANTIATE_TEST_SUITE_P(Remat, GradientCheckBlock, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool> &info) {
+                           return info.param ? "rematerialized" : "kept";
+                         });
 
 } // namespace
 

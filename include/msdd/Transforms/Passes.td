@@ -52,6 +52,9 @@ def Autodiff : Pass<"msdd-autodiff", "ModuleOp"> {
                "Argument indices to differentiate with respect to (default: the msdd.param arguments, else every float tensor argument)">,
     ListOption<"of", "of", "int64_t",
                "Indices of the scalar results to differentiate (default: 0)">,
+    Option<"rematerialize", "rematerialize", "bool", /*default=*/"false",
+           "Recompute cheap elementwise forward values next to their backward uses instead of "
+           "keeping them alive from the forward pass (less memory, a little more compute)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::msdd::MsddDialect"];
