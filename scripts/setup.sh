@@ -9,6 +9,7 @@ PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools   # MLIR/LLVM 19, lit, FileCheck
   libopenblas-dev zlib1g-dev libzstd-dev                    # BLAS for the runtime; zlib for .npz
+  libspng-dev libjpeg62-turbo-dev                           # PNG/JPEG images for msdd-run train
   libgtest-dev python3-numpy                                # tests and reference scripts
 )
 

@@ -109,6 +109,11 @@ public:
       }
       if (!denseByteSize(spec.dtype, spec.shape))
         fail(at, "shape " + shapeToString(spec.shape) + " is too large");
+      if (const Json *updates = list[i].find("updates")) {
+        if (!updates->isString())
+          fail(at + ".updates", std::string("expected string, got ") + updates->kindName());
+        spec.updates = updates->asString();
+      }
       for (const std::string &other : seen)
         if (other == spec.name)
           fail(at, "name '" + spec.name + "' appears twice");
@@ -236,6 +241,25 @@ void Artifact::parseManifest(const char *text) {
     function.entry = reader.member(list[i], at, "entry", Json::Kind::String).asString();
     function.inputs = reader.tensors(list[i], at, "inputs");
     function.outputs = reader.tensors(list[i], at, "outputs");
+    for (size_t k = 0; k < function.inputs.size(); ++k)
+      if (!function.inputs[k].updates.empty())
+        reader.fail(at + ".inputs[" + std::to_string(k) + "]", "only outputs may have \"updates\"");
+    for (size_t k = 0; k < function.outputs.size(); ++k) {
+      const TensorSpec &output = function.outputs[k];
+      if (output.updates.empty())
+        continue;
+      const TensorSpec *input = nullptr;
+      for (const TensorSpec &candidate : function.inputs)
+        if (candidate.name == output.updates)
+          input = &candidate;
+      std::string where = at + ".outputs[" + std::to_string(k) + "]";
+      if (!input)
+        reader.fail(where, "updates '" + output.updates + "', which is not an input");
+      if (input->dtype != output.dtype || input->shape != output.shape)
+        reader.fail(where, "updates '" + output.updates + "' of type " +
+                               typeToString(input->dtype, input->shape) + " but is " +
+                               typeToString(output.dtype, output.shape));
+    }
     if (findFunction(function.name))
       reader.fail(at, "function name '" + function.name + "' appears twice");
     void *entry = dlsym(handle_, function.entry.c_str());

@@ -82,6 +82,16 @@ void AtomicFileWriter::write(const void *data, size_t size) {
   offset_ += size;
 }
 
+void AtomicFileWriter::flush() {
+  if (!file_)
+    throw Error(path_, "flush after commit");
+  if (std::fflush(file_) != 0) {
+    int err = errno;
+    discard();
+    throw Error(path_, "write failed: " + errnoMessage(err));
+  }
+}
+
 void AtomicFileWriter::commit() {
   if (!file_)
     throw Error(path_, "commit after commit");

@@ -158,8 +158,8 @@ NamedTensors readSafetensors(const std::string &path, Metadata *metadata) {
   return tensors;
 }
 
-void writeSafetensors(const std::string &path, const NamedTensors &tensors,
-                      const Metadata &metadata) {
+std::string safetensorsHeader(const std::string &path, const NamedTensors &tensors,
+                              const Metadata &metadata) {
   Json header = Json::object();
   if (!metadata.empty()) {
     Json &strings = header[kMetadataKey];
@@ -186,9 +186,14 @@ void writeSafetensors(const std::string &path, const NamedTensors &tensors,
   text.append((8 - text.size() % 8) % 8, ' '); // keeps the data block 8-byte aligned
   std::string prefix;
   appendLE<uint64_t>(prefix, text.size());
+  return prefix + text;
+}
 
+void writeSafetensors(const std::string &path, const NamedTensors &tensors,
+                      const Metadata &metadata) {
+  std::string header = safetensorsHeader(path, tensors, metadata);
   AtomicFileWriter writer(path);
-  writer.write(prefix + text);
+  writer.write(header);
   for (const auto &[name, tensor] : tensors)
     writer.write(tensor.rawData(), tensor.nbytes());
   writer.commit();

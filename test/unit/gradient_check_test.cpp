@@ -5,17 +5,9 @@
 // compares every gradient with central finite differences of the compiled loss.
 //
 //===----------------------------------------------------------------------===//
-#include "msdd/InitAll.h"
-#include "msdd/Runtime/Artifact.h"
-#include "msdd/Target/CPU.h"
+#include "compile_util.h"
 
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "llvm/Support/FileSystem.h"
 
 #include <gtest/gtest.h>
 
@@ -136,31 +128,12 @@ std::vector<GradCase> allCases() {
   return cases;
 }
 
-/// Compiles `source` (with `pipelinePrefix` run first) into an artifact.
-std::unique_ptr<msdd::rt::Artifact> compile(const std::string &source, const std::string &name,
-                                            const std::string &pipelinePrefix) {
-  mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  mlir::msdd::registerAllDialects(registry);
-  mlir::MLIRContext context(registry);
-  auto module = mlir::parseSourceString<mlir::ModuleOp>(source, &context);
-  if (!module)
-    return nullptr;
-  mlir::PassManager pm(&context);
-  if (failed(mlir::parsePassPipeline(pipelinePrefix, pm)))
-    return nullptr;
-  mlir::msdd::buildCpuPipeline(pm, {});
-  if (failed(pm.run(*module)))
-    return nullptr;
-  llvm::SmallString<128> path;
-  if (llvm::sys::fs::createTemporaryFile("msdd-grad-" + name, "msdd", path))
-    return nullptr;
+/// Compiles `source` (with `prologue` run first) into an artifact.
+std::unique_ptr<msdd::rt::Artifact> compile(const std::string &source, const std::string &prologue) {
   std::string error;
-  if (failed(mlir::msdd::writeCpuArtifact(*module, path, error)))
-    return nullptr;
-  auto artifact = msdd::rt::Artifact::open(path.str().str());
-  llvm::sys::fs::remove(path);
+  auto artifact = msdd::test::compileToArtifact(source, error, prologue);
+  if (!artifact)
+    ADD_FAILURE() << error;
   return artifact;
 }
 
@@ -174,7 +147,7 @@ void checkGradients(const std::string &name, const std::string &module,
                     const std::vector<std::string> &wrtNames, size_t samplesPerInput,
                     double tolerance, const std::function<double(const std::string &, int64_t)> &init,
                     const std::string &autodiff = "msdd-autodiff{function=loss}") {
-  auto artifact = compile(module, name, autodiff);
+  auto artifact = compile(module, autodiff);
   ASSERT_TRUE(artifact) << "could not compile\n" << module;
   const msdd::rt::FunctionSpec &loss = artifact->function("loss");
   msdd::rt::NamedTensors inputs;

@@ -6,18 +6,9 @@
 // max |got - want| / max |want|, which stays meaningful where outputs cross zero.
 //
 //===----------------------------------------------------------------------===//
-#include "msdd/InitAll.h"
-#include "msdd/Runtime/Artifact.h"
-#include "msdd/Target/CPU.h"
+#include "compile_util.h"
 
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <gtest/gtest.h>
 
@@ -537,24 +528,9 @@ class OpNumerics : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(OpNumerics, MatchesFloat64Reference) {
   const OpCase &c = GetParam();
-  mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  mlir::msdd::registerAllDialects(registry);
-  mlir::MLIRContext context(registry);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(c.body, &context);
-  ASSERT_TRUE(module) << c.body;
-  mlir::PassManager pm(&context);
-  mlir::msdd::buildCpuPipeline(pm, {});
-  ASSERT_TRUE(mlir::succeeded(pm.run(*module))) << c.body;
-
-  llvm::SmallString<128> path;
-  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("msdd-op-" + c.name, "msdd", path));
   std::string error;
-  ASSERT_TRUE(mlir::succeeded(mlir::msdd::writeCpuArtifact(*module, path, error))) << error;
-  auto artifact = msdd::rt::Artifact::open(path.str().str());
-  llvm::sys::fs::remove(path);
+  auto artifact = msdd::test::compileToArtifact(c.body, error);
+  ASSERT_TRUE(artifact) << error << "\n" << c.body;
 
   std::mt19937_64 rng(std::hash<std::string>{}(c.name));
   std::normal_distribution<float> normal;

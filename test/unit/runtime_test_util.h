@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
+#include <ftw.h>
 #include <functional>
 #include <string>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 
 namespace msdd::rt::test {
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with its files when destroyed.
+/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it when destroyed.
 class TempDir {
 public:
   TempDir() {
@@ -27,9 +28,11 @@ public:
     path_ = pattern;
   }
   ~TempDir() {
-    for (const std::string &name : list())
-      std::remove(file(name).c_str());
-    rmdir(path_.c_str());
+    // Depth first, so folders are empty when they are removed.
+    nftw(
+        path_.c_str(),
+        [](const char *path, const struct stat *, int, struct FTW *) { return ::remove(path); },
+        16, FTW_DEPTH | FTW_PHYS);
   }
   const std::string &path() const { return path_; }
   std::string file(const std::string &name) const { return path_ + "/" + name; }

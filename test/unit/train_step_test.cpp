@@ -5,17 +5,9 @@
 // same steps in double precision.
 //
 //===----------------------------------------------------------------------===//
-#include "msdd/InitAll.h"
-#include "msdd/Runtime/Artifact.h"
-#include "msdd/Target/CPU.h"
+#include "compile_util.h"
 
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "llvm/Support/FileSystem.h"
 
 #include <gtest/gtest.h>
 
@@ -46,31 +38,18 @@ struct Config {
 };
 
 std::unique_ptr<msdd::rt::Artifact> compileTrainStep(const Config &c) {
-  mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  mlir::msdd::registerAllDialects(registry);
-  mlir::MLIRContext context(registry);
-  auto module = mlir::parseSourceString<mlir::ModuleOp>(kModel, &context);
-  mlir::msdd::CpuPipelineOptions options;
-  options.prologue = "msdd-autodiff{function=loss}, msdd-build-train-step{optimizer=" + c.optimizer +
-                     " lr=" + std::to_string(c.lr) + " beta1=" + std::to_string(c.beta1) +
-                     " beta2=" + std::to_string(c.beta2) + " eps=" + std::to_string(c.eps) +
-                     " weight-decay=" + std::to_string(c.weightDecay) +
-                     " momentum=" + std::to_string(c.momentum) + " clip-norm=" + std::to_string(c.clip) +
-                     " schedule=cosine warmup-steps=" + std::to_string(c.warmup) +
-                     " total-steps=" + std::to_string(c.total) + " ema=" + std::to_string(c.ema) + "}";
-  mlir::PassManager pm(&context);
-  mlir::msdd::buildCpuPipeline(pm, options);
-  if (!module || failed(pm.run(*module)))
-    return nullptr;
-  llvm::SmallString<128> path;
+  std::string prologue =
+      "msdd-autodiff{function=loss}, msdd-build-train-step{optimizer=" + c.optimizer +
+      " lr=" + std::to_string(c.lr) + " beta1=" + std::to_string(c.beta1) +
+      " beta2=" + std::to_string(c.beta2) + " eps=" + std::to_string(c.eps) +
+      " weight-decay=" + std::to_string(c.weightDecay) + " momentum=" + std::to_string(c.momentum) +
+      " clip-norm=" + std::to_string(c.clip) + " schedule=cosine warmup-steps=" +
+      std::to_string(c.warmup) + " total-steps=" + std::to_string(c.total) +
+      " ema=" + std::to_string(c.ema) + "}";
   std::string error;
-  if (llvm::sys::fs::createTemporaryFile("msdd-train-step", "msdd", path) ||
-      failed(mlir::msdd::writeCpuArtifact(*module, path, error)))
-    return nullptr;
-  auto artifact = msdd::rt::Artifact::open(path.str().str());
-  llvm::sys::fs::remove(path);
+  auto artifact = msdd::test::compileToArtifact(kModel, error, prologue);
+  if (!artifact)
+    ADD_FAILURE() << error;
   return artifact;
 }
 

@@ -21,6 +21,9 @@ struct TensorSpec {
   std::string name;
   DType dtype;
   std::vector<int64_t> shape;
+  /// Outputs only: the input whose new value this output is (manifest "updates"), or empty.
+  /// It still needs a buffer of its own (docs/training.md).
+  std::string updates;
 };
 
 struct FunctionSpec {

@@ -52,6 +52,8 @@ public:
 
   void write(const void *data, size_t size);
   void write(const std::string &bytes) { write(bytes.data(), bytes.size()); }
+  /// Hands the bytes written so far to the operating system (no fsync).
+  void flush();
   /// Bytes written so far.
   uint64_t offset() const { return offset_; }
   void commit();

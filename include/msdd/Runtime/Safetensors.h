@@ -23,6 +23,12 @@ using Metadata = std::map<std::string, std::string>;
 /// `metadata` is given it receives the "__metadata__" strings.
 NamedTensors readSafetensors(const std::string &path, Metadata *metadata = nullptr);
 
+/// What precedes the data block in a file of `tensors`: the 8-byte header length and the
+/// JSON header (space-padded so the data block starts 8-byte aligned). The data block is the
+/// tensors' bytes in the given order. `path` names the file in errors.
+std::string safetensorsHeader(const std::string &path, const NamedTensors &tensors,
+                              const Metadata &metadata = {});
+
 /// Writes atomically (see AtomicFileWriter), tensors in the given order.
 void writeSafetensors(const std::string &path, const NamedTensors &tensors,
                       const Metadata &metadata = {});
