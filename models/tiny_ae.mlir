@@ -37,3 +37,17 @@ func.func @init(%seed: tensor<i64> {msdd.name = "seed"})
   %b_dec = arith.constant dense<0.0> : tensor<48xf32>
   return %w_enc, %b_enc, %w_dec, %b_dec : tensor<16x48xf32>, tensor<16xf32>, tensor<48x16xf32>, tensor<48xf32>
 }
+
+// Reconstruction with trained parameters (what evaluation and the demo call).
+func.func @reconstruct(%w_enc: tensor<16x48xf32> {msdd.name = "w_enc"},
+                       %b_enc: tensor<16xf32> {msdd.name = "b_enc"},
+                       %w_dec: tensor<48x16xf32> {msdd.name = "w_dec"},
+                       %b_dec: tensor<48xf32> {msdd.name = "b_dec"},
+                       %images: !images {msdd.name = "images"}) -> (!images {msdd.name = "reconstruction"}) {
+  %tok = msdd.patchify %images {patch_size = 4 : i64} : (!images) -> !tokens
+  %z = msdd.linear %tok, %w_enc, %b_enc : (!tokens, tensor<16x48xf32>, tensor<16xf32>) -> !codes
+  %h = msdd.gelu %z : !codes
+  %y = msdd.linear %h, %w_dec, %b_dec : (!codes, tensor<48x16xf32>, tensor<48xf32>) -> !tokens
+  %rec = msdd.unpatchify %y {patch_size = 4 : i64} : (!tokens) -> !images
+  return %rec : !images
+}

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The main job, for now: compile the example transformer block to a native artifact, run it
-# on seeded inputs with msdd-run, check it against the float64 numpy reference and print the
-# run time. (The tokenizer's train/reconstruct job replaces this once it lands.)
+# The main job: compile the tiny patch autoencoder (models/tiny_ae.mlir) into a training step,
+# train it on the bundled photos (data/photos64/train) with msdd-run train, then reconstruct
+# the held-out photos (data/photos64/test) and print PSNR and throughput, with a PNG grid.
+# (The multi-scale diffusion tokenizer replaces the tiny autoencoder once it lands.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-out/demo}
-mkdir -p "$OUT"
-EX=examples/transformer_block
+STEPS=${STEPS:-600}
+rm -rf "$OUT" && mkdir -p "$OUT"
 
-"$BUILD_DIR/bin/msdd-compile" "$EX/block.mlir" -o "$OUT/block.msdd"
-/usr/bin/python3 "$EX/reference.py" --write-inputs "$OUT"
-"$BUILD_DIR/bin/msdd-run" infer "$OUT/block.msdd" --weights "$OUT/weights.safetensors" \
-  --inputs "$OUT/inputs.npz" --outputs "$OUT/outputs.npz" --json
-/usr/bin/python3 "$EX/reference.py" --check "$OUT"
+"$BUILD_DIR/bin/msdd-compile" --train models/tiny_ae.mlir -o "$OUT/tiny_ae.msdd" \
+  --lr 3e-3 --schedule cosine --warmup-steps 50 --total-steps "$STEPS"
+"$BUILD_DIR/bin/msdd-run" train "$OUT/tiny_ae.msdd" --data data/photos64/train \
+  --steps "$STEPS" --log-every 100 --checkpoint-every 200 --out "$OUT/run"
+/usr/bin/python3 examples/tiny_ae/evaluate.py "$OUT/tiny_ae.msdd" "$OUT/run/final.safetensors" \
+  data/photos64/test --grid "$OUT/reconstructions.png"
+echo "demo: reconstructions in $OUT/reconstructions.png, training log in $OUT/run/log.jsonl"

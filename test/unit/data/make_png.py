@@ -12,10 +12,14 @@ data/photos64 decoded by the small independent PNG decoder below (zlib + unfilte
 Broken files: truncated, a bad CRC, not a PNG, empty.
 """
 import os
+import sys
 import struct
 import zlib
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "python"))
+from msdd.images import _paeth, read_png_rgb8  # noqa: E402  (the PNG filters; photos' pixels)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "png")
@@ -26,14 +30,6 @@ PHOTOS = ["data/photos64/train/00000.png", "data/photos64/test/00000.png"]
 def chunk(kind, data):
     body = kind + data
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-
-def paeth(a, b, c):
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
 
 
 def filter_rows(rows, bpp, first_filter=0):
@@ -47,7 +43,7 @@ def filter_rows(rows, bpp, first_filter=0):
             a = row[i - bpp] if i >= bpp else 0
             b = prev[i]
             c = prev[i - bpp] if i >= bpp else 0
-            pred = [0, a, b, (a + b) // 2, paeth(a, b, c)][f]
+            pred = [0, a, b, (a + b) // 2, _paeth(a, b, c)][f]
             out.append((x - pred) & 0xFF)
         prev = row
     return bytes(out)
@@ -128,34 +124,6 @@ def cases():
     yield "palette4", encode(index, 3, 4, palette=palette), to_chw(palette[index[..., 0]], 255)
 
 
-def decode_rgb8(data):
-    """A small independent decoder for what data/photos64 holds: 8-bit RGB, not interlaced."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, ihdr = 8, b"", None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-    w, h, depth, color_type, _, _, interlace = ihdr
-    assert (depth, color_type, interlace) == (8, 2, 0), ihdr
-    raw, stride = zlib.decompress(idat), w * 3
-    out, prev = np.zeros((h, w, 3), dtype=np.uint8), bytearray(stride)
-    for y in range(h):
-        f = raw[y * (stride + 1)]
-        row = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = row[i - 3] if i >= 3 else 0
-            b, c = prev[i], (prev[i - 3] if i >= 3 else 0)
-            row[i] = (row[i] + [0, a, b, (a + b) // 2, paeth(a, b, c)][f]) & 0xFF
-        out[y] = np.frombuffer(bytes(row), dtype=np.uint8).reshape(w, 3)
-        prev = row
-    return out
-
-
 def main():
     os.makedirs(OUT, exist_ok=True)
     expected = {}
@@ -164,8 +132,7 @@ def main():
             f.write(png)
         expected[name] = values
     for i, path in enumerate(PHOTOS):
-        with open(os.path.join(REPO, path), "rb") as f:
-            expected["photo%d" % i] = to_chw(decode_rgb8(f.read()), 255)
+        expected["photo%d" % i] = to_chw(read_png_rgb8(os.path.join(REPO, path)), 255)
     np.savez_compressed(os.path.join(OUT, "expected.npz"), **expected)
 
     good = encode(pattern(7, 5, 3, 255), 2, 8)
