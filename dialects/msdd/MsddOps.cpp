@@ -404,20 +404,42 @@ LogicalResult MultiscaleSampleOp::verify() {
   if (getLatent().getType() != getNullLatent().getType())
     return emitOpError() << "latent and null_latent must have the same type, got "
                          << getLatent().getType() << " and " << getNullLatent().getType();
+  if (failed(sized("denoisers", getDenoisers().size(), scales)))
+    return failure();
   return success();
 }
 
 LogicalResult MultiscaleSampleOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  auto fn = symbolTable.lookupNearestSymbolFrom<func::FuncOp>(*this, getDenoiserAttr());
-  if (!fn)
-    return emitOpError() << "denoiser '" << getDenoiser() << "' is not a function in this module";
-  if (fn.getNumArguments() != 3 || fn.getNumResults() != 1)
-    return emitOpError() << "denoiser '" << getDenoiser()
-                         << "' must take (x, tau, latent) and return one velocity";
-  if (fn.getArgumentTypes()[2] != getLatent().getType())
-    return emitOpError() << "denoiser '" << getDenoiser() << "' takes a latent of type "
-                         << fn.getArgumentTypes()[2] << " but the latent is "
-                         << getLatent().getType();
+  ArrayRef<int64_t> y = shapeOf(getResult());
+  auto elementType = getResult().getType().getElementType();
+  for (auto [scale, attr] : llvm::enumerate(getDenoisers())) {
+    auto ref = cast<FlatSymbolRefAttr>(attr);
+    StringRef name = ref.getValue();
+    auto fn = symbolTable.lookupNearestSymbolFrom<func::FuncOp>(*this, ref);
+    if (!fn)
+      return emitOpError() << "denoiser '" << name << "' is not a function in this module";
+    size_t params = getParams().size();
+    if (fn.getNumArguments() != 3 + params || fn.getNumResults() != 1)
+      return emitOpError() << "denoiser '" << name << "' must take (x, tau, latent"
+                           << (params ? ", params..." : "") << ") and return one velocity";
+    if (fn.getArgumentTypes()[2] != getLatent().getType())
+      return emitOpError() << "denoiser '" << name << "' takes a latent of type "
+                           << fn.getArgumentTypes()[2] << " but the latent is "
+                           << getLatent().getType();
+    int64_t r = getResolutions()[scale];
+    auto xType = RankedTensorType::get({y[0], y[1], r, r}, elementType);
+    auto tauType = RankedTensorType::get({y[0]}, elementType);
+    if (fn.getArgumentTypes()[0] != xType || fn.getResultTypes()[0] != xType)
+      return emitOpError() << "denoiser '" << name << "' of scale " << scale
+                           << " must take and return x of type " << xType;
+    if (fn.getArgumentTypes()[1] != tauType)
+      return emitOpError() << "denoiser '" << name << "' must take tau of type " << tauType;
+    for (size_t p = 0; p < params; ++p)
+      if (fn.getArgumentTypes()[3 + p] != getParams()[p].getType())
+        return emitOpError() << "denoiser '" << name << "' takes parameter " << p
+                             << " of type " << fn.getArgumentTypes()[3 + p] << " but gets "
+                             << getParams()[p].getType();
+  }
   return success();
 }
 

@@ -39,13 +39,13 @@ struct Stage {
 std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options) {
   return {
       {"linalg",
-       "msdd-record-entry-points, inline, symbol-dce,"
+       "msdd-expand-sampler, msdd-record-entry-points, inline, symbol-dce,"
        "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, "
        "msdd-fuse-elementwise, canonicalize, cse)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
       {"bufferized",
-       "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries "
+       "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries allow-return-allocs-from-loops "
        "function-boundary-type-conversion=identity-layout-map}, "
        "buffer-results-to-out-params{hoist-static-allocs=true}, canonicalize, "
        "buffer-deallocation-pipeline, canonicalize"},

@@ -105,6 +105,6 @@ func.func private @denoiser(%x: tensor<1x3x8x8xf32>, %t: tensor<1xf32>, %c: tens
 
 func.func @sampler(%c: tensor<1x4x8xf32>, %n: tensor<1x4x8xf32>, %seed: i64) -> tensor<1x3x8x8xf32> {
   // expected-error @+1 {{must be expanded into per-scale loops before lowering to linalg}}
-  %0 = msdd.multiscale_sample @denoiser(%c, %n, %seed) {resolutions = array<i64: 8>, steps = array<i64: 1>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 1.0 : f64, gamma = 0.333 : f64} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x3x8x8xf32>
+  %0 = msdd.multiscale_sample [@denoiser](%c, %n, %seed) {resolutions = array<i64: 8>, steps = array<i64: 1>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 1.0 : f64, gamma = 0.333 : f64} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x3x8x8xf32>
   return %0 : tensor<1x3x8x8xf32>
 }

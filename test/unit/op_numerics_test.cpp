@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compile_util.h"
+#include "philox_reference.h"
 
 #include "mlir/InitAllPasses.h"
 
@@ -152,24 +153,6 @@ Arr normLast(const Arr &x, bool center, const Arr *w, const Arr *b, double eps =
     }
   }
   return r;
-}
-
-/// Philox 4x32-10 as specified by msdd.random_normal.
-double philoxNormal(uint64_t seed, uint32_t step, uint32_t stream, uint64_t i) {
-  uint64_t pair = i >> 1;
-  uint32_t c[4] = {uint32_t(pair), uint32_t(pair >> 32), step, stream};
-  uint32_t k[2] = {uint32_t(seed), uint32_t(seed >> 32)};
-  for (int round = 0; round < 10; ++round) {
-    uint64_t p0 = uint64_t(0xD2511F53u) * c[0], p1 = uint64_t(0xCD9E8D57u) * c[2];
-    uint32_t n[4] = {uint32_t(p1 >> 32) ^ c[1] ^ k[0], uint32_t(p1), uint32_t(p0 >> 32) ^ c[3] ^ k[1],
-                     uint32_t(p0)};
-    std::copy(n, n + 4, c);
-    k[0] += 0x9E3779B9u;
-    k[1] += 0xBB67AE85u;
-  }
-  double u1 = ((c[0] >> 8) + 1.0) / 16777216.0, u2 = (c[1] >> 8) / 16777216.0;
-  double r = std::sqrt(-2.0 * std::log(u1));
-  return r * ((i & 1) ? std::sin(2 * M_PI * u2) : std::cos(2 * M_PI * u2));
 }
 
 std::string t(const std::vector<int64_t> &shape) {
@@ -504,7 +487,7 @@ std::vector<OpCase> allCases() {
                    [](const Args &) {
                      Arr r({3, 5, 17});
                      for (int64_t i = 0; i < r.size(); ++i)
-                       r.v[i] = philoxNormal(0x123456789abcdefULL, 42, 7, i);
+                       r.v[i] = msdd::test::philoxNormal(0x123456789abcdefULL, 42, 7, i);
                      return r;
                    }});
   // The same ops in f64: a much tighter bound shows the lowering is exact up to rounding.

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "compile_util.h"
 #include "msdd/Models/Schedule.h"
+#include "philox_reference.h"
 
 #include "mlir/InitAllPasses.h"
 
@@ -135,6 +136,102 @@ func.func @noise(%seed: tensor<i64> {msdd.name = "seed"}) -> (tensor<1x1x512x512
 
 INSTANTIATE_TEST_SUITE_P(Covariances, BlockNoiseCovariance,
                          ::testing::Values("pyramidal", "paper_code"));
+
+/// A whole two-scale sampler (4 CFG Euler steps at 8x8, a transition, 1 step at 16x16) with
+/// the design's schedule and an analytic denoiser v = x tau - latent, compiled through the
+/// pipeline (msdd-expand-sampler first) against the same sampler in double precision.
+TEST(MultiscaleSampler, MatchesFloat64Reference) {
+  auto sched = computeMultiscaleSchedule(2, 1.0 / 3.0);
+  auto list = [](const std::vector<double> &v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(v[i]);
+    return s;
+  };
+  auto denoiser = [](int r) {
+    std::string x = "tensor<2x3x" + std::to_string(r) + "x" + std::to_string(r) + "xf32>";
+    return "func.func private @d" + std::to_string(r) + "(%x: " + x +
+           ", %tau: tensor<2xf32>, %c: tensor<2x3xf32>) -> " + x + " {\n"
+           "  %tb = msdd.reshape %tau : (tensor<2xf32>) -> tensor<2x1x1x1xf32>\n"
+           "  %xt = msdd.mul %x, %tb : (" + x + ", tensor<2x1x1x1xf32>) -> " + x + "\n"
+           "  %cb = msdd.reshape %c : (tensor<2x3xf32>) -> tensor<2x3x1x1xf32>\n"
+           "  %v = msdd.sub %xt, %cb : (" + x + ", tensor<2x3x1x1xf32>) -> " + x + "\n"
+           "  return %v : " + x + "\n}\n";
+  };
+  std::string source = denoiser(8) + denoiser(16) +
+      "func.func @sample(%l: tensor<2x3xf32> {msdd.name = \"latent\"}, %n: tensor<2x3xf32> {msdd.name = \"null\"},"
+      " %seed: tensor<i64> {msdd.name = \"seed\"}) -> tensor<2x3x16x16xf32> {\n"
+      "  %s = tensor.extract %seed[] : tensor<i64>\n"
+      "  %y = msdd.multiscale_sample [@d8, @d16](%l, %n, %s) {resolutions = array<i64: 8, 16>,"
+      " steps = array<i64: 4, 1>, window_start = array<f64: " + list(sched.windowStart) +
+      ">, window_end = array<f64: " + list(sched.windowEnd) + ">, tau_start = array<f64: " +
+      list(sched.tauStart) + ">, tau_end = array<f64: " + list(sched.tauEnd) +
+      ">, alpha = array<f64: " + list(sched.alpha) + ">, beta = array<f64: " + list(sched.beta) +
+      ">, guidance_scale = 2.0 : f64, gamma = 0.3333333333333333 : f64}"
+      " : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3x16x16xf32>\n"
+      "  return %y : tensor<2x3x16x16xf32>\n}\n";
+  std::string error;
+  auto artifact = msdd::test::compileToArtifact(source, error);
+  ASSERT_TRUE(artifact) << error << "\n" << source;
+
+  const uint64_t seed = 77;
+  float latent[6] = {0.5f, -1.0f, 0.25f, 2.0f, 0.0f, -0.5f}, nulls[6] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
+  msdd::rt::NamedTensors inputs;
+  msdd::rt::Tensor l(msdd::rt::DType::F32, {2, 3}), n(msdd::rt::DType::F32, {2, 3}),
+      s(msdd::rt::DType::I64, {});
+  std::copy(latent, latent + 6, l.data<float>());
+  std::copy(nulls, nulls + 6, n.data<float>());
+  *s.data<int64_t>() = seed;
+  inputs.insert("latent", std::move(l));
+  inputs.insert("null", std::move(n));
+  inputs.insert("seed", std::move(s));
+  msdd::rt::NamedTensors out = artifact->call("sample", inputs);
+
+  // The reference: the same sampler, loop by loop.
+  auto euler = [&](std::vector<double> &x, int r, int steps, int scale) {
+    double dt = (sched.windowEnd[scale] - sched.windowStart[scale]) / steps;
+    double dtau = (sched.tauEnd[scale] - sched.tauStart[scale]) / steps;
+    for (int k = 0; k < steps; ++k) {
+      double tau = double(float(sched.tauStart[scale]) + float(k) * float(dtau));
+      for (size_t i = 0; i < x.size(); ++i) {
+        size_t bc = i / (r * r); // (b, c) index
+        double vc = x[i] * tau - latent[bc], vu = x[i] * tau - nulls[bc];
+        x[i] += dt * (vu + 2.0 * (vc - vu));
+      }
+    }
+  };
+  std::vector<double> x(2 * 3 * 8 * 8);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = msdd::test::philoxNormal(seed, 0, 0, i);
+  euler(x, 8, 4, 0);
+  std::vector<double> up(2 * 3 * 16 * 16), z(up.size()), mixed(up.size());
+  for (size_t i = 0; i < up.size(); ++i) {
+    size_t bc = i / 256, y = (i / 16) % 16, xx = i % 16;
+    up[i] = x[bc * 64 + (y / 2) * 8 + xx / 2];
+    z[i] = msdd::test::philoxNormal(seed, 1, 1, i);
+  }
+  double g = 1.0 / 3.0, sOrth = std::sqrt(1 + g), sMean = std::sqrt(1 - 3 * g);
+  for (size_t bc = 0; bc < 6; ++bc)
+    for (int y = 0; y < 16; y += 2)
+      for (int xx = 0; xx < 16; xx += 2) {
+        size_t idx[4] = {bc * 256 + y * 16 + xx, bc * 256 + y * 16 + xx + 1,
+                         bc * 256 + (y + 1) * 16 + xx, bc * 256 + (y + 1) * 16 + xx + 1};
+        double m = 0;
+        for (size_t i : idx)
+          m += z[i] / 4;
+        for (size_t i : idx)
+          mixed[i] = sched.alpha[0] * up[i] + sched.beta[0] * (sOrth * (z[i] - m) + sMean * m);
+      }
+  euler(mixed, 16, 1, 1);
+
+  const float *got = out.begin()->second.data<float>();
+  double maxErr = 0, maxRef = 0;
+  for (size_t i = 0; i < mixed.size(); ++i) {
+    maxErr = std::max(maxErr, std::fabs(got[i] - mixed[i]));
+    maxRef = std::max(maxRef, std::fabs(mixed[i]));
+  }
+  EXPECT_LT(maxErr / maxRef, 2e-5) << "max |error| " << maxErr << " of " << maxRef;
+}
 
 } // namespace
 

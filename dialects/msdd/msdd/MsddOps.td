@@ -323,22 +323,27 @@ def Msdd_CfgCombineOp : Msdd_PureOp<"cfg_combine", [DeclareOpInterfaceMethods<Ms
 
 def Msdd_MultiscaleSampleOp : Msdd_Op<"multiscale_sample",
     [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
-  let summary = "a whole coarse-to-fine sampler over a denoiser function";
+  let summary = "a whole coarse-to-fine sampler over per-scale denoiser functions";
   let description = [{
     Samples an image `[B, C, R, R]` (R = the last of `resolutions`) conditioned on `latent`,
     with `null_latent` as the unconditional branch of classifier-free guidance.
 
     Scale `s` (resolution `resolutions[s]`, each twice the previous) integrates the window
     `[window_start[s], window_end[s]]` of flow time with `steps[s]` Euler steps; the
-    denoiser sees the global time mapped linearly onto `[tau_start[s], tau_end[s]]`. Between
-    scales the image is nearest-upsampled and re-noised with `alpha[s] x + beta[s] n`, `n`
-    block noise of parameter `gamma` (`alpha`, `beta` hold one entry per transition).
+    denoiser sees the global time mapped linearly onto `[tau_start[s], tau_end[s]]`. Scale 0
+    starts from standard normal noise; between scales the image is nearest-upsampled and
+    re-noised with `alpha[s] x + beta[s] n`, `n` block noise of parameter `gamma` (`alpha`,
+    `beta` hold one entry per transition).
 
-    `denoiser` names a function `(x: [B, C, r, r], tau: [B], latent) -> velocity [B, C, r, r]`,
-    called once per step for each CFG branch.
+    `denoisers[s]` names the denoiser of scale `s`, a function
+    `(x: [B, C, r, r], tau: [B], latent, params...) -> velocity [B, C, r, r]` (shapes are
+    static, so each scale has its own; they normally share their weights, `params`). It is
+    called once per step for each CFG branch (`guidance_scale` 1 skips the unconditional one).
+    `msdd-expand-sampler` turns the op into explicit per-scale loops.
   }];
   let arguments = (ins Msdd_Tensor:$latent, Msdd_Tensor:$null_latent, I64:$seed,
-                       FlatSymbolRefAttr:$denoiser,
+                       Variadic<AnyRankedTensor>:$params,
+                       FlatSymbolRefArrayAttr:$denoisers,
                        DenseI64ArrayAttr:$resolutions, DenseI64ArrayAttr:$steps,
                        DenseF64ArrayAttr:$window_start, DenseF64ArrayAttr:$window_end,
                        DenseF64ArrayAttr:$tau_start, DenseF64ArrayAttr:$tau_end,
@@ -346,7 +351,8 @@ def Msdd_MultiscaleSampleOp : Msdd_Op<"multiscale_sample",
                        F64Attr:$guidance_scale, F64Attr:$gamma);
   let results = (outs Msdd_Tensor:$result);
   let assemblyFormat = [{
-    $denoiser `(` $latent `,` $null_latent `,` $seed `)` attr-dict `:`
+    $denoisers `(` $latent `,` $null_latent `,` $seed `)`
+    (`params` `(` $params^ `:` type($params) `)`)? attr-dict `:`
     `(` type($latent) `,` type($null_latent) `)` `->` type($result)
   }];
   let hasVerifier = 1;

@@ -4,6 +4,21 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ExpandSampler : Pass<"msdd-expand-sampler", "ModuleOp"> {
+  let summary = "Expand msdd.multiscale_sample into explicit per-scale Euler loops";
+  let description = [{
+    Scale 0 starts from `random_normal(seed, step 0, stream 0)`. Before scale `s > 0`:
+    `x = noise_mix(upsample_nearest(x), block_noise(random_normal(seed, step s, stream 1)))`
+    with the transition's alpha and beta. Each scale then runs its Euler steps as an
+    `scf.for` (straight-line code for one step): tau_k = tau_start + k (tau_end - tau_start) / n,
+    the conditional denoiser call, the unconditional one and `cfg_combine` unless the guidance
+    scale is 1, and `euler_step` by dt = (window_end - window_start) / n.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::msdd::MsddDialect"];
+}
+
 def TileParallelDims : Pass<"msdd-tile-parallel-dims", "func::FuncOp"> {
   let summary = "Tile the outer parallel dimensions of linalg ops into scf.forall";
   let description = [{

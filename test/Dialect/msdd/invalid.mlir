@@ -976,10 +976,12 @@ func.func @cfg_combine_bad_result(%u: tensor<2x3x8x8xf32>) -> tensor<4x3x8x8xf32
 // multiscale_sample: two scales 8 -> 16, each split breaks one thing
 //===----------------------------------------------------------------------===//
 
-// The well-formed sampler the splits below break one thing of.
+// The well-formed sampler the splits below break one thing of (they name one denoiser for
+// both scales: the checks they exercise come before the per-scale shape checks).
+func.func private @denoiser8(tensor<1x3x8x8xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_ok(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser8, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -989,7 +991,7 @@ func.func @sampler_ok(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> t
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_no_scales(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op needs at least one scale}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64>, steps = array<i64>, window_start = array<f64>, window_end = array<f64>, tau_start = array<f64>, tau_end = array<f64>, alpha = array<f64>, beta = array<f64>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser](%l, %n, %seed) {resolutions = array<i64>, steps = array<i64>, window_start = array<f64>, window_end = array<f64>, tau_start = array<f64>, tau_end = array<f64>, alpha = array<f64>, beta = array<f64>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -999,7 +1001,7 @@ func.func @sampler_no_scales(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i6
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_steps_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op steps has 1 entries, expected 2}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 4>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 4>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1009,7 +1011,7 @@ func.func @sampler_steps_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: 
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_window_start_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op window_start has 3 entries, expected 2}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5, 0.25>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5, 0.25>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1019,7 +1021,7 @@ func.func @sampler_window_start_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, 
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_window_end_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op window_end has 1 entries, expected 2}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1029,7 +1031,7 @@ func.func @sampler_window_end_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %s
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_tau_start_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op tau_start has 0 entries, expected 2}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1039,7 +1041,7 @@ func.func @sampler_tau_start_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %se
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_tau_end_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op tau_end has 1 entries, expected 2}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1050,7 +1052,7 @@ func.func @sampler_tau_end_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_alpha_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op alpha has 2 entries, expected 1}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5, 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5, 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1060,7 +1062,7 @@ func.func @sampler_alpha_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: 
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_beta_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op beta has 0 entries, expected 1}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1070,7 +1072,7 @@ func.func @sampler_beta_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_zero_steps(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op scale 1 has 0 steps}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 0>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 0>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1080,7 +1082,7 @@ func.func @sampler_zero_steps(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i
 func.func private @denoiser(tensor<1x3x24x24xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x24x24xf32>
 func.func @sampler_resolution_not_doubling(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x24x24xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op resolution 24 of scale 1 is not twice the previous 8}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 24>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 24>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x24x24xf32>
   return %0 : tensor<1x3x24x24xf32>
 }
@@ -1090,7 +1092,7 @@ func.func @sampler_resolution_not_doubling(%l: tensor<1x8xf32>, %n: tensor<1x8xf
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_window_increasing(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op window 1 runs from 5.000000e-01 to 7.500000e-01; time must decrease}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.75>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.75>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1100,7 +1102,7 @@ func.func @sampler_window_increasing(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_window_empty(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op window 0 runs from 5.000000e-01 to 5.000000e-01; time must decrease}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 0.5, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 0.5, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1110,7 +1112,7 @@ func.func @sampler_window_empty(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed:
 func.func private @denoiser(tensor<3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<3x16x16xf32>
 func.func @sampler_result_not_image(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op result (an image [B, C, H, W]) must have rank 4 but has rank 3}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<3x16x16xf32>
   return %0 : tensor<3x16x16xf32>
 }
@@ -1120,7 +1122,7 @@ func.func @sampler_result_not_image(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %s
 func.func private @denoiser(tensor<1x3x16x8xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x8xf32>
 func.func @sampler_result_size(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x8xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op result is 16x8 but the last scale is 16}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x8xf32>
   return %0 : tensor<1x3x16x8xf32>
 }
@@ -1130,7 +1132,7 @@ func.func @sampler_result_size(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: 
 func.func private @denoiser(tensor<1x3x8x8xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
 func.func @sampler_result_last_scale(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x8x8xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op result is 8x8 but the last scale is 16}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
   return %0 : tensor<1x3x8x8xf32>
 }
@@ -1140,7 +1142,7 @@ func.func @sampler_result_last_scale(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_null_latent(%l: tensor<1x8xf32>, %n: tensor<1x4xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op latent and null_latent must have the same type, got 'tensor<1x8xf32>' and 'tensor<1x4xf32>'}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x4xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1151,7 +1153,7 @@ func.func @sampler_null_latent(%l: tensor<1x8xf32>, %n: tensor<1x4xf32>, %seed: 
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_null_latent_element_type(%l: tensor<1x8xf32>, %n: tensor<1x8xf64>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op latent and null_latent must have the same type, got 'tensor<1x8xf32>' and 'tensor<1x8xf64>'}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf64>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1160,7 +1162,7 @@ func.func @sampler_null_latent_element_type(%l: tensor<1x8xf32>, %n: tensor<1x8x
 
 func.func @sampler_missing_denoiser(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' is not a function in this module}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1170,7 +1172,7 @@ func.func @sampler_missing_denoiser(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %s
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_misspelt_denoiser(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoise' is not a function in this module}}
-  %0 = msdd.multiscale_sample @denoise(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoise, @denoise](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1181,7 +1183,7 @@ func.func @sampler_misspelt_denoiser(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %
 memref.global "private" constant @denoiser : memref<f32> = dense<0.0>
 func.func @sampler_denoiser_not_a_function(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' is not a function in this module}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1192,7 +1194,7 @@ func.func @sampler_denoiser_not_a_function(%l: tensor<1x8xf32>, %n: tensor<1x8xf
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_denoiser_two_arguments(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' must take (x, tau, latent) and return one velocity}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1202,7 +1204,7 @@ func.func @sampler_denoiser_two_arguments(%l: tensor<1x8xf32>, %n: tensor<1x8xf3
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> (tensor<1x3x16x16xf32>, tensor<1x3x16x16xf32>)
 func.func @sampler_denoiser_two_results(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' must take (x, tau, latent) and return one velocity}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1212,7 +1214,7 @@ func.func @sampler_denoiser_two_results(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x16xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_denoiser_latent_type(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' takes a latent of type 'tensor<1x16xf32>' but the latent is 'tensor<1x8xf32>'}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1223,7 +1225,7 @@ func.func @sampler_denoiser_latent_type(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_denoiser_latent_element_type(%l: tensor<1x8xf64>, %n: tensor<1x8xf64>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' takes a latent of type 'tensor<1x8xf32>' but the latent is 'tensor<1x8xf64>'}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf64>, tensor<1x8xf64>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1232,7 +1234,7 @@ func.func @sampler_denoiser_latent_element_type(%l: tensor<1x8xf64>, %n: tensor<
 
 func.func @sampler_latent_f16(%l: tensor<1x8xf16>, %seed: i64) -> tensor<1x3x16x16xf32> {
   // expected-error @+1 {{'msdd.multiscale_sample' op operand #0 must be statically shaped f32 or f64 tensor, but got 'tensor<1x8xf16>'}}
-  %0 = msdd.multiscale_sample @denoiser(%l, %l, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %l, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf16>, tensor<1x8xf16>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
 }
@@ -1288,4 +1290,36 @@ func.func @weighted_mse_bad_result(%p: tensor<4x8xf32>, %w: tensor<4xf32>) -> te
   // expected-error @+1 {{'msdd.weighted_mse' op result must have shape [] but has [4]}}
   %0 = msdd.weighted_mse %p, %p, %w : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Each scale's denoiser works at that scale's resolution.
+func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
+func.func @sampler_wrong_scale_shape(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
+  // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' of scale 0 must take and return x of type 'tensor<1x3x8x8xf32>'}}
+  %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
+  return %0 : tensor<1x3x16x16xf32>
+}
+
+// -----
+
+func.func private @d8(tensor<1x3x8x8xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+func.func @sampler_denoiser_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
+  // expected-error @+1 {{'msdd.multiscale_sample' op denoisers has 1 entries, expected 2}}
+  %0 = msdd.multiscale_sample [@d8](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
+  return %0 : tensor<1x3x16x16xf32>
+}
+
+// -----
+
+// Shared weights are passed as params and must match the denoisers' trailing arguments.
+func.func private @d8w(tensor<1x3x8x8xf32>, tensor<1xf32>, tensor<1x8xf32>, tensor<4x4xf32>) -> tensor<1x3x8x8xf32>
+func.func @sampler_param_type(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64, %w: tensor<4x5xf32>) -> tensor<1x3x8x8xf32> {
+  // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'd8w' takes parameter 0 of type 'tensor<4x4xf32>' but gets 'tensor<4x5xf32>'}}
+  %0 = msdd.multiscale_sample [@d8w](%l, %n, %seed) params(%w : tensor<4x5xf32>) {resolutions = array<i64: 8>, steps = array<i64: 1>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 1.0 : f64, gamma = 0.25 : f64}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+  return %0 : tensor<1x3x8x8xf32>
 }

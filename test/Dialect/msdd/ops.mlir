@@ -383,16 +383,18 @@ func.func @flow(%x: tensor<2x3x8x8xf32>, %n: tensor<2x3x8x8xf32>, %vu: tensor<2x
 
 // -----
 
-// A three-scale sampler (8 -> 16 -> 32) over a denoiser function in the same module.
-// CHECK-LABEL: func.func @denoiser
+// A three-scale sampler (8 -> 16 -> 32): one denoiser per scale, sharing a weight.
+// CHECK-LABEL: func.func @denoiser32
 // CHECK-LABEL: func.func @sample
-// CHECK-SAME: (%[[L:[^:]*]]: tensor<2x16x8xf32>, %[[NL:[^:]*]]: tensor<2x16x8xf32>, %[[SEED:[^:]*]]: i64)
-// CHECK: msdd.multiscale_sample @denoiser(%[[L]], %[[NL]], %[[SEED]]) {alpha = array<f64: 5.000000e-01, 6.000000e-01>, beta = array<f64: 8.000000e-01, 7.500000e-01>, gamma = 2.500000e-01 : f64, guidance_scale = 3.000000e+00 : f64, resolutions = array<i64: 8, 16, 32>, steps = array<i64: 4, 2, 1>, tau_end = array<f64: 0.000000e+00, 0.000000e+00, 0.000000e+00>, tau_start = array<f64: 1.000000e+00, 1.000000e+00, 1.000000e+00>, window_end = array<f64: 6.000000e-01, 3.000000e-01, 0.000000e+00>, window_start = array<f64: 1.000000e+00, 6.000000e-01, 3.000000e-01>} : (tensor<2x16x8xf32>, tensor<2x16x8xf32>) -> tensor<2x3x32x32xf32>
-func.func @denoiser(%x: tensor<2x3x32x32xf32>, %tau: tensor<2xf32>, %latent: tensor<2x16x8xf32>) -> tensor<2x3x32x32xf32> {
+// CHECK-SAME: (%[[L:[^:]*]]: tensor<2x16x8xf32>, %[[NL:[^:]*]]: tensor<2x16x8xf32>, %[[SEED:[^:]*]]: i64, %[[W:[^:]*]]: tensor<4xf32>)
+// CHECK: msdd.multiscale_sample [@denoiser8, @denoiser16, @denoiser32](%[[L]], %[[NL]], %[[SEED]]) params(%[[W]] : tensor<4xf32>) {alpha = array<f64: 5.000000e-01, 6.000000e-01>, beta = array<f64: 8.000000e-01, 7.500000e-01>, gamma = 2.500000e-01 : f64, guidance_scale = 3.000000e+00 : f64, resolutions = array<i64: 8, 16, 32>, steps = array<i64: 4, 2, 1>, tau_end = array<f64: 0.000000e+00, 0.000000e+00, 0.000000e+00>, tau_start = array<f64: 1.000000e+00, 1.000000e+00, 1.000000e+00>, window_end = array<f64: 6.000000e-01, 3.000000e-01, 0.000000e+00>, window_start = array<f64: 1.000000e+00, 6.000000e-01, 3.000000e-01>} : (tensor<2x16x8xf32>, tensor<2x16x8xf32>) -> tensor<2x3x32x32xf32>
+func.func private @denoiser8(tensor<2x3x8x8xf32>, tensor<2xf32>, tensor<2x16x8xf32>, tensor<4xf32>) -> tensor<2x3x8x8xf32>
+func.func private @denoiser16(tensor<2x3x16x16xf32>, tensor<2xf32>, tensor<2x16x8xf32>, tensor<4xf32>) -> tensor<2x3x16x16xf32>
+func.func @denoiser32(%x: tensor<2x3x32x32xf32>, %tau: tensor<2xf32>, %latent: tensor<2x16x8xf32>, %w: tensor<4xf32>) -> tensor<2x3x32x32xf32> {
   return %x : tensor<2x3x32x32xf32>
 }
-func.func @sample(%latent: tensor<2x16x8xf32>, %null: tensor<2x16x8xf32>, %seed: i64) -> tensor<2x3x32x32xf32> {
-  %0 = msdd.multiscale_sample @denoiser(%latent, %null, %seed) {
+func.func @sample(%latent: tensor<2x16x8xf32>, %null: tensor<2x16x8xf32>, %seed: i64, %w: tensor<4xf32>) -> tensor<2x3x32x32xf32> {
+  %0 = msdd.multiscale_sample [@denoiser8, @denoiser16, @denoiser32](%latent, %null, %seed) params(%w : tensor<4xf32>) {
       resolutions = array<i64: 8, 16, 32>, steps = array<i64: 4, 2, 1>,
       window_start = array<f64: 1.0, 0.6, 0.3>, window_end = array<f64: 0.6, 0.3, 0.0>,
       tau_start = array<f64: 1.0, 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0, 0.0>,
@@ -406,9 +408,9 @@ func.func @sample(%latent: tensor<2x16x8xf32>, %null: tensor<2x16x8xf32>, %seed:
 
 // A single scale: no transitions, so alpha and beta are empty.
 // CHECK-LABEL: func.func @sample_one_scale
-// CHECK: msdd.multiscale_sample @denoiser(%{{.+}}, %{{.+}}, %{{.+}}) {alpha = array<f64>, beta = array<f64>, gamma = 0.000000e+00 : f64, guidance_scale = 1.000000e+00 : f64, resolutions = array<i64: 16>, steps = array<i64: 10>, tau_end = array<f64: 0.000000e+00>, tau_start = array<f64: 1.000000e+00>, window_end = array<f64: 0.000000e+00>, window_start = array<f64: 1.000000e+00>} : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x4x16x16xf32>
+// CHECK: msdd.multiscale_sample [@denoiser](%{{.+}}, %{{.+}}, %{{.+}}) {alpha = array<f64>, beta = array<f64>, gamma = 0.000000e+00 : f64, guidance_scale = 1.000000e+00 : f64, resolutions = array<i64: 16>, steps = array<i64: 10>, tau_end = array<f64: 0.000000e+00>, tau_start = array<f64: 1.000000e+00>, window_end = array<f64: 0.000000e+00>, window_start = array<f64: 1.000000e+00>} : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x4x16x16xf32>
 func.func @sample_one_scale(%latent: tensor<1x8xf32>, %null: tensor<1x8xf32>, %seed: i64) -> tensor<1x4x16x16xf32> {
-  %0 = msdd.multiscale_sample @denoiser(%latent, %null, %seed) {
+  %0 = msdd.multiscale_sample [@denoiser](%latent, %null, %seed) {
       resolutions = array<i64: 16>, steps = array<i64: 10>,
       window_start = array<f64: 1.0>, window_end = array<f64: 0.0>,
       tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>,
