@@ -19,3 +19,10 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%msdd_src", config.msdd_src_root))
 llvm_config.add_tool_substitutions(
     ["msdd-opt", "msdd-compile", "msdd-run"], [config.msdd_tools_dir])
+
+# ptxas from the CUDA toolkit, when installed, checks the CUDA pipeline's PTX.
+import shutil
+ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("ptxas", ptxas))

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "msdd/Target/CPU.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -23,6 +24,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
 #include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/Support/FileUtilities.h"
 
@@ -74,6 +77,80 @@ void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options
     if (options.stopAfter == stage.name)
       return;
   }
+}
+
+void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &options,
+                             const std::string &gpuArch) {
+  if (!options.prologue.empty() && failed(parsePassPipeline(options.prologue, pm, llvm::errs())))
+    llvm::report_fatal_error("invalid msdd pipeline prologue: " + llvm::Twine(options.prologue));
+  // The target-neutral stages are the CPU pipeline's; only the mapping to hardware differs:
+  // tiles become blocks, the loops inside a tile threads. Matrix products are plain loop
+  // kernels for now (cuBLAS/tensor cores are the next step).
+  for (const Stage &stage : cpuStages(options)) {
+    if (StringRef(stage.name) == "loops")
+      break;
+    if (failed(parsePassPipeline(stage.passes, pm, llvm::errs())))
+      llvm::report_fatal_error("invalid msdd pipeline stage " + llvm::Twine(stage.name));
+    if (options.stopAfter == stage.name)
+      return;
+  }
+  // Upstream's gpu-lower-to-nvvm-pipeline, spelled out so that libdevice (for the f64 math
+  // the polynomial approximations do not cover) is linked into every kernel module.
+  std::string libdevice;
+  for (const char *root : {static_cast<const char *>(std::getenv("CUDA_HOME")), "/usr/local/cuda"})
+    if (root) {
+      llvm::SmallString<128> path(root);
+      llvm::sys::path::append(path, "nvvm", "libdevice", "libdevice.10.bc");
+      if (llvm::sys::fs::exists(path)) {
+        libdevice = " l=" + path.str().str();
+        break;
+      }
+    }
+  std::string gpu =
+      "func.func(scf-forall-to-parallel, convert-linalg-to-parallel-loops, canonicalize), "
+      "func.func(gpu-map-parallel-loops, convert-parallel-loops-to-gpu), gpu-kernel-outlining, "
+      "canonicalize, msdd-approximate-math, convert-nvgpu-to-nvvm, convert-vector-to-scf, "
+      "convert-scf-to-cf, convert-nvvm-to-llvm, convert-func-to-llvm, expand-strided-metadata, "
+      "nvvm-attach-target{chip=" + gpuArch + " O=3" + libdevice + "}, lower-affine, "
+      "convert-arith-to-llvm, convert-index-to-llvm, canonicalize, cse, "
+      "gpu.module(convert-gpu-to-nvvm, canonicalize, cse, reconcile-unrealized-casts), "
+      "gpu-to-llvm, gpu-module-to-binary{format=isa}, convert-math-to-llvm, canonicalize, cse, "
+      "reconcile-unrealized-casts";
+  if (failed(parsePassPipeline(gpu, pm, llvm::errs())))
+    llvm::report_fatal_error("invalid msdd CUDA pipeline");
+}
+
+LogicalResult msdd::writePtxFiles(ModuleOp module, StringRef directory, std::string &error) {
+  if (auto ec = llvm::sys::fs::create_directories(directory)) {
+    error = "cannot create directory '" + directory.str() + "': " + ec.message();
+    return failure();
+  }
+  bool any = false;
+  WalkResult result = module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects()) {
+      auto object = cast<gpu::ObjectAttr>(attr);
+      // The NVPTX back end's assembly ends in a NUL that ptxas rejects.
+      StringRef ptx = object.getObject().getValue().rtrim('\0');
+      llvm::SmallString<128> path(directory);
+      llvm::sys::path::append(path, binary.getSymName() + ".ptx");
+      std::error_code ec;
+      llvm::raw_fd_ostream os(path, ec);
+      if (ec) {
+        error = path.str().str() + ": " + ec.message();
+        return WalkResult::interrupt();
+      }
+      os << ptx;
+      any = true;
+    }
+    return WalkResult::advance();
+  });
+  if (result.wasInterrupted())
+    return failure();
+  if (!any) {
+    error = "the module has no GPU kernels";
+    return failure();
+  }
+  return success();
 }
 
 void msdd::registerCpuPipeline() {

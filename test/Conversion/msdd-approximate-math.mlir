@@ -25,3 +25,13 @@ func.func @f64_ops(%x: f64) -> (f64, f64) {
   %e = math.exp %x : f64
   return %t, %e : f64, f64
 }
+
+// -----
+
+// CHECK-LABEL: func.func @rsqrt
+// CHECK: %[[ROOT:.+]] = math.sqrt %arg0 : f32
+// CHECK: arith.divf %{{.+}}, %[[ROOT]] : f32
+func.func @rsqrt(%x: f32) -> f32 {
+  %r = math.rsqrt %x : f32
+  return %r : f32
+}

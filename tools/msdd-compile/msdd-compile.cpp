@@ -11,6 +11,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -26,8 +27,13 @@ static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input.mlir>"), 
                                       cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::desc("Output artifact (.msdd) or IR file"),
                                        cl::value_desc("path"), cl::Required, cl::cat(category));
-static cl::opt<std::string> target("target", cl::desc("Target: cpu (the host CPU)"),
+static cl::opt<std::string> target("target",
+                                   cl::desc("Target: cpu (the host CPU) or cuda (NVIDIA GPUs; "
+                                            "--emit=ptx writes one PTX file per kernel into "
+                                            "the -o directory)"),
                                    cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA architecture (default sm_90)"),
+                                    cl::init("sm_90"), cl::cat(category));
 static cl::opt<std::string> emit(
     "emit",
     cl::desc("What to write: artifact (default), or the IR after a pipeline stage: "
@@ -108,13 +114,21 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  if (target != "cpu")
-    return fail("unknown target '" + target + "' (available: cpu)");
-  static const char *stages[] = {"artifact", "linalg", "tiled", "bufferized", "loops", "llvm"};
+  if (target != "cpu" && target != "cuda")
+    return fail("unknown target '" + target + "' (available: cpu, cuda)");
+  static const char *stages[] = {"artifact", "linalg", "tiled", "bufferized", "loops", "llvm", "ptx"};
   if (!llvm::is_contained(stages, emit.getValue()))
     return fail("unknown value '" + emit +
-                "' for --emit (artifact, linalg, tiled, bufferized, loops, llvm)");
-  std::string stopAfter = emit == "artifact" ? "" : emit.getValue();
+                "' for --emit (artifact, linalg, tiled, bufferized, loops, llvm, ptx)");
+  bool cuda = target == "cuda";
+  if (cuda && (emit == "artifact" || emit == "loops" || emit == "llvm"))
+    return fail("--target=cuda supports --emit=linalg, tiled, bufferized or ptx for now "
+                "(CUDA artifacts need the runtime's driver support, not built yet)");
+  if (!cuda && emit == "ptx")
+    return fail("--emit=ptx needs --target=cuda");
+  if (cuda && (gpuArch != "sm_90" && gpuArch != "sm_80"))
+    return fail("unsupported --gpu-arch '" + gpuArch + "' (sm_90, sm_80)");
+  std::string stopAfter = (emit == "artifact" || emit == "ptx") ? "" : emit.getValue();
   if (minTiles < 1)
     return fail("--min-tiles must be >= 1");
 
@@ -122,6 +136,7 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   msdd::registerAllDialects(registry);
+  registerAllToLLVMIRTranslations(registry); // kernels are translated inside the pipeline
   MLIRContext context(registry);
   context.getDiagEngine().registerHandler([](Diagnostic &d) { printDiagnostic(d); });
 
@@ -150,10 +165,18 @@ int main(int argc, char **argv) {
        << "}";
     options.prologue = os.str();
   }
-  msdd::buildCpuPipeline(pm, options);
+  if (cuda)
+    msdd::buildCudaPipeline(pm, options, gpuArch);
+  else
+    msdd::buildCpuPipeline(pm, options);
   if (failed(pm.run(*module)))
     return 1; // the failing pass reported its diagnostic
 
+  if (emit == "ptx") {
+    if (failed(msdd::writePtxFiles(*module, outputPath, error)))
+      return fail(outputPath + ": " + error);
+    return 0;
+  }
   if (!stopAfter.empty()) {
     auto out = openOutputFile(outputPath, &error);
     if (!out)

@@ -57,8 +57,8 @@ def ApproximateMath : Pass<"msdd-approximate-math", "ModuleOp"> {
   let summary = "Replace f32 transcendental math ops by polynomial approximations";
   let description = [{
     `math.tanh`, `math.exp`, `math.erf`, `math.log`, ... on f32 become MLIR's polynomial
-    approximations (within a few ulp), which vectorize, instead of scalar libm calls. f64 ops
-    are left to libm.
+    approximations (within a few ulp), which vectorize, instead of scalar libm calls (or
+    libdevice calls on GPUs); `math.rsqrt` becomes `1 / sqrt`. f64 ops are left to libm.
   }];
   let dependentDialects = ["::mlir::math::MathDialect", "::mlir::arith::ArithDialect",
                            "::mlir::vector::VectorDialect"];

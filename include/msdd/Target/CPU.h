@@ -25,6 +25,16 @@ struct CpuPipelineOptions {
 /// CPU-specific pass list).
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
 
+/// msdd/tensor IR -> GPU kernels in NVVM compiled to PTX (`gpu.binary` ops holding PTX text)
+/// for `gpuArch` (e.g. "sm_90"), and host code in the LLVM dialect. Shares every stage up to
+/// the bufferized, tiled loops with the CPU pipeline; `stopAfter` may name those stages.
+void buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &options,
+                       const std::string &gpuArch);
+
+/// Writes the PTX of every kernel module of `module` (after buildCudaPipeline) to
+/// `directory`/<module name>.ptx. Returns failure with a message in `error`.
+LogicalResult writePtxFiles(ModuleOp module, StringRef directory, std::string &error);
+
 /// Registers `msdd-cpu-pipeline` for msdd-opt.
 void registerCpuPipeline();
 
