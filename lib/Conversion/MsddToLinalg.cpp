@@ -94,6 +94,15 @@ Value buildElementwise(OpBuilder &b, Location loc, RankedTensorType resultType, 
                       resultType.getRank(), {}, body);
 }
 
+/// `value * factor`, elementwise (the 1/N of means).
+Value scaleTensor(OpBuilder &b, Location loc, Value value, double factor) {
+  return buildElementwise(b, loc, tensorType(value), value,
+                          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                            return nb.create<arith::MulFOp>(l, args[0],
+                                                            constLike(nb, l, args[0], factor));
+                          });
+}
+
 /// Reduces `inputs` (all of one shape) over `axes` with `combine(acc, inputs...)`, starting from
 /// `initValue`. The result drops the reduced dims.
 Value buildReduction(OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<int64_t> axes,
@@ -365,11 +374,7 @@ struct ReduceLowering : OpRewritePattern<SourceOp> {
       int64_t count = 1;
       for (int64_t a : axes)
         count *= op.getInput().getType().getShape()[a];
-      reduced = buildElementwise(rewriter, loc, tensorType(reduced), reduced,
-                                 [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-                                   return b.create<arith::MulFOp>(l, args[0],
-                                                                  constLike(b, l, args[0], 1.0 / count));
-                                 });
+      reduced = scaleTensor(rewriter, loc, reduced, 1.0 / count);
     }
     rewriter.replaceOp(op, reshapeTensor(rewriter, loc, reduced, op.getType().getShape()));
     return success();
@@ -465,10 +470,7 @@ Value meanOverLastDim(OpBuilder &b, Location loc, Value x, bool squared) {
                                Value v = squared ? squareOf(nb, l, args[1]) : args[1];
                                return nb.create<arith::AddFOp>(l, args[0], v);
                              });
-  return buildElementwise(b, loc, tensorType(sum), sum,
-                          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                            return nb.create<arith::MulFOp>(l, args[0], constLike(nb, l, args[0], inv));
-                          });
+  return scaleTensor(b, loc, sum, inv);
 }
 
 /// `(x - center) * rsqrt(meanSq + eps) [* weight] [+ bias]` over the last dim, statistics
@@ -751,10 +753,7 @@ Value blockMean(OpBuilder &b, Location loc, Value image, int64_t f) {
                                return nb.create<arith::AddFOp>(l, args[0], args[1]);
                              });
   double inv = 1.0 / (f * f);
-  return buildElementwise(b, loc, tensorType(sum), sum,
-                          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                            return nb.create<arith::MulFOp>(l, args[0], constLike(nb, l, args[0], inv));
-                          });
+  return scaleTensor(b, loc, sum, inv);
 }
 
 struct DownsampleLowering : OpRewritePattern<DownsampleOp> {
@@ -880,11 +879,7 @@ struct MseLowering : OpRewritePattern<MseOp> {
                                  return b.create<arith::AddFOp>(l, args[0], squareOf(b, l, d));
                                });
     double inv = 1.0 / type.getNumElements();
-    rewriter.replaceOp(op, buildElementwise(rewriter, op.getLoc(), tensorType(sum), sum,
-                                            [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-                                              return b.create<arith::MulFOp>(l, args[0],
-                                                                             constLike(b, l, args[0], inv));
-                                            }));
+    rewriter.replaceOp(op, scaleTensor(rewriter, op.getLoc(), sum, inv));
     return success();
   }
 };
@@ -906,11 +901,7 @@ struct WeightedMseLowering : OpRewritePattern<WeightedMseOp> {
                                },
                                {id, id, batch});
     double inv = 1.0 / type.getNumElements();
-    rewriter.replaceOp(op, buildElementwise(rewriter, op.getLoc(), tensorType(sum), sum,
-                                            [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-                                              return b.create<arith::MulFOp>(l, args[0],
-                                                                             constLike(b, l, args[0], inv));
-                                            }));
+    rewriter.replaceOp(op, scaleTensor(rewriter, op.getLoc(), sum, inv));
     return success();
   }
 };

@@ -7,8 +7,6 @@
 //===----------------------------------------------------------------------===//
 #include "compile_util.h"
 
-#include "mlir/InitAllPasses.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -280,10 +278,3 @@ INSTANTIATE_TEST_SUITE_P(Remat, GradientCheckBlock, ::testing::Bool(),
                          });
 
 } // namespace
-
-int main(int argc, char **argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  mlir::registerAllPasses();
-  mlir::msdd::registerAllPasses();
-  return RUN_ALL_TESTS();
-}

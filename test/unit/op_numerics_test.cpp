@@ -9,7 +9,6 @@
 #include "compile_util.h"
 #include "philox_reference.h"
 
-#include "mlir/InitAllPasses.h"
 
 #include <gtest/gtest.h>
 
@@ -564,10 +563,3 @@ INSTANTIATE_TEST_SUITE_P(AllOps, OpNumerics, ::testing::ValuesIn(allCases()),
                          [](const ::testing::TestParamInfo<OpCase> &info) { return info.param.name; });
 
 } // namespace
-
-int main(int argc, char **argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  mlir::registerAllPasses();
-  mlir::msdd::registerAllPasses();
-  return RUN_ALL_TESTS();
-}

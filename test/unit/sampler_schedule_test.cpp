@@ -9,7 +9,6 @@
 #include "msdd/Models/Schedule.h"
 #include "philox_reference.h"
 
-#include "mlir/InitAllPasses.h"
 
 #include <gtest/gtest.h>
 
@@ -234,10 +233,3 @@ TEST(MultiscaleSampler, MatchesFloat64Reference) {
 }
 
 } // namespace
-
-int main(int argc, char **argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  mlir::registerAllPasses();
-  mlir::msdd::registerAllPasses();
-  return RUN_ALL_TESTS();
-}
