@@ -11,6 +11,8 @@ PACKAGES=(
   libopenblas-dev zlib1g-dev libzstd-dev                    # BLAS for the runtime; zlib for .npz
   libspng-dev libjpeg62-turbo-dev                           # PNG/JPEG images for msdd-run train
   libgtest-dev python3-numpy                                # tests and reference scripts
+  libonnx-dev libprotobuf-dev protobuf-compiler             # ONNX import (msdd-translate)
+  python3-onnx libonnx-testdata                             # ONNX test models, conformance suite
 )
 
 missing=()
