@@ -4,6 +4,8 @@
 # Idempotent: a second run only rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere reuses the cache.
+export CCACHE_BASEDIR="$PWD"
 
 PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
