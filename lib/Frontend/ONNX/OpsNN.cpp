@@ -534,6 +534,12 @@ LogicalResult layerNorm(Importer &imp) {
     return failure();
   double eps = imp.attrFloat("epsilon", 1e-5);
   EK k = X.kind;
+  Shape normShape(X.shape.begin() + *axis, X.shape.end()), bc;
+  for (Val *p : {&S, B})
+    if (p && (!broadcastShape(p->shape, normShape, bc) ||
+              ArrayRef<int64_t>(bc) != ArrayRef<int64_t>(normShape)))
+      return imp.fail("Scale and B must broadcast to the normalized shape " + shapeStr(normShape) +
+                      ", got " + shapeStr(p->shape));
   OpBuilder &b = imp.b;
   Location loc = imp.loc;
   Value x = imp.get(X), scale = imp.get(S), bias = B ? imp.get(*B) : Value();
@@ -793,6 +799,11 @@ LogicalResult instanceNorm(Importer &imp) {
   if (failed(needFloat(imp, X)) || X.shape.size() < 3)
     return imp.fail("X must be a float tensor of rank >= 3");
   int64_t N = X.shape[0], C = X.shape[1];
+  if ((*sv)->shape != Shape{C} || (*bv)->shape != Shape{C} || (*sv)->kind != X.kind ||
+      (*bv)->kind != X.kind)
+    return imp.fail("scale and B must be [" + Twine(C) + "] of X's type");
+  if (N * C == 0)
+    return imp.fail("X must not be empty");
   int64_t D = numel(X.shape) / (N * C);
   double eps = imp.attrFloat("epsilon", 1e-5);
   OpBuilder &b = imp.b;
