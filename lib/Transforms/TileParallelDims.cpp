@@ -3,6 +3,7 @@
 
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineExpr.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/TilingInterface.h"
 
@@ -17,6 +18,37 @@ namespace {
 
 /// Below this many loop iterations a dispatch costs more than it saves.
 constexpr int64_t kMinParallelIterations = 4096;
+
+/// Whether tiling keeps `expr` correct: a sum of loop dimensions with non-negative
+/// coefficients, or the constant 0. Tiling offsets an operand's slice by the expression at
+/// the tile's start (every loop starts at 0, untiled ones too) but leaves the indexing map
+/// as it is, so a constant term would be applied twice, and mod, floordiv or a negative
+/// coefficient would index outside the slice.
+bool isTileInvariant(AffineExpr expr) {
+  switch (expr.getKind()) {
+  case AffineExprKind::DimId:
+    return true;
+  case AffineExprKind::Constant:
+    return cast<AffineConstantExpr>(expr).getValue() == 0;
+  case AffineExprKind::Add: {
+    auto sum = cast<AffineBinaryOpExpr>(expr);
+    return isTileInvariant(sum.getLHS()) && isTileInvariant(sum.getRHS());
+  }
+  case AffineExprKind::Mul: {
+    auto product = cast<AffineBinaryOpExpr>(expr);
+    auto factor = dyn_cast<AffineConstantExpr>(product.getRHS());
+    return factor && factor.getValue() >= 0 && isTileInvariant(product.getLHS());
+  }
+  default:
+    return false;
+  }
+}
+
+bool isTileable(linalg::LinalgOp op) {
+  return llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
+    return llvm::all_of(map.getResults(), isTileInvariant);
+  });
+}
 
 /// Tile sizes that cut the outermost parallel loops into about `minTiles` tiles: whole loops
 /// of size-1 tiles while they fit, then one loop cut into the remaining factor.
@@ -50,7 +82,7 @@ struct TileParallelDimsPass : msdd::impl::TileParallelDimsBase<TileParallelDimsP
     getOperation().walk([&](linalg::LinalgOp op) {
       // Contractions go whole to a library call; ops already inside a tile stay put.
       if (!op.hasPureTensorSemantics() || isa<linalg::ContractionOpInterface>(op.getOperation()) ||
-          op->getParentOfType<scf::ForallOp>())
+          op->getParentOfType<scf::ForallOp>() || !isTileable(op))
         return;
       if (!op.hasDynamicShape() && op.getStaticLoopRanges().size() > 0) {
         int64_t iterations = 1;

@@ -36,3 +36,61 @@ func.func @untouched(%a: tensor<128x128xf32>, %b: tensor<128x128xf32>, %s: tenso
   %1 = msdd.exp %s : tensor<4x4xf32>
   return %0, %1 : tensor<128x128xf32>, tensor<4x4xf32>
 }
+
+// -----
+
+// A constant offset in an indexing map (x[i, j + 1]) would be applied twice by tiling (to
+// the slice and again inside it): the op stays whole.
+// CHECK-LABEL: func.func @shifted_read
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+#shift = affine_map<(d0, d1) -> (d0, d1 + 1)>
+#identity = affine_map<(d0, d1) -> (d0, d1)>
+func.func @shifted_read(%x: tensor<4x4097xf32>) -> tensor<4x4096xf32> {
+  %e = tensor.empty() : tensor<4x4096xf32>
+  %0 = linalg.generic {indexing_maps = [#shift, #identity], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x4097xf32>) outs(%e : tensor<4x4096xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<4x4096xf32>
+  return %0 : tensor<4x4096xf32>
+}
+
+// -----
+
+// So would `mod` (and floordiv, negative coefficients).
+// CHECK-LABEL: func.func @modular_read
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+#modular = affine_map<(d0, d1) -> (d0, d1 mod 64)>
+#identity = affine_map<(d0, d1) -> (d0, d1)>
+func.func @modular_read(%x: tensor<4x64xf32>) -> tensor<4x4096xf32> {
+  %e = tensor.empty() : tensor<4x4096xf32>
+  %0 = linalg.generic {indexing_maps = [#modular, #identity], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x64xf32>) outs(%e : tensor<4x4096xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<4x4096xf32>
+  return %0 : tensor<4x4096xf32>
+}
+
+// -----
+
+// Strided windows (x[i, 2j + k], as in a strided convolution) tile correctly: slices start
+// at 2 * the tile's offset and the map inside stays right.
+// CHECK-LABEL: func.func @strided_window
+// CHECK: scf.forall
+// CHECK:   linalg.generic
+#window = affine_map<(d0, d1, d2) -> (d0, 2 * d1 + d2)>
+#tap = affine_map<(d0, d1, d2) -> (d2)>
+#out = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @strided_window(%x: tensor<8x4098xf32>, %k: tensor<3xf32>, %acc: tensor<8x2048xf32>) -> tensor<8x2048xf32> {
+  %0 = linalg.generic {indexing_maps = [#window, #tap, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %k : tensor<8x4098xf32>, tensor<3xf32>) outs(%acc : tensor<8x2048xf32>) {
+  ^bb0(%in: f32, %w: f32, %o: f32):
+    %m = arith.mulf %in, %w : f32
+    %s = arith.addf %m, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<8x2048xf32>
+  return %0 : tensor<8x2048xf32>
+}

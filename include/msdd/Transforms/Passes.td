@@ -25,7 +25,9 @@ def TileParallelDims : Pass<"msdd-tile-parallel-dims", "func::FuncOp"> {
     Target-neutral work distribution: every linalg op (matrix products excepted, which a
     library call handles whole) is tiled along its outermost parallel dimensions so that it
     has at least `min-tiles` tiles where its shape allows. The CPU pipeline maps the resulting
-    loops onto a thread pool, the GPU pipeline onto blocks.
+    loops onto a thread pool, the GPU pipeline onto blocks. Ops whose indexing maps are not
+    sums of loop dimensions with non-negative coefficients (constant offsets, mod, floordiv,
+    negative coefficients) are left whole: tiling would offset their slices wrongly.
   }];
   let options = [
     Option<"minTiles", "min-tiles", "int64_t", /*default=*/"64",
@@ -33,6 +35,17 @@ def TileParallelDims : Pass<"msdd-tile-parallel-dims", "func::FuncOp"> {
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::linalg::LinalgDialect",
                            "::mlir::affine::AffineDialect"];
+}
+
+def CopyAliasedResults : Pass<"msdd-copy-aliased-results", "func::FuncOp"> {
+  let summary = "Give every function result a tensor of its own before bufferization";
+  let description = [{
+    A result that is one of the function's arguments, or a value returned twice, is replaced
+    by a copy (`bufferization.alloc_tensor() copy(...)`). Results are written into the
+    caller's buffers (`buffer-results-to-out-params`), which needs one fresh buffer per
+    result: an argument or a shared buffer cannot be placed there.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
 def FuseElementwise : Pass<"msdd-fuse-elementwise", "func::FuncOp"> {
