@@ -155,6 +155,45 @@ LogicalResult TransposeOp::verify() {
 // Neural-network ops
 //===----------------------------------------------------------------------===//
 
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one input");
+  ArrayRef<int64_t> out = shapeOf(getResult());
+  int64_t axis = getAxis();
+  if (axis >= (int64_t)out.size())
+    return emitOpError() << "axis " << axis << " is out of range for rank " << out.size();
+  int64_t total = 0;
+  for (auto [i, input] : llvm::enumerate(getInputs())) {
+    SmallVector<int64_t> expected(out);
+    expected[axis] = shapeOf(input).size() == out.size() ? shapeOf(input)[axis] : -1;
+    if (shapeOf(input) != ArrayRef<int64_t>(expected))
+      return emitOpError() << "input " << i << " has shape " << shapeStr(shapeOf(input))
+                           << ", which does not match the result " << shapeStr(out)
+                           << " outside axis " << axis;
+    total += expected[axis];
+  }
+  if (total != out[axis])
+    return emitOpError() << "inputs sum to " << total << " along axis " << axis
+                         << " but the result has " << out[axis];
+  return success();
+}
+
+LogicalResult SliceOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput()), out = shapeOf(getResult());
+  int64_t axis = getAxis();
+  if (axis >= (int64_t)in.size())
+    return emitOpError() << "axis " << axis << " is out of range for rank " << in.size();
+  SmallVector<int64_t> expected(in);
+  expected[axis] = out.size() == in.size() ? out[axis] : -1;
+  if (out != ArrayRef<int64_t>(expected))
+    return emitOpError() << "result " << shapeStr(out) << " must equal the input "
+                         << shapeStr(in) << " outside axis " << axis;
+  if (getStart() + out[axis] > in[axis])
+    return emitOpError() << "elements " << getStart() << " to " << getStart() + out[axis] - 1
+                         << " of axis " << axis << " are out of range for size " << in[axis];
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
   ArrayRef<int64_t> x = shapeOf(getInput()), w = shapeOf(getWeight());
   if (x.empty())

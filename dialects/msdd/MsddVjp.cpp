@@ -297,6 +297,39 @@ LogicalResult TransposeOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value
   return success();
 }
 
+LogicalResult ConcatOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
+  int64_t start = 0, axis = getAxis();
+  for (auto [i, input] : llvm::enumerate(getInputs())) {
+    grads[i] = b.create<SliceOp>(getLoc(), input.getType(), g, axis, start);
+    start += Emitter::shapeOf(input)[axis];
+  }
+  return success();
+}
+
+/// The gradient flows into the sliced range; the rest of the input gets zeros.
+LogicalResult SliceOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
+  Emitter e = emitterFor(b, *this);
+  int64_t axis = getAxis(), before = getStart();
+  int64_t after = e.shapeOf(getInput())[axis] - before - e.shapeOf(g)[axis];
+  SmallVector<Value> parts;
+  auto zeros = [&](int64_t n) {
+    SmallVector<int64_t> shape(e.shapeOf(g));
+    shape[axis] = n;
+    auto type = e.withShape(g, shape);
+    parts.push_back(b.create<arith::ConstantOp>(
+        getLoc(), DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), 0.0))));
+  };
+  if (before)
+    zeros(before);
+  parts.push_back(g);
+  if (after)
+    zeros(after);
+  grads[0] = parts.size() == 1
+                 ? g
+                 : b.create<ConcatOp>(getLoc(), getInput().getType(), parts, axis).getResult();
+  return success();
+}
+
 LogicalResult BroadcastOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
   Emitter e = emitterFor(b, *this);
   grads[0] = e.sumTo(g, e.shapeOf(getInput()));

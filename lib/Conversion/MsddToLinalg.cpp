@@ -390,6 +390,32 @@ struct ReshapeLowering : OpRewritePattern<ReshapeOp> {
   }
 };
 
+struct ConcatLowering : OpRewritePattern<ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConcatOp op, PatternRewriter &rewriter) const override {
+    if (op.getInputs().size() == 1)
+      rewriter.replaceOp(op, op.getInputs()[0]);
+    else
+      rewriter.replaceOpWithNewOp<tensor::ConcatOp>(op, op.getType(), op.getAxis(),
+                                                    op.getInputs());
+    return success();
+  }
+};
+
+struct SliceLowering : OpRewritePattern<SliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SliceOp op, PatternRewriter &rewriter) const override {
+    ArrayRef<int64_t> shape = op.getType().getShape();
+    SmallVector<int64_t> offsets(shape.size(), 0), strides(shape.size(), 1);
+    offsets[op.getAxis()] = op.getStart();
+    rewriter.replaceOpWithNewOp<tensor::ExtractSliceOp>(
+        op, op.getType(), op.getInput(), ValueRange{}, ValueRange{}, ValueRange{},
+        rewriter.getDenseI64ArrayAttr(offsets), rewriter.getDenseI64ArrayAttr(shape),
+        rewriter.getDenseI64ArrayAttr(strides));
+    return success();
+  }
+};
+
 struct TransposeLowering : OpRewritePattern<TransposeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(TransposeOp op, PatternRewriter &rewriter) const override {
@@ -924,7 +950,7 @@ struct ConvertMsddToLinalgPass
                  BroadcastLowering, SwigluLowering, GeluLowering,
                  ScaleLowering, NoiseMixLowering, EulerStepLowering, CfgCombineLowering,
                  ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
-                 ReduceLowering<ReduceMaxOp>, ReshapeLowering, TransposeLowering, LinearLowering,
+                 ReduceLowering<ReduceMaxOp>, ReshapeLowering, TransposeLowering, ConcatLowering, SliceLowering, LinearLowering,
                  MatmulLowering, PatchifyLowering, UnpatchifyLowering, LayerNormLowering,
                  RmsNormLowering, SoftmaxLowering, AttentionLowering, Rope2dLowering,
                  ModulateLowering, TimestepEmbeddingLowering, UpsampleNearestLowering,

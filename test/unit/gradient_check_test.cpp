@@ -95,6 +95,8 @@ std::vector<GradCase> allCases() {
   cases.push_back({"reduce_max", {s}, {2, 3}, op("reduce_max", {s}, {2, 3}, "{axes = array<i64: 2>}")});
   cases.push_back({"reshape", {s}, {6, 5}, op("reshape", {s}, {6, 5})});
   cases.push_back({"transpose", {s}, {5, 2, 3}, op("transpose", {s}, {5, 2, 3}, "{permutation = array<i64: 2, 0, 1>}")});
+  cases.push_back({"concat", {{2, 1, 5}, s}, {2, 4, 5}, op("concat", {{2, 1, 5}, s}, {2, 4, 5}, "{axis = 1 : i64}")});
+  cases.push_back({"slice", {s}, {2, 3, 2}, op("slice", {s}, {2, 3, 2}, "{axis = 2 : i64, start = 1 : i64}")});
   cases.push_back({"broadcast", {b}, {2, 3, 4}, op("broadcast", {b}, {2, 3, 4})});
   cases.push_back({"linear", {{2, 3, 4}, {5, 4}, {5}}, {2, 3, 5}, op("linear", {{2, 3, 4}, {5, 4}, {5}}, {2, 3, 5})});
   cases.push_back({"matmul", {{2, 3, 4}, {2, 4, 5}}, {2, 3, 5}, op("matmul", {{2, 3, 4}, {2, 4, 5}}, {2, 3, 5})});

@@ -271,6 +271,27 @@ std::vector<OpCase> allCases() {
                            r({k, i, j}) = a[0]({i, j, k});
                      return r;
                    }});
+  cases.push_back({"concat", call("msdd.concat", {{3, 4, 5}, {3, 2, 5}, {3, 7, 5}}, {3, 13, 5}, "{axis = 1 : i64}"),
+                   {{{3, 4, 5}}, {{3, 2, 5}}, {{3, 7, 5}}}, [](const Args &a) {
+                     Arr r({3, 13, 5});
+                     for (int i = 0; i < 3; ++i)
+                       for (int k = 0; k < 5; ++k) {
+                         int j = 0;
+                         for (const Arr &part : a)
+                           for (int p = 0; p < part.shape[1]; ++p)
+                             r({i, j++, k}) = part({i, p, k});
+                       }
+                     return r;
+                   }});
+  cases.push_back({"slice", call("msdd.slice", {s}, {3, 5, 6}, "{axis = 2 : i64, start = 9 : i64}"),
+                   {{s}}, [](const Args &a) {
+                     Arr r({3, 5, 6});
+                     for (int i = 0; i < 3; ++i)
+                       for (int j = 0; j < 5; ++j)
+                         for (int k = 0; k < 6; ++k)
+                           r({i, j, k}) = a[0]({i, j, 9 + k});
+                     return r;
+                   }});
   cases.push_back({"linear_bias", call("msdd.linear", {{2, 7, 33}, {19, 33}, {19}}, {2, 7, 19}),
                    {{{2, 7, 33}}, {{19, 33}}, {{19}}}, [](const Args &a) {
                      Arr x = a[0], w = a[1];

@@ -132,6 +132,27 @@ def Msdd_BroadcastOp : Msdd_PureOp<"broadcast", [DeclareOpInterfaceMethods<Msdd_
 // Neural-network ops
 //===----------------------------------------------------------------------===//
 
+def Msdd_ConcatOp : Msdd_PureOp<"concat", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
+  let summary = "concatenation of tensors along one axis";
+  let description = [{
+    The inputs have the same rank and agree on every dimension but `axis`; the result's
+    `axis` dimension is the sum of theirs (joint attention's [image ; latent] sequence).
+  }];
+  let arguments = (ins Variadic<Msdd_Tensor>:$inputs, ConfinedAttr<I64Attr, [IntNonNegative]>:$axis);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_SliceOp : Msdd_PureOp<"slice", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
+  let summary = "a contiguous range along one axis";
+  let description = [{
+    Elements `start` to `start + n - 1` of `axis`, `n` the result's `axis` dimension; the
+    other dimensions are whole (chunks of a fused projection, one stream of a joint sequence).
+  }];
+  let arguments = (ins Msdd_Tensor:$input, ConfinedAttr<I64Attr, [IntNonNegative]>:$axis,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$start);
+  let results = (outs Msdd_Tensor:$result);
+}
+
 def Msdd_LinearOp : Msdd_PureOp<"linear", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "affine layer: x W^T + b";
   let description = [{

@@ -1323,3 +1323,43 @@ func.func @sampler_param_type(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
   return %0 : tensor<1x3x8x8xf32>
 }
+
+// -----
+
+func.func @concat_mismatch(%a: tensor<2x3x8xf32>, %b: tensor<2x5x4xf32>) -> tensor<2x8x8xf32> {
+  // expected-error @+1 {{'msdd.concat' op input 1 has shape [2, 5, 4], which does not match the result [2, 8, 8] outside axis 1}}
+  %c = msdd.concat %a, %b {axis = 1 : i64} : (tensor<2x3x8xf32>, tensor<2x5x4xf32>) -> tensor<2x8x8xf32>
+  return %c : tensor<2x8x8xf32>
+}
+
+// -----
+
+func.func @concat_wrong_total(%a: tensor<2x3x8xf32>, %b: tensor<2x5x8xf32>) -> tensor<2x9x8xf32> {
+  // expected-error @+1 {{'msdd.concat' op inputs sum to 8 along axis 1 but the result has 9}}
+  %c = msdd.concat %a, %b {axis = 1 : i64} : (tensor<2x3x8xf32>, tensor<2x5x8xf32>) -> tensor<2x9x8xf32>
+  return %c : tensor<2x9x8xf32>
+}
+
+// -----
+
+func.func @concat_axis(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'msdd.concat' op axis 2 is out of range for rank 2}}
+  %c = msdd.concat %a {axis = 2 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %c : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @slice_out_of_range(%a: tensor<2x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'msdd.slice' op elements 6 to 9 of axis 1 are out of range for size 8}}
+  %s = msdd.slice %a {axis = 1 : i64, start = 6 : i64} : (tensor<2x8xf32>) -> tensor<2x4xf32>
+  return %s : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @slice_other_dims(%a: tensor<2x8xf32>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{'msdd.slice' op result [3, 4] must equal the input [2, 8] outside axis 1}}
+  %s = msdd.slice %a {axis = 1 : i64, start = 0 : i64} : (tensor<2x8xf32>) -> tensor<3x4xf32>
+  return %s : tensor<3x4xf32>
+}

@@ -458,3 +458,14 @@ func.func @f64(%x: tensor<2x4x8xf64>, %w: tensor<16x8xf64>, %b: tensor<16xf64>, 
   %l = msdd.mse %s, %g : (tensor<2x4x16xf64>, tensor<2x4x16xf64>) -> tensor<f64>
   return %l : tensor<f64>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @concat_slice
+// CHECK: %[[C:.+]] = msdd.concat %{{.+}}, %{{.+}} {axis = 1 : i64} : (tensor<2x3x8xf32>, tensor<2x5x8xf32>) -> tensor<2x8x8xf32>
+// CHECK: msdd.slice %[[C]] {axis = 2 : i64, start = 2 : i64} : (tensor<2x8x8xf32>) -> tensor<2x8x4xf32>
+func.func @concat_slice(%a: tensor<2x3x8xf32>, %b: tensor<2x5x8xf32>) -> tensor<2x8x4xf32> {
+  %c = msdd.concat %a, %b {axis = 1 : i64} : (tensor<2x3x8xf32>, tensor<2x5x8xf32>) -> tensor<2x8x8xf32>
+  %s = msdd.slice %c {axis = 2 : i64, start = 2 : i64} : (tensor<2x8x8xf32>) -> tensor<2x8x4xf32>
+  return %s : tensor<2x8x4xf32>
+}
