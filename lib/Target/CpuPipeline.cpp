@@ -42,7 +42,7 @@ struct Stage {
 std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options) {
   return {
       {"linalg",
-       "msdd-expand-sampler, msdd-record-entry-points, inline, symbol-dce,"
+       "msdd-expand-sampler, msdd-record-entry-points, msdd-inline-calls, symbol-dce,"
        "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, "
        "msdd-fuse-elementwise, canonicalize, cse)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +

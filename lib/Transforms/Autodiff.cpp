@@ -1,4 +1,5 @@
 //===- Autodiff.cpp - Reverse-mode differentiation of msdd functions -------===//
+#include "msdd/Transforms/Inlining.h"
 #include "msdd/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -31,27 +32,6 @@ std::string argName(func::FuncOp fn, unsigned i) {
   if (auto name = fn.getArgAttrOfType<StringAttr>(i, "msdd.name"))
     return name.str();
   return "arg" + std::to_string(i);
-}
-
-/// Inlines every call in `fn` (repeatedly, for calls inside callees).
-LogicalResult inlineCalls(func::FuncOp fn, SymbolTable &symbols) {
-  InlinerInterface inliner(fn.getContext());
-  for (int depth = 0; depth < 64; ++depth) {
-    SmallVector<func::CallOp> calls;
-    fn.walk([&](func::CallOp call) { calls.push_back(call); });
-    if (calls.empty())
-      return success();
-    for (func::CallOp call : calls) {
-      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
-      if (!callee || callee.isDeclaration())
-        return call.emitOpError("calls '") << call.getCallee()
-                                           << "', which has no body to differentiate";
-      if (failed(inlineCall(inliner, call, callee, &callee.getBody(), true)))
-        return call.emitOpError("could not be inlined for differentiation");
-      call.erase();
-    }
-  }
-  return fn.emitError("calls nest deeper than 64 levels (recursion?)");
 }
 
 /// Values that depend on the differentiated arguments: only ops that read one need a rule
@@ -189,7 +169,7 @@ struct AutodiffPass : msdd::impl::AutodiffBase<AutodiffPass> {
       return signalPassFailure();
     }
     symbols.insert(grad);
-    if (failed(inlineCalls(grad, symbols)))
+    if (failed(msdd::inlineCalls(grad, symbols, [](func::FuncOp) { return true; })))
       return signalPassFailure();
 
     Block &body = grad.getBody().front();

@@ -1,5 +1,6 @@
 //===- msdd-compile.cpp - msdd IR to a native artifact ---------------------===//
 #include "msdd/InitAll.h"
+#include "msdd/Models/Tokenizer.h"
 #include "msdd/Target/CPU.h"
 
 #include "mlir/IR/AsmState.h"
@@ -23,7 +24,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("msdd-compile options");
-static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input.mlir>"), cl::Required,
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input.mlir | tokenizer-config.json>"), cl::Required,
                                       cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::desc("Output artifact (.msdd) or IR file"),
                                        cl::value_desc("path"), cl::Required, cl::cat(category));
@@ -102,8 +103,11 @@ int main(int argc, char **argv) {
   if (!cl::ParseCommandLineOptions(
           argc, argv,
           "msdd-compile: compile msdd IR into a native artifact\n\n"
-          "  msdd-compile model.mlir -o model.msdd [--target cpu]\n\n"
-          "Every public function becomes an entry point that msdd-run can call by name.\n",
+          "  msdd-compile model.mlir -o model.msdd [--target cpu]\n"
+          "  msdd-compile models/tiny.json --train -o tiny.msdd   (a tokenizer config)\n\n"
+          "Every public function becomes an entry point that msdd-run can call by name.\n"
+          "A .json input is a tokenizer config (docs/tokenizer.md): it is built into IR first,\n"
+          "and its train section gives --lr, --beta1, --beta2 and --weight-decay unless set.\n",
           &flagErrorStream)) {
     // LLVM's parser may add suggestion lines; one line is enough to act on.
     llvm::StringRef first = llvm::StringRef(flagErrors).split('\n').first;
@@ -144,11 +148,28 @@ int main(int argc, char **argv) {
   auto file = openInputFile(inputPath, &error);
   if (!file)
     return fail(inputPath + ": " + error);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return 1; // the parser reported file:line:col
+  OwningOpRef<ModuleOp> module;
+  if (llvm::StringRef(inputPath).ends_with(".json")) {
+    auto config = msdd::parseTokenizerConfig(file->getBuffer(), error);
+    if (!config)
+      return fail(inputPath + ": " + error);
+    module = msdd::buildTokenizer(&context, *config);
+    // The config's training hyperparameters, where the command line does not override them.
+    auto fromConfig = [](cl::opt<double> &flag, double value) {
+      if (!flag.getNumOccurrences())
+        flag = value;
+    };
+    fromConfig(learningRate, config->lr);
+    fromConfig(beta1, config->beta1);
+    fromConfig(beta2, config->beta2);
+    fromConfig(weightDecay, config->weightDecay);
+  } else {
+    llvm::SourceMgr sourceMgr;
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return 1; // the parser reported file:line:col
+  }
 
   PassManager pm(&context);
   msdd::CpuPipelineOptions options;

@@ -37,6 +37,17 @@ def TileParallelDims : Pass<"msdd-tile-parallel-dims", "func::FuncOp"> {
                            "::mlir::affine::AffineDialect"];
 }
 
+def InlineCalls : Pass<"msdd-inline-calls", "ModuleOp"> {
+  let summary = "Inline calls, except to functions marked msdd.outline";
+  let description = [{
+    Inlines every `func.call` whose callee lacks the `msdd.outline` unit attribute
+    (`symbol-dce` then removes private functions left without callers). Outlined functions (the tokenizer's
+    denoisers, encoder and decoder) stay single copies called at run time: the sampler calls
+    its denoiser at every step of every scale and both CFG branches, and inlining each call
+    would multiply the code (and compile time) by the number of call sites.
+  }];
+}
+
 def CopyAliasedResults : Pass<"msdd-copy-aliased-results", "func::FuncOp"> {
   let summary = "Give every function result a tensor of its own before bufferization";
   let description = [{

@@ -1,0 +1,58 @@
+//===- Tokenizer.h - The multi-scale diffusion tokenizer's IR builder -*- C++ -*-===//
+//
+// Builds the tokenizer of docs/tokenizer.md (an MMDiT encoder reading out latent tokens, one
+// MMDiT decoder shared by all scales, the multi-scale sampler, the stage-1 loss) as msdd IR
+// from a JSON config.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MSDD_MODELS_TOKENIZER_H
+#define MSDD_MODELS_TOKENIZER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::msdd {
+
+struct MmditConfig {
+  int64_t depth = 0, hidden = 0, heads = 0;
+};
+
+struct TokenizerConfig {
+  std::string name;
+  int64_t imageSize = 0, numScales = 0, patchSize = 0;
+  int64_t latentTokens = 0, latentChannels = 0;
+  MmditConfig encoder, decoder;
+  int64_t mlpRatio = 4, timeEmbedDim = 256;
+  double ropeTheta = 10000.0;
+  // sampler
+  int64_t samplerSteps = 1;
+  double guidance = 1.0, gamma = 1.0 / 3.0;
+  // stage-1 training
+  int64_t batchSize = 8;
+  double lr = 1e-4, beta1 = 0.9, beta2 = 0.95, weightDecay = 0.0;
+  double latentDropout = 0.1, logitNormalMean = 0.0, logitNormalStd = 1.0;
+  /// "none" or "sigmoid_logsnr" (w = sigmoid(logsnr_bias - logSNR(t))).
+  std::string lossWeighting = "none";
+  double logsnrBias = 0.0;
+
+  /// Resolution of each scale, coarsest first.
+  std::vector<int64_t> resolutions() const;
+  /// Denoiser evaluations per decoded image.
+  int64_t nfe() const;
+};
+
+/// Parses and checks a config. On failure returns nothing and sets `error` to one line that
+/// names the key and the problem.
+std::optional<TokenizerConfig> parseTokenizerConfig(llvm::StringRef json, std::string &error);
+
+/// The functions of docs/tokenizer.md: init, encode, denoise_s<k>, decode, reconstruct and
+/// the stage-1 loss (the input of msdd-compile --train).
+OwningOpRef<ModuleOp> buildTokenizer(MLIRContext *context, const TokenizerConfig &config);
+
+} // namespace mlir::msdd
+
+#endif // MSDD_MODELS_TOKENIZER_H
