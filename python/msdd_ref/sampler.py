@@ -71,30 +71,30 @@ def _check_design_numbers():
 _check_design_numbers()
 
 
-def block_noise(shape, gamma, generator=None, paper_code=False):
-    """Noise [B, C, H, W] whose every 2x2 pixel block is N(0, (1 + gamma) I - gamma 11^T)
-    (needs gamma <= 1/3), or with `paper_code` the released code's (1 - gamma) I + gamma 11^T.
-    With P = 11^T / 4 the covariance is a (I - P) + b P, so n = sqrt(a) (z - mean z) +
-    sqrt(b) mean z over each block."""
-    b, c, h, w = shape
+def block_noise(z, gamma, paper_code=False):
+    """Correlates i.i.d. standard normal z [B, C, H, W] inside every 2x2 pixel block: each
+    block becomes N(0, (1 + gamma) I - gamma 11^T) (needs gamma <= 1/3), or with `paper_code`
+    the released code's (1 - gamma) I + gamma 11^T. With P = 11^T / 4 the covariance is
+    a (I - P) + m P, so n = sqrt(a) (z - mean z) + sqrt(m) mean z over each block (the same
+    map as msdd.block_noise: equal z give equal n)."""
     if paper_code:
         a, m = 1.0 - gamma, 1.0 + 3.0 * gamma
     else:
         a, m = 1.0 + gamma, 1.0 - 3.0 * gamma
     if m < -1e-12 or a < 0:
         raise ValueError(f"gamma {gamma} gives no valid block covariance")
-    z = torch.randn(shape, generator=generator)
-    mean = F.avg_pool2d(z, 2)
-    mean_up = F.interpolate(mean, scale_factor=2, mode="nearest")
+    mean_up = F.interpolate(F.avg_pool2d(z, 2), scale_factor=2, mode="nearest")
     return math.sqrt(a) * (z - mean_up) + math.sqrt(max(m, 0.0)) * mean_up
 
 
 @torch.no_grad()
 def sample(tokenizer, latent, seed=0, steps=None, guidance=None, gamma=None, paper_code_noise=False,
-           return_scales=False):
+           return_scales=False, normal=None):
     """Decodes latent [B, N, C] to images [B, 3, R, R] in [0, 1] (not clamped): Euler steps
     from each window's start to its end with CFG v = v_u + w (v_c - v_u) (w = 1: the
     conditional branch only), scale transitions x <- alpha up(x) + beta block_noise.
+    `normal(k, shape)` gives the i.i.d. N(0, 1) draws of scale k (the initial noise for k = 0,
+    the block noise's input for k >= 1); by default torch.Generator(seed) in that order.
     Returns (images, nfe) or, with return_scales, also every scale's x."""
     cfg = tokenizer.config
     steps = cfg["sampler"]["steps"] if steps is None else steps
@@ -102,16 +102,21 @@ def sample(tokenizer, latent, seed=0, steps=None, guidance=None, gamma=None, pap
     gamma = cfg["sampler"]["gamma"] if gamma is None else gamma
     scales, size = cfg["num_scales"], cfg["image_size"]
     sched = schedule(scales, gamma)
-    g = torch.Generator().manual_seed(seed)
+    if normal is None:
+        g = torch.Generator().manual_seed(seed)
+
+        def normal(k, shape):
+            return torch.randn(shape, generator=g)
     b = latent.shape[0]
     null = tokenizer.null_latent[None].expand_as(latent)
     r0 = size >> (scales - 1)
-    x = torch.randn((b, 3, r0, r0), generator=g)
+    x = normal(0, (b, 3, r0, r0))
     nfe, outputs = 0, []
     for k in range(scales):
         if k > 0:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = sched.alpha[k - 1] * x + sched.beta[k - 1] * block_noise(x.shape, gamma, g, paper_code_noise)
+            n = block_noise(normal(k, x.shape), gamma, paper_code_noise)
+            x = sched.alpha[k - 1] * x + sched.beta[k - 1] * n
         ts = [sched.start[k] + (sched.end[k] - sched.start[k]) * j / steps for j in range(steps + 1)]
         for t0, t1 in zip(ts[:-1], ts[1:]):
             tau = torch.full((b,), sched.tau(k, t0))

@@ -206,7 +206,8 @@ class Sampler(unittest.TestCase):
         g = torch.Generator().manual_seed(0)
         for paper, sigma in ((False, (4 / 3) * np.eye(4) - np.ones((4, 4)) / 3),
                              (True, (2 / 3) * np.eye(4) + np.ones((4, 4)) / 3)):
-            n = S.block_noise((40000, 1, 2, 2), 1 / 3, g, paper_code=paper).reshape(-1, 4).double().numpy()
+            z = torch.randn((40000, 1, 2, 2), generator=g)
+            n = S.block_noise(z, 1 / 3, paper_code=paper).reshape(-1, 4).double().numpy()
             self.assertLess(np.abs(np.cov(n.T) - sigma).max(), 0.03)
 
     def test_oracle_sampler_recovers_the_image(self):
