@@ -26,3 +26,10 @@ ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.path.exists(
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("ptxas", ptxas))
+
+# PyTorch and onnx in Debian's python3 (python3-torch, python3-onnx; scripts/install-peers.sh):
+# the reference tokenizer's ONNX export tests need them.
+import subprocess
+if subprocess.run([config.python_executable, "-c", "import torch, onnx"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("torch")

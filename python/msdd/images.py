@@ -73,3 +73,26 @@ def read_safetensors(path):
         begin, end = info["data_offsets"]
         out[name] = np.frombuffer(data[base + begin:base + end], _ST_DTYPES[info["dtype"]]).reshape(info["shape"])
     return out
+
+
+def write_safetensors(path, tensors):
+    """Writes name -> numpy array (f32, f64, i32, i64, bool) as a .safetensors file, in the
+    order given, through a temporary file renamed into place."""
+    import os
+    codes = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
+    header, offset, blobs = {}, 0, []
+    for name, array in tensors.items():
+        array = np.asarray(array)
+        if array.dtype not in codes:
+            raise ValueError(f"{path}: {name} has unsupported dtype {array.dtype}")
+        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": codes[array.dtype], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    os.replace(tmp, path)
