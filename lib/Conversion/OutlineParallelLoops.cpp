@@ -38,20 +38,27 @@ struct OutlineParallelLoopsPass
           continue; // reductions stay sequential
         outline(loop, fn, (fn.getSymName() + "_" + Twine(counter++)).str(), symbols);
       }
+      // Serial loop nests at the top of a function become functions of their own too:
+      // LLVM's loop passes (IndVarSimplify above all) grow superlinearly with the number of
+      // loops in one function, and a whole train step is thousands of them.
+      SmallVector<scf::ForOp> serial;
+      for (Operation &op : fn.getBody().getOps())
+        if (auto loop = dyn_cast<scf::ForOp>(op); loop && loop.getNumResults() == 0)
+          serial.push_back(loop);
+      counter = 0;
+      for (scf::ForOp loop : serial)
+        outlineSerial(loop, fn, (fn.getSymName() + "_" + Twine(counter++)).str(), symbols);
     }
   }
 
-  void outline(scf::ParallelOp loop, func::FuncOp parent, const std::string &suffix,
-               SymbolTable &symbols) {
-    MLIRContext *ctx = &getContext();
-    Location loc = loop.getLoc();
-    // Values from above: constants are re-materialized, everything else becomes an argument.
+  /// Values from above the region: constants (to re-materialize) and the rest (arguments).
+  static void capturedValues(Operation *op, SmallVector<Value> &captured,
+                             SmallVector<Operation *> &constants) {
     llvm::SetVector<Value> above;
-    getUsedValuesDefinedAbove(loop.getRegion(), above);
-    for (Value v : loop->getOperands())
+    for (Region &region : op->getRegions())
+      getUsedValuesDefinedAbove(region, above);
+    for (Value v : op->getOperands())
       above.insert(v);
-    SmallVector<Value> captured;
-    SmallVector<Operation *> constants;
     for (Value v : above) {
       Operation *def = v.getDefiningOp();
       if (def && def->hasTrait<OpTrait::ConstantLike>())
@@ -59,6 +66,47 @@ struct OutlineParallelLoopsPass
       else
         captured.push_back(v);
     }
+  }
+
+  void outlineSerial(scf::ForOp loop, func::FuncOp parent, const std::string &suffix,
+                     SymbolTable &symbols) {
+    MLIRContext *ctx = &getContext();
+    Location loc = loop.getLoc();
+    SmallVector<Value> captured;
+    SmallVector<Operation *> constants;
+    capturedValues(loop, captured, constants);
+    SmallVector<Type> argTypes;
+    for (Value v : captured)
+      argTypes.push_back(v.getType());
+    OpBuilder moduleBuilder(parent);
+    auto body = moduleBuilder.create<func::FuncOp>(loc, "__msdd_loop_" + suffix,
+                                                   FunctionType::get(ctx, argTypes, {}));
+    body.setPrivate();
+    // LLVM would inline a single-call static function straight back.
+    body->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
+    symbols.insert(body);
+    Block *entry = body.addEntryBlock();
+    OpBuilder b = OpBuilder::atBlockBegin(entry);
+    IRMapping map;
+    for (Operation *c : constants)
+      b.clone(*c, map);
+    for (auto [i, v] : llvm::enumerate(captured))
+      map.map(v, entry->getArgument(i));
+    b.clone(*loop, map);
+    b.create<func::ReturnOp>(loc);
+    OpBuilder call(loop);
+    call.create<func::CallOp>(loc, body, captured);
+    loop->erase();
+  }
+
+  void outline(scf::ParallelOp loop, func::FuncOp parent, const std::string &suffix,
+               SymbolTable &symbols) {
+    MLIRContext *ctx = &getContext();
+    Location loc = loop.getLoc();
+    // Values from above: constants are re-materialized, everything else becomes an argument.
+    SmallVector<Value> captured;
+    SmallVector<Operation *> constants;
+    capturedValues(loop, captured, constants);
 
     SmallVector<Type> argTypes{IndexType::get(ctx), IndexType::get(ctx)};
     for (Value v : captured)
