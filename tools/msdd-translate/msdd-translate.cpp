@@ -13,6 +13,10 @@
 #include "msdd/Runtime/File.h"
 #include "msdd/Runtime/Safetensors.h"
 
+#include "msdd/Models/Tokenizer.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/ToolOutputFile.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
@@ -30,6 +34,10 @@ static cl::OptionCategory category("msdd-translate options");
 static cl::opt<bool> importOnnxFlag("import-onnx",
                                     cl::desc("Import an ONNX model (opsets up to 17)"),
                                     cl::cat(category));
+static cl::opt<bool> fromConfig(
+    "from-config",
+    cl::desc("Build the tokenizer of a JSON config (models/*.json, docs/tokenizer.md)"),
+    cl::cat(category));
 static cl::opt<bool> listOnnxOps("list-onnx-ops",
                                  cl::desc("Print the ONNX op types the importer supports"),
                                  cl::cat(category));
@@ -61,6 +69,31 @@ static int usage(const std::string &problem) {
   return 2;
 }
 
+/// --from-config: the tokenizer of a config as IR, written atomically.
+static int translateConfig() {
+  std::string error;
+  auto file = mlir::openInputFile(inputPath, &error);
+  if (!file) {
+    llvm::errs() << "msdd-translate: error: " << inputPath << ": " << error << "\n";
+    return 1;
+  }
+  auto config = mlir::msdd::parseTokenizerConfig(file->getBuffer(), error);
+  if (!config) {
+    llvm::errs() << "msdd-translate: error: " << inputPath << ": " << error << "\n";
+    return 1;
+  }
+  MLIRContext context;
+  OwningOpRef<ModuleOp> module = mlir::msdd::buildTokenizer(&context, *config);
+  auto out = mlir::openOutputFile(outputPath, &error);
+  if (!out) {
+    llvm::errs() << "msdd-translate: error: " << outputPath << ": " << error << "\n";
+    return 1;
+  }
+  module->print(out->os());
+  out->keep();
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -69,8 +102,11 @@ int main(int argc, char **argv) {
   if (!cl::ParseCommandLineOptions(
           argc, argv,
           "msdd-translate: translate models into msdd IR\n\n"
-          "  msdd-translate --import-onnx model.onnx -o model.mlir [--inline-weights]\n\n"
-          "writes model.mlir, one public function named after the graph, and (unless\n"
+          "  msdd-translate --import-onnx model.onnx -o model.mlir [--inline-weights]\n"
+          "  msdd-translate --from-config models/tiny.json -o tiny.mlir\n\n"
+          "--from-config writes the tokenizer's functions (init, encode, denoise_s<k>, decode,\n"
+          "reconstruct, loss) as msdd IR.\n\n"
+          "--import-onnx writes model.mlir, one public function named after the graph, and (unless\n"
           "--inline-weights) model.safetensors with its parameters: the float initializers of\n"
           "more than one element (other initializers become constants). Inputs, parameters\n"
           "and outputs keep their ONNX names:\n\n"
@@ -89,12 +125,14 @@ int main(int argc, char **argv) {
       llvm::outs() << op << "\n";
     return 0;
   }
-  if (!importOnnxFlag)
-    return usage("choose a translation: --import-onnx");
+  if (importOnnxFlag == fromConfig)
+    return usage("choose one translation: --import-onnx or --from-config");
   if (inputPath.empty())
     return usage("no input model given");
   if (outputPath.empty())
     return usage("no output given: -o MODEL.mlir");
+  if (fromConfig)
+    return translateConfig();
 
   mlir::msdd::ImportOptions options;
   options.inlineWeights = inlineWeights;
