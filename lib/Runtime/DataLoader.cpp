@@ -26,6 +26,8 @@ bool hasImageExtension(const std::string &name) {
   return ext == "png" || ext == "jpg" || ext == "jpeg";
 }
 
+} // namespace
+
 std::vector<std::string> listImages(const std::string &directory) {
   struct stat st;
   if (::stat(directory.c_str(), &st) != 0)
@@ -54,8 +56,6 @@ std::vector<std::string> listImages(const std::string &directory) {
     paths.push_back(prefix == "/" ? "/" + name : prefix + "/" + name);
   return paths;
 }
-
-} // namespace
 
 DataLoader::DataLoader(DataLoaderOptions options, LoaderPosition start)
     : options_(std::move(options)) {

@@ -96,10 +96,14 @@ struct RecordEntryPointsPass : msdd::impl::RecordEntryPointsBase<RecordEntryPoin
       for (auto [i, t] : llvm::enumerate(fn.getResultTypes()))
         if (failed(add(outputs, t, fn.getResultAttrDict(i), "result", i)))
           return signalPassFailure();
-      functions.push_back(llvm::json::Object{{"name", fn.getSymName()},
-                                             {"entry", ("msdd_entry_" + fn.getSymName()).str()},
-                                             {"inputs", std::move(inputs)},
-                                             {"outputs", std::move(outputs)}});
+      llvm::json::Object entry{{"name", fn.getSymName()},
+                               {"entry", ("msdd_entry_" + fn.getSymName()).str()},
+                               {"inputs", std::move(inputs)},
+                               {"outputs", std::move(outputs)}};
+      // Denoiser evaluations per image of a sampler function (msdd-run eval reports it).
+      if (auto nfe = fn->getAttrOfType<IntegerAttr>("msdd.nfe"))
+        entry["nfe"] = nfe.getInt();
+      functions.push_back(std::move(entry));
       fn->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
     }
     llvm::json::Object manifest{{"format", "msdd-artifact"},

@@ -5,6 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Runtime/Artifact.h"
+#include "msdd/Runtime/DataLoader.h"
+#include "msdd/Runtime/Image.h"
+#include "msdd/Runtime/Metrics.h"
 #include "msdd/Runtime/Error.h"
 #include "msdd/Runtime/File.h"
 #include "msdd/Runtime/Json.h"
@@ -41,6 +44,8 @@ commands:
   infer   run one function of an artifact on tensors from .npz/.safetensors files
   info    list an artifact's functions with their inputs and outputs
   train   train with an artifact's train_step on a folder of images
+  eval    reconstruct a folder of images with a tokenizer: PSNR, SSIM, img/s, NFE
+  reconstruct  a PNG grid: original | reconstruction of each model
 
 options:
   -h, --help   show this help (msdd-run <command> --help: a command's options)
@@ -110,6 +115,49 @@ options:
 Images must be at least HxW (the artifact's images input); larger ones are cropped. A run is
 deterministic: the same command gives bit-identical parameters, and so does stopping it and
 continuing with --resume.
+)";
+
+const char kEvalHelp[] = R"(usage: msdd-run eval ART.msdd --weights W.safetensors --data DIR [options]
+
+Reconstructs every image of DIR with the tokenizer ART.msdd (encode + decode: its
+`reconstruct` function) and reports PSNR and SSIM against the originals, the throughput and
+the denoiser evaluations per image (NFE): a table, then one JSON line, on stdout.
+
+options:
+  --weights W.safetensors  the model's parameters (final.safetensors or a checkpoint; tensors
+                           the function does not take are ignored); may be repeated
+  --data DIR               images (*.png, *.jpg, *.jpeg), centre-cropped to the model's size
+  --function NAME          the reconstruction (default reconstruct): inputs `images`
+                           [B, 3, R, R] in [0, 1] and optionally `seed` (i64), one output
+                           of the same shape
+  --limit N                only the first N images (sorted by name)
+  --seed S                 the sampler's seed of the first batch; batch k gets S + k (default 0)
+  --warmup K               untimed calls before timing starts (default 1)
+  --label TEXT             the model's name in the table and the JSON (default: ART's name)
+  --json OUT.json          also write the JSON there (atomically)
+  -h, --help               show this help
+
+PSNR (dB, data range 1) and SSIM (Gaussian window 11, sigma 1.5, data range 1) are taken per
+image on values clamped to [0, 1] and averaged over the images. img/s is the batch size over
+the median wall time of one call (encode + decode of a batch), after the warm-up. The last
+batch is padded by repeating its last image; padded outputs are not scored.
+)";
+
+const char kReconstructHelp[] = R"(usage: msdd-run reconstruct ART.msdd --weights W.safetensors --data DIR -o GRID.png [options]
+
+Writes a PNG grid with one row per image: the original, then the reconstruction by each
+model (ART.msdd first, then every --model in order), 2-pixel white gaps between them.
+
+options:
+  --weights W.safetensors  parameters of ART.msdd (extra tensors are ignored)
+  --model ART2.msdd:W2.safetensors
+                           another model (for instance the single-scale baseline); repeatable
+  --data DIR               images, centre-cropped to the models' size (they must agree)
+  -o, --output GRID.png    the grid (written atomically)
+  --count N                images (rows) from the start of DIR (default 8)
+  --function NAME          the reconstruction function (default reconstruct)
+  --seed S                 the samplers' seed of the first batch (default 0)
+  -h, --help               show this help
 )";
 
 /// A command-line mistake: reported with a usage hint, exit status 2.
@@ -494,10 +542,273 @@ int runTrain(const std::vector<std::string> &argv) {
   return 0;
 }
 
+//===----------------------------------------------------------------------===//
+// eval, reconstruct: tokenizer artifacts on folders of images
+//===----------------------------------------------------------------------===//
+
+/// A reconstruction function (images [B, 3, R, R] -> the same) with its parameters bound.
+struct Reconstructor {
+  std::string path, label;
+  std::unique_ptr<Artifact> artifact;
+  const FunctionSpec *function = nullptr;
+  int64_t batch = 0, size = 0;
+  bool takesSeed = false;
+  NamedTensors weights;
+
+  Reconstructor(const std::string &artifactPath, const std::vector<std::string> &weightFiles,
+                const std::string &functionName)
+      : path(artifactPath), artifact(Artifact::open(artifactPath)) {
+    function = &artifact->function(functionName);
+    const TensorSpec *images = nullptr;
+    for (const TensorSpec &input : function->inputs) {
+      if (input.name == "images")
+        images = &input;
+      else if (input.name == "seed")
+        takesSeed = true;
+    }
+    if (!images || images->dtype != DType::F32 || images->shape.size() != 4 ||
+        images->shape[1] != 3 || images->shape[2] != images->shape[3])
+      throw Error(path, "function '" + functionName +
+                            "' has no input 'images' of shape [B, 3, R, R] (f32): not a tokenizer's "
+                            "reconstruction");
+    if (function->outputs.size() != 1 || function->outputs[0].shape != images->shape)
+      throw Error(path, "function '" + functionName + "' must have one output shaped like its images");
+    batch = images->shape[0];
+    size = images->shape[2];
+    for (const std::string &file : weightFiles) {
+      NamedTensors loaded = readSafetensors(file);
+      for (const TensorSpec &input : function->inputs)
+        if (Tensor *t = loaded.find(input.name); t && !weights.contains(input.name))
+          weights.insert(input.name, loaded.take(input.name));
+    }
+    for (const TensorSpec &input : function->inputs)
+      if (input.name != "images" && input.name != "seed" && !weights.contains(input.name))
+        throw Error(path, "parameter '" + input.name + "' of '" + functionName +
+                              "' is in none of the weight files given");
+    std::string base = path.substr(path.find_last_of('/') + 1);
+    label = base.size() > 5 && base.compare(base.size() - 5, 5, ".msdd") == 0
+                ? base.substr(0, base.size() - 5)
+                : base;
+  }
+
+  /// Reconstructs `images` ([batch, 3, size, size]); the weights are passed without copies.
+  Tensor run(const Tensor &images, int64_t seed) const {
+    Tensor seedValue(DType::I64, {});
+    *seedValue.data<int64_t>() = seed;
+    std::vector<TensorRef> inputs;
+    for (const TensorSpec &input : function->inputs) {
+      const Tensor *t = input.name == "images" ? &images
+                        : input.name == "seed" ? &seedValue
+                                               : weights.find(input.name);
+      inputs.push_back({input.name, t->dtype(), t->shape(), const_cast<void *>(t->rawData())});
+    }
+    const TensorSpec &spec = function->outputs[0];
+    Tensor out(DType::F32, spec.shape);
+    artifact->callInto(function->name, inputs, {{spec.name, out.dtype(), out.shape(), out.rawData()}});
+    return out;
+  }
+};
+
+/// The images of `directory` (at most `limit`, 0: all), centre-cropped to size x size.
+std::vector<Tensor> loadCenterCrops(const std::string &directory, int64_t size, int64_t limit) {
+  std::vector<std::string> files = listImages(directory);
+  if (files.empty())
+    throw Error(directory, "holds no images (*.png, *.jpg, *.jpeg)");
+  if (limit > 0 && static_cast<int64_t>(files.size()) > limit)
+    files.resize(limit);
+  std::vector<Tensor> crops;
+  for (const std::string &file : files) {
+    Tensor image = readImage(file);
+    int64_t h = image.shape()[1], w = image.shape()[2];
+    if (h < size || w < size)
+      throw Error(file, "is " + std::to_string(w) + "x" + std::to_string(h) +
+                            ", smaller than the model's " + std::to_string(size) + "x" +
+                            std::to_string(size));
+    Tensor crop(DType::F32, {3, size, size});
+    const float *src = image.data<float>();
+    float *dst = crop.data<float>();
+    int64_t y0 = (h - size) / 2, x0 = (w - size) / 2;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < size; ++y)
+        std::copy_n(src + (c * h + y0 + y) * w + x0, size, dst + (c * size + y) * size);
+    crops.push_back(std::move(crop));
+  }
+  return crops;
+}
+
+/// Images [first, first + batch) of `crops` as one batch, the last image repeated past the end.
+Tensor makeBatch(const std::vector<Tensor> &crops, size_t first, int64_t batch) {
+  int64_t plane = crops.front().numel();
+  Tensor out(DType::F32, {batch, 3, crops.front().shape()[1], crops.front().shape()[2]});
+  for (int64_t i = 0; i < batch; ++i) {
+    const Tensor &src = crops[std::min(first + i, crops.size() - 1)];
+    std::copy_n(src.data<float>(), plane, out.data<float>() + i * plane);
+  }
+  return out;
+}
+
+int runEval(const std::vector<std::string> &argv) {
+  ParsedArgs args = parseArgs("eval", argv,
+                              {{"weights", true, true},
+                               {"data", true, false},
+                               {"function", true, false},
+                               {"limit", true, false},
+                               {"seed", true, false},
+                               {"warmup", true, false},
+                               {"label", true, false},
+                               {"json", true, false}});
+  if (args.help) {
+    std::fputs(kEvalHelp, stdout);
+    return 0;
+  }
+  std::string artifactPath = artifactArgument("eval", args);
+  std::string hint = "Try 'msdd-run eval --help'.";
+  for (const char *required : {"weights", "data"})
+    if (!args.has(required))
+      throw UsageError(std::string("eval: missing --") + required, hint);
+  int64_t limit = integerOption(args, "limit", 0, 0);
+  int64_t seed = integerOption(args, "seed", 0, 0);
+  int64_t warmup = integerOption(args, "warmup", 1, 0);
+  std::string jsonPath = args.value("json");
+  if (!jsonPath.empty())
+    checkCanCreate(jsonPath);
+
+  Reconstructor model(artifactPath, args.values("weights"),
+                      args.has("function") ? args.value("function") : "reconstruct");
+  if (args.has("label"))
+    model.label = args.value("label");
+  std::vector<Tensor> crops = loadCenterCrops(args.value("data"), model.size, limit);
+
+  for (int64_t i = 0; i < warmup; ++i)
+    model.run(makeBatch(crops, 0, model.batch), seed);
+  double psnrSum = 0, ssimSum = 0;
+  std::vector<double> seconds;
+  int64_t plane = 3 * model.size * model.size;
+  for (size_t first = 0, k = 0; first < crops.size(); first += model.batch, ++k) {
+    Tensor batch = makeBatch(crops, first, model.batch);
+    auto start = std::chrono::steady_clock::now();
+    Tensor out = model.run(batch, seed + static_cast<int64_t>(k));
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    for (int64_t i = 0; i < model.batch && first + i < crops.size(); ++i) {
+      const float *ref = batch.data<float>() + i * plane, *rec = out.data<float>() + i * plane;
+      psnrSum += psnr(ref, rec, plane);
+      ssimSum += ssim(ref, rec, 3, model.size, model.size);
+    }
+  }
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                    : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  double total = 0;
+  for (double t : seconds)
+    total += t;
+  double n = static_cast<double>(crops.size());
+
+  Json result = Json::object();
+  result["model"] = model.label;
+  result["artifact"] = artifactPath;
+  result["function"] = model.function->name;
+  result["images"] = static_cast<int64_t>(crops.size());
+  result["image_size"] = model.size;
+  result["psnr"] = psnrSum / n;
+  result["ssim"] = ssimSum / n;
+  result["img_per_s"] = static_cast<double>(model.batch) / median;
+  result["batch_size"] = model.batch;
+  result["batch_seconds_median"] = median;
+  result["seconds_total"] = total;
+  result["nfe"] = model.function->nfe;
+  result["seed"] = seed;
+  std::printf("%-16s %7s %10s %7s %9s %5s\n", "model", "images", "PSNR (dB)", "SSIM", "img/s", "NFE");
+  std::printf("%-16s %7lld %10.2f %7.4f %9.1f %5lld\n", model.label.c_str(),
+              static_cast<long long>(crops.size()), psnrSum / n, ssimSum / n,
+              static_cast<double>(model.batch) / median, static_cast<long long>(model.function->nfe));
+  std::printf("%s\n", result.dump().c_str());
+  if (!jsonPath.empty()) {
+    AtomicFileWriter out(jsonPath);
+    out.write(result.dump() + "\n");
+    out.commit();
+  }
+  return 0;
+}
+
+int runReconstruct(const std::vector<std::string> &argv) {
+  std::vector<std::string> rewritten;
+  for (size_t i = 0; i < argv.size(); ++i)
+    rewritten.push_back(argv[i] == "-o" ? "--output" : argv[i]);
+  ParsedArgs args = parseArgs("reconstruct", rewritten,
+                              {{"weights", true, true},
+                               {"model", true, true},
+                               {"data", true, false},
+                               {"output", true, false},
+                               {"count", true, false},
+                               {"function", true, false},
+                               {"seed", true, false}});
+  if (args.help) {
+    std::fputs(kReconstructHelp, stdout);
+    return 0;
+  }
+  std::string artifactPath = artifactArgument("reconstruct", args);
+  std::string hint = "Try 'msdd-run reconstruct --help'.";
+  for (const char *required : {"weights", "data", "output"})
+    if (!args.has(required))
+      throw UsageError(std::string("reconstruct: missing --") + required, hint);
+  int64_t count = integerOption(args, "count", 8, 1);
+  int64_t seed = integerOption(args, "seed", 0, 0);
+  std::string outputPath = args.value("output");
+  checkCanCreate(outputPath);
+  std::string functionName = args.has("function") ? args.value("function") : "reconstruct";
+
+  std::vector<std::unique_ptr<Reconstructor>> models;
+  models.push_back(std::make_unique<Reconstructor>(artifactPath, args.values("weights"), functionName));
+  for (const std::string &spec : args.values("model")) {
+    size_t colon = spec.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
+      throw UsageError("reconstruct: --model expects ART.msdd:WEIGHTS.safetensors, got '" + spec + "'", hint);
+    models.push_back(std::make_unique<Reconstructor>(spec.substr(0, colon),
+                                                     std::vector<std::string>{spec.substr(colon + 1)},
+                                                     functionName));
+    if (models.back()->size != models.front()->size)
+      throw Error(spec.substr(0, colon), "reconstructs " + std::to_string(models.back()->size) +
+                                             "x" + std::to_string(models.back()->size) + " images, " +
+                                             artifactPath + " " + std::to_string(models.front()->size) +
+                                             "x" + std::to_string(models.front()->size));
+  }
+  int64_t size = models.front()->size;
+  std::vector<Tensor> crops = loadCenterCrops(args.value("data"), size, count);
+  int64_t rows = static_cast<int64_t>(crops.size()), columns = 1 + static_cast<int64_t>(models.size());
+  const int64_t gap = 2;
+  int64_t gridH = rows * size + (rows - 1) * gap, gridW = columns * size + (columns - 1) * gap;
+  Tensor grid(DType::F32, {3, gridH, gridW});
+  std::fill_n(grid.data<float>(), grid.numel(), 1.0f);
+  auto place = [&](const float *image, int64_t row, int64_t column) {
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < size; ++y)
+        std::copy_n(image + (c * size + y) * size, size,
+                    grid.data<float>() + (c * gridH + row * (size + gap) + y) * gridW +
+                        column * (size + gap));
+  };
+  int64_t plane = 3 * size * size;
+  for (int64_t r = 0; r < rows; ++r)
+    place(crops[r].data<float>(), r, 0);
+  for (size_t m = 0; m < models.size(); ++m)
+    for (int64_t first = 0, k = 0; first < rows; first += models[m]->batch, ++k) {
+      Tensor out = models[m]->run(makeBatch(crops, first, models[m]->batch), seed + k);
+      for (int64_t i = 0; i < models[m]->batch && first + i < rows; ++i)
+        place(out.data<float>() + i * plane, first + i, 1 + m);
+    }
+  writePng(outputPath, grid);
+  std::string labels;
+  for (const auto &model : models)
+    labels += " | " + model->label;
+  std::printf("%s: wrote %s (%lld rows: original%s)\n", kTool, outputPath.c_str(),
+              static_cast<long long>(rows), labels.c_str());
+  return 0;
+}
+
 int dispatch(int argc, char **argv) {
   const std::string hint = "Try 'msdd-run --help'.";
   if (argc < 2)
-    throw UsageError("missing command (infer, info or train)", hint);
+    throw UsageError("missing command (infer, info, train, eval or reconstruct)", hint);
   std::string command = argv[1];
   std::vector<std::string> rest(argv + 2, argv + argc);
   if (command == "-h" || command == "--help") {
@@ -514,9 +825,13 @@ int dispatch(int argc, char **argv) {
     return runInfo(rest);
   if (command == "train")
     return runTrain(rest);
+  if (command == "eval")
+    return runEval(rest);
+  if (command == "reconstruct")
+    return runReconstruct(rest);
   if (!command.empty() && command[0] == '-')
     throw UsageError("unknown option '" + command + "'", hint);
-  throw UsageError("unknown command '" + command + "' (expected infer, info or train)", hint);
+  throw UsageError("unknown command '" + command + "' (expected infer, info, train, eval or reconstruct)", hint);
 }
 
 } // namespace

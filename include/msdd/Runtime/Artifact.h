@@ -31,6 +31,8 @@ struct FunctionSpec {
   std::string entry; // symbol: void entry(void **descriptors)
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  /// Denoiser evaluations per image, for sampler functions (manifest "nfe"); 0 otherwise.
+  int64_t nfe = 0;
 };
 
 /// A caller-owned dense row-major buffer, for calls without copies (the C API).

@@ -23,6 +23,11 @@
 
 namespace msdd::rt {
 
+/// The images of a folder (regular files named *.png, *.jpg or *.jpeg in any case, not
+/// hidden), sorted by name, as paths. Throws Error(directory, ...) if it is missing or not a
+/// folder.
+std::vector<std::string> listImages(const std::string &directory);
+
 struct DataLoaderOptions {
   std::string directory;
   /// Batch shape [batchSize, 3, height, width].
