@@ -26,6 +26,10 @@
 #include <new>
 #include <string>
 #include <unistd.h>
+#include <filesystem>
+#include <cstring>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <vector>
 
 using namespace msdd::rt;
@@ -80,6 +84,7 @@ options:
 )";
 
 const char kTrainHelp[] = R"(usage: msdd-run train ART.msdd --data DIR --steps N [options]
+       msdd-run train --config CONFIG.json --data DIR --steps N [options]
 
 Trains with the train_step function of ART.msdd (compiled with msdd-compile --train) on the
 PNG/JPEG images in DIR, carrying the parameters and optimizer state from step to step.
@@ -90,12 +95,17 @@ Writes into the run folder RUN_DIR:
   final.safetensors                   the parameters after the last step (for infer --weights)
 Progress goes to stderr: one live line on a terminal, otherwise a line per logged step.
 
+With --config (a tokenizer config, docs/tokenizer.md), the artifact is RUN_DIR/model.msdd,
+compiled first by `msdd-compile CONFIG.json --train` (the msdd-compile next to msdd-run)
+unless it is newer than the config.
+
 options:
+  --config CONFIG.json     train the tokenizer of a config (stage 1) instead of ART.msdd
   --data DIR               folder of training images (*.png, *.jpg, *.jpeg), sorted by name
   --steps N                total number of steps (a resumed run continues up to N)
   --init W.safetensors     initial parameters (default: the artifact's init function, given
                            the seed)
-  --out RUN_DIR            the run folder (default: runs/<artifact name>)
+  --out RUN_DIR            the run folder (default: runs/<artifact or config name>)
   --seed S                 seed of the shuffling, crops, flips and per-step seeds (default 0)
   --batch-size B           checked against the artifact's images input [B, 3, H, W], which
                            fixes it
@@ -415,6 +425,40 @@ std::string progressLine(const StepReport &report) {
   return line;
 }
 
+/// `msdd-compile CONFIG --train -o ARTIFACT` with the msdd-compile beside this executable,
+/// unless ARTIFACT is newer than CONFIG. The compiler reports its own errors.
+void compileConfigIfStale(const std::string &config, const std::string &artifact) {
+  struct stat configStat, artifactStat;
+  if (::stat(config.c_str(), &configStat) != 0)
+    throw Error(config, "cannot open: " + std::string(std::strerror(errno)));
+  if (::stat(artifact.c_str(), &artifactStat) == 0 &&
+      artifactStat.st_mtime >= configStat.st_mtime)
+    return;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0)
+    throw Error("--config", "cannot locate msdd-run's own folder to find msdd-compile");
+  std::string compiler(self, n);
+  compiler = compiler.substr(0, compiler.rfind('/') + 1) + "msdd-compile";
+  if (::access(compiler.c_str(), X_OK) != 0)
+    throw Error(compiler, "not found: --config needs msdd-compile next to msdd-run");
+  std::string dir = artifact.substr(0, artifact.rfind('/'));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw Error(dir, "cannot create the run folder: " + ec.message());
+  std::fprintf(stderr, "%s: compiling %s into %s\n", kTool, config.c_str(), artifact.c_str());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(compiler.c_str(), compiler.c_str(), config.c_str(), "--train", "-o", artifact.c_str(),
+            static_cast<char *>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw Error(config, "msdd-compile failed (see its message above)");
+}
+
 int runTrain(const std::vector<std::string> &argv) {
   // `--resume CKPT.safetensors`: the optional value may follow as its own argument.
   std::vector<std::string> rewritten;
@@ -443,13 +487,17 @@ int runTrain(const std::vector<std::string> &argv) {
                                {"no-random-crop", false, false},
                                {"no-flip", false, false},
                                {"prefetch", true, false},
-                               {"function", true, false}});
+                               {"function", true, false},
+                               {"config", true, false}});
   if (args.help) {
     std::fputs(kTrainHelp, stdout);
     return 0;
   }
-  std::string artifactPath = artifactArgument("train", args);
   std::string hint = "Try 'msdd-run train --help'.";
+  std::string configPath = args.value("config");
+  if (!configPath.empty() && !args.positional.empty())
+    throw UsageError("train: give an artifact or --config, not both", hint);
+  std::string artifactPath = configPath.empty() ? artifactArgument("train", args) : "";
   bool resume = args.has("resume");
   if (!resume)
     for (const char *required : {"data", "steps"})
@@ -460,7 +508,6 @@ int runTrain(const std::vector<std::string> &argv) {
                      "from its checkpoint)", hint);
 
   TrainOptions options;
-  options.artifactPath = artifactPath;
   if (args.has("function"))
     options.function = args.value("function");
   if (args.has("data"))
@@ -487,13 +534,20 @@ int runTrain(const std::vector<std::string> &argv) {
   if (args.has("out")) {
     options.runDir = args.value("out");
   } else {
-    std::string stem = artifactPath.substr(artifactPath.rfind('/') + 1);
-    if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".msdd") == 0)
-      stem.resize(stem.size() - 5);
+    std::string source = configPath.empty() ? artifactPath : configPath;
+    std::string stem = source.substr(source.rfind('/') + 1);
+    for (const char *suffix : {".msdd", ".json"})
+      if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, suffix) == 0)
+        stem.resize(stem.size() - 5);
     options.runDir = "runs/" + stem;
   }
   while (options.runDir.size() > 1 && options.runDir.back() == '/')
     options.runDir.pop_back();
+  if (!configPath.empty()) {
+    artifactPath = options.runDir + "/model.msdd";
+    compileConfigIfStale(configPath, artifactPath);
+  }
+  options.artifactPath = artifactPath;
 
   std::unique_ptr<Artifact> artifact = Artifact::open(artifactPath);
   bool tty = ::isatty(STDERR_FILENO) != 0;

@@ -3,6 +3,7 @@
 
     train_check.py log RUN/log.jsonl       checks the log's fields and that the loss fell
     train_check.py images OUT.npz          writes a batch of test photos for `infer`
+    train_check.py trend RUN/log.jsonl     the mean of the last 5 logged losses against the first
 """
 import json
 import os
@@ -25,6 +26,14 @@ def check_log(path):
     first, last = lines[0]["loss"], lines[-1]["loss"]
     print("log: %d lines, steps %d..%d, loss %.4g -> %.4g" % (len(lines), steps[0], steps[-1], first, last))
     print("loss fell by half: %s" % ("yes" if last < 0.5 * first else "NO"))
+
+
+def check_trend(path):
+    """Noisy per-batch losses (a diffusion loss at random times): compare averages."""
+    with open(path) as f:
+        losses = [json.loads(line)["loss"] for line in f]
+    tail = float(np.mean(losses[-5:]))
+    print("loss %.4g -> mean of the last 5 logged %.4g: %s" % (losses[0], tail, "fell" if tail < 0.7 * losses[0] else "DID NOT FALL"))
 
 
 def decode_rgb8(path):
@@ -65,4 +74,4 @@ def write_images(path):
 
 
 if __name__ == "__main__":
-    {"log": check_log, "images": write_images}[sys.argv[1]](sys.argv[2])
+    {"log": check_log, "images": write_images, "trend": check_trend}[sys.argv[1]](sys.argv[2])
