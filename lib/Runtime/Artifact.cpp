@@ -241,6 +241,11 @@ void Artifact::parseManifest(const char *text) {
     function.entry = reader.member(list[i], at, "entry", Json::Kind::String).asString();
     function.inputs = reader.tensors(list[i], at, "inputs");
     function.outputs = reader.tensors(list[i], at, "outputs");
+    if (const Json *nfe = list[i].find("nfe")) {
+      if (!nfe->isInteger() || nfe->asInt() < 0)
+        reader.fail(at + ".nfe", "expected a non-negative integer, got " + nfe->dump());
+      function.nfe = nfe->asInt();
+    }
     for (size_t k = 0; k < function.inputs.size(); ++k)
       if (!function.inputs[k].updates.empty())
         reader.fail(at + ".inputs[" + std::to_string(k) + "]", "only outputs may have \"updates\"");

@@ -317,7 +317,9 @@ int runInfo(const std::vector<std::string> &argv) {
   size_t count = artifact->functions().size();
   std::printf("%s: %zu function%s\n", artifactPath.c_str(), count, count == 1 ? "" : "s");
   for (const FunctionSpec &function : artifact->functions()) {
-    std::printf("function %s (entry %s)\n", function.name.c_str(), function.entry.c_str());
+    std::string nfe = function.nfe >= 0 ? ", nfe " + std::to_string(function.nfe) : "";
+    std::printf("function %s (entry %s%s)\n", function.name.c_str(), function.entry.c_str(),
+                nfe.c_str());
     printTensorTable("inputs", function.inputs);
     printTensorTable("outputs", function.outputs);
   }
