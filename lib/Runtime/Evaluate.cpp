@@ -335,6 +335,9 @@ EvalResult evaluate(const Tokenizer &tokenizer, const FeatureNetwork *features,
   const int64_t batchSize = shape[0], channels = shape[1], height = shape[2], width = shape[3];
   const int64_t imageSize = channels * height * width;
   ImageFolder folder(options.dataDir, height, width, options.limit);
+  if (features && folder.size() < 2) // checked now rather than after all the work
+    throw Error(options.dataDir, "a Frechet distance needs at least 2 images, the data has " +
+                                     std::to_string(folder.size()));
   EvalResult result;
   result.images = folder.size();
   result.batchSize = batchSize;

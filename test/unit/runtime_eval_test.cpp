@@ -263,6 +263,8 @@ TEST_F(EvalTest, Errors) {
                 kArtifacts + "/fake.msdd: a feature network must have exactly one function");
   expectFailure(eval + "--data data --json out.json --features " + kTokenizer, 1,
                 kTokenizer + ": a feature network must have exactly one function");
+  expectFailure(eval + "--data data --json out.json --limit 1 --features " + kFeatures, 1,
+                "data: a Frechet distance needs at least 2 images, the data has 1");
   EXPECT_EQ(readBytes(dir.file("out.json")), "previous");
 
   expectFailure("eval --data data", 2, "eval: missing the artifact (ART.msdd)");

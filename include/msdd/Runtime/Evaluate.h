@@ -44,6 +44,7 @@ class Tokenizer {
 public:
   /// Throws Error naming the artifact (or `weightsPath`) if the functions are missing or do
   /// not fit together, or a parameter is missing from the weights or has another type.
+  /// `artifact` and `weights` must outlive the Tokenizer (their buffers are used in place).
   Tokenizer(const Artifact &artifact, const NamedTensors &weights, std::string weightsPath,
             TokenizerFunctions functions = {});
 
@@ -83,7 +84,8 @@ private:
 class FeatureNetwork {
 public:
   /// Throws Error naming the artifact if it has not exactly one function of that form, or
-  /// its image size is not `height` x `width` (images are not resized).
+  /// its image size is not `height` x `width` (images are not resized). `artifact` and
+  /// `weights` must outlive it.
   FeatureNetwork(const Artifact &artifact, const NamedTensors &weights, std::string weightsPath,
                  int64_t height, int64_t width);
   int64_t batchSize() const { return inputShape_[0]; }
