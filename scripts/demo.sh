@@ -16,13 +16,13 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 "$BUILD_DIR/bin/msdd-run" train "$OUT/tiny.msdd" --data data/photos64/train \
   --steps "$STEPS" --log-every 500 --checkpoint-every 1000 --out "$OUT/run"
 "$BUILD_DIR/bin/msdd-run" eval "$OUT/tiny.msdd" --weights "$OUT/run/final.safetensors" \
-  --data data/photos64/test --label tiny --json "$OUT/eval.json" > /dev/null
+  --data data/photos64/test --json "$OUT/eval.json" > /dev/null
 /usr/bin/python3 examples/tokenizer/baseline.py data/photos64/test --size 32 --numbers 128 \
   --json "$OUT/baseline.json" > /dev/null
 "$BUILD_DIR/bin/msdd-run" reconstruct "$OUT/tiny.msdd" --weights "$OUT/run/final.safetensors" \
   --data data/photos64/test --count 8 -o "$OUT/reconstructions.png" > /dev/null
 echo
-/usr/bin/python3 examples/tokenizer/table.py "$OUT/eval.json" --baseline "$OUT/baseline.json" \
+/usr/bin/python3 examples/tokenizer/table.py "$OUT/eval.json=tiny" --baseline "$OUT/baseline.json" \
   --title "tiny tokenizer, $STEPS steps, 64 held-out 32x32 crops"
 echo
 echo "demo: reconstructions (original | tiny) in $OUT/reconstructions.png, training log in $OUT/run/log.jsonl"

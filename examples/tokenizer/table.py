@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Prints the results table (Markdown) from msdd-run eval JSON files and a baseline.py JSON.
 
-    table.py EVAL.json [EVAL2.json ...] [--baseline BASELINE.json] [--title TEXT]
+    table.py EVAL.json[=LABEL] [EVAL2.json[=LABEL] ...] [--baseline BASELINE.json] [--title TEXT]
+
+A model's label defaults to its artifact's file name.
 """
 import argparse
 import json
+import os
 
 
 def main():
@@ -17,10 +20,12 @@ def main():
         print(f"### {args.title}\n")
     print("| model | images | PSNR (dB) | SSIM | img/s | NFE |")
     print("|---|---:|---:|---:|---:|---:|")
-    for path in args.evals:
+    for spec in args.evals:
+        path, _, label = spec.partition("=")
         r = json.load(open(path))
-        print(f"| {r['model']} | {r['images']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
-              f"{r['img_per_s']:.1f} | {r['nfe']} |")
+        label = label or os.path.basename(r["artifact"]).removesuffix(".msdd")
+        rate = r["throughput"]["median_images_per_second"]
+        print(f"| {label} | {r['images']} | {r['psnr']:.2f} | {r['ssim']:.3f} | {rate:.1f} | {r['nfe']} |")
     if args.baseline:
         b = json.load(open(args.baseline))
         print(f"| classical baseline ({b['method']}, {b['numbers']} numbers) | {b['images']} | "

@@ -242,8 +242,8 @@ void Artifact::parseManifest(const char *text) {
     function.inputs = reader.tensors(list[i], at, "inputs");
     function.outputs = reader.tensors(list[i], at, "outputs");
     if (const Json *nfe = list[i].find("nfe")) {
-      if (nfe->kind() != Json::Kind::Number || !nfe->isInteger() || nfe->asInt() < 0)
-        reader.fail(at + ".nfe", "must be a non-negative integer");
+      if (!nfe->isInteger() || nfe->asInt() < 0)
+        reader.fail(at + ".nfe", "expected a non-negative integer, got " + nfe->dump());
       function.nfe = nfe->asInt();
     }
     for (size_t k = 0; k < function.inputs.size(); ++k)

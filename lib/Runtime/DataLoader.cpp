@@ -28,7 +28,7 @@ bool hasImageExtension(const std::string &name) {
 
 } // namespace
 
-std::vector<std::string> listImages(const std::string &directory) {
+std::vector<std::string> listImageFiles(const std::string &directory) {
   struct stat st;
   if (::stat(directory.c_str(), &st) != 0)
     throw Error(directory, "cannot open the data folder: " + errnoMessage(errno));
@@ -57,13 +57,38 @@ std::vector<std::string> listImages(const std::string &directory) {
   return paths;
 }
 
+void checkImageCovers(const Tensor &image, const std::string &path, int64_t height,
+                      int64_t width) {
+  int64_t h = image.shape()[1], w = image.shape()[2];
+  if (h < height || w < width)
+    throw Error(path, "image is " + std::to_string(w) + "x" + std::to_string(h) +
+                          " pixels, smaller than the " + std::to_string(width) + "x" +
+                          std::to_string(height) + " the model takes");
+}
+
+void copyImageWindow(const Tensor &image, int64_t y0, int64_t x0, int64_t height, int64_t width,
+                     bool mirror, float *out) {
+  int64_t h = image.shape()[1], w = image.shape()[2];
+  const float *src = image.data<float>();
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < height; ++y) {
+      const float *row = src + (c * h + y0 + y) * w + x0;
+      float *outRow = out + (c * height + y) * width;
+      if (mirror)
+        for (int64_t x = 0; x < width; ++x)
+          outRow[x] = row[width - 1 - x];
+      else
+        std::memcpy(outRow, row, sizeof(float) * static_cast<size_t>(width));
+    }
+}
+
 DataLoader::DataLoader(DataLoaderOptions options, LoaderPosition start)
     : options_(std::move(options)) {
   if (options_.batchSize <= 0 || options_.height <= 0 || options_.width <= 0)
     throw Error("data loader", "bad batch shape [" + std::to_string(options_.batchSize) +
                                    ", 3, " + std::to_string(options_.height) + ", " +
                                    std::to_string(options_.width) + "]");
-  files_ = listImages(options_.directory);
+  files_ = listImageFiles(options_.directory);
   if (files_.empty())
     throw Error(options_.directory, "no images in the data folder (looked for *.png, *.jpg, *.jpeg)");
   if (static_cast<int64_t>(files_.size()) < options_.batchSize)
@@ -138,11 +163,8 @@ Tensor DataLoader::batchAt(LoaderPosition position) const {
     int64_t index = position.position + b;
     const std::string &path = files_[static_cast<size_t>(order[static_cast<size_t>(index)])];
     Tensor image = readImage(path);
+    checkImageCovers(image, path, height, width);
     int64_t h = image.shape()[1], w = image.shape()[2];
-    if (h < height || w < width)
-      throw Error(path, "image is " + std::to_string(w) + "x" + std::to_string(h) +
-                            " pixels, smaller than the " + std::to_string(width) + "x" +
-                            std::to_string(height) + " the model takes");
     auto draw = [&](uint64_t what) {
       return counterHash({options_.seed, uint64_t(RandomStream::Augment),
                           static_cast<uint64_t>(position.epoch), static_cast<uint64_t>(index),
@@ -154,18 +176,7 @@ Tensor DataLoader::batchAt(LoaderPosition position) const {
       x0 = static_cast<int64_t>(uniformBelow(draw(1), static_cast<uint64_t>(w - width + 1)));
     }
     bool mirror = options_.flip && (draw(2) >> 63) != 0;
-    const float *src = image.data<float>();
-    float *sample = dst + b * 3 * height * width;
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t y = 0; y < height; ++y) {
-        const float *row = src + (c * h + y0 + y) * w + x0;
-        float *outRow = sample + (c * height + y) * width;
-        if (mirror)
-          for (int64_t x = 0; x < width; ++x)
-            outRow[x] = row[width - 1 - x];
-        else
-          std::memcpy(outRow, row, sizeof(float) * static_cast<size_t>(width));
-      }
+    copyImageWindow(image, y0, x0, height, width, mirror, dst + b * 3 * height * width);
   }
   return out;
 }

@@ -23,6 +23,9 @@ namespace {
 
 constexpr StringLiteral kManifestAttr = "msdd.manifest";
 constexpr StringLiteral kNameAttr = "msdd.name";
+/// Network evaluations per image of a decoding function (an i64 function attribute), recorded
+/// as the function's manifest entry "nfe" for msdd-run eval.
+constexpr StringLiteral kNfeAttr = "msdd.nfe";
 
 /// "f32", "i64", ... or "" for element types the runtime does not know.
 std::string dtypeName(Type t) {
@@ -100,9 +103,13 @@ struct RecordEntryPointsPass : msdd::impl::RecordEntryPointsBase<RecordEntryPoin
                                {"entry", ("msdd_entry_" + fn.getSymName()).str()},
                                {"inputs", std::move(inputs)},
                                {"outputs", std::move(outputs)}};
-      // Denoiser evaluations per image of a sampler function (msdd-run eval reports it).
-      if (auto nfe = fn->getAttrOfType<IntegerAttr>("msdd.nfe"))
-        entry["nfe"] = nfe.getInt();
+      if (Attribute nfe = fn->getAttr(kNfeAttr)) {
+        auto value = dyn_cast<IntegerAttr>(nfe);
+        if (!value || !value.getType().isInteger(64) || value.getInt() < 0)
+          return fn.emitError() << kNfeAttr << " must be a non-negative i64, got " << nfe,
+                 signalPassFailure();
+        entry["nfe"] = value.getInt();
+      }
       functions.push_back(std::move(entry));
       fn->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
     }
@@ -132,8 +139,12 @@ struct EmitEntryPointsPass : msdd::impl::EmitEntryPointsBase<EmitEntryPointsPass
       return signalPassFailure();
     }
 
-    // msdd.* argument attributes have served their purpose; LLVM IR has no place for them.
+    // msdd.* argument and function attributes have served their purpose; LLVM IR has no
+    // place for them.
     module.walk([](LLVM::LLVMFuncOp fn) {
+      for (NamedAttribute attr : llvm::to_vector(fn->getDiscardableAttrs()))
+        if (attr.getName().strref().starts_with("msdd."))
+          fn->removeDiscardableAttr(attr.getName());
       for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
         for (NamedAttribute attr : llvm::to_vector(fn.getArgAttrDict(i) ? fn.getArgAttrDict(i).getValue() : ArrayRef<NamedAttribute>{}))
           if (attr.getName().strref().starts_with("msdd."))

@@ -33,3 +33,29 @@ func.func @scalar(%x: f32) -> f32 {
 func.func @duplicate(%a: tensor<2xf32> {msdd.name = "x"}) -> (tensor<2xf32> {msdd.name = "x"}) {
   return %a : tensor<2xf32>
 }
+
+// -----
+
+// msdd.nfe (network evaluations per image) is recorded as the function's "nfe"; functions
+// without it have none.
+// CHECK: module attributes {msdd.manifest = "{\22format\22:\22msdd-artifact\22,\22functions\22:[{\22entry\22:\22msdd_entry_decode\22,\22inputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22arg0\22,\22shape\22:[2]}],\22name\22:\22decode\22,\22nfe\22:12,\22outputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22result0\22,\22shape\22:[2]}]},{\22entry\22:\22msdd_entry_encode\22,\22inputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22arg0\22,\22shape\22:[2]}],\22name\22:\22encode\22,\22outputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22result0\22,\22shape\22:[2]}]}],
+func.func @decode(%x: tensor<2xf32>) -> tensor<2xf32> attributes {msdd.nfe = 12 : i64} {
+  return %x : tensor<2xf32>
+}
+func.func @encode(%x: tensor<2xf32>) -> tensor<2xf32> {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{msdd.nfe must be a non-negative i64, got 1.200000e+01 : f32}}
+func.func @float_nfe(%x: tensor<2xf32>) -> tensor<2xf32> attributes {msdd.nfe = 12.0 : f32} {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{msdd.nfe must be a non-negative i64, got -1 : i64}}
+func.func @negative_nfe(%x: tensor<2xf32>) -> tensor<2xf32> attributes {msdd.nfe = -1 : i64} {
+  return %x : tensor<2xf32>
+}

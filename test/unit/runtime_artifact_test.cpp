@@ -59,6 +59,12 @@ TEST(RuntimeArtifact, ReadsTheManifest) {
   EXPECT_EQ(artifact->findFunction("nope"), nullptr);
 }
 
+TEST(RuntimeArtifact, ReadsTheNumberOfNetworkEvaluations) {
+  std::unique_ptr<Artifact> artifact = Artifact::open(kArtifacts + "/fake_tokenizer.msdd");
+  EXPECT_EQ(artifact->function("decode").nfe, 3);
+  EXPECT_EQ(artifact->function("reconstruct").nfe, -1); // the manifest does not say
+}
+
 TEST(RuntimeArtifact, CallsFunctionsWithEveryDescriptorRank) {
   auto artifact = Artifact::open(kGood);
   NamedTensors sum = artifact->call("add", addInputs());
@@ -187,6 +193,8 @@ TEST(RuntimeArtifact, OpenReportsBadManifests) {
       {"fake_missing_entry.msdd", "entry symbol 'msdd_entry_ghost' of function 'ghost' is missing"},
       {"fake_bad_dtype.msdd",
        "bad manifest: functions[0].inputs[0]: dtype 'f16' is not one of f32, f64, i32, i64, i1"},
+      {"fake_tokenizer_bad_nfe.msdd",
+       "bad manifest: functions[2].nfe: expected a non-negative integer, got -2"},
   };
   for (const Case &c : cases) {
     std::string path = kArtifacts + "/" + c.file;

@@ -8,54 +8,19 @@
 #include "msdd/Runtime/Npz.h"
 #include "msdd/Runtime/Safetensors.h"
 
-#include "runtime_test_util.h"
-
-#include <algorithm>
-#include <sys/wait.h>
+#include "msdd_run_test_util.h"
 
 using namespace msdd::rt;
 using msdd::rt::test::readBytes;
-using msdd::rt::test::TempDir;
+using msdd::rt::test::RunResult;
 using msdd::rt::test::writeBytes;
 
 namespace {
 
-const std::string kTool = MSDD_RUN_PATH;
 const std::string kArtifact = std::string(MSDD_TEST_ARTIFACT_DIR) + "/fake.msdd";
 
-struct RunResult {
-  int status;
-  std::string out, err;
-};
-
-class MsddRunTest : public ::testing::Test {
+class MsddRunTest : public msdd::rt::test::MsddRunFixture {
 protected:
-  /// Runs msdd-run with `args` (already shell-quoted where needed) in the temp directory.
-  RunResult run(const std::string &args) {
-    std::string command = "cd '" + dir.path() + "' && '" + kTool + "' " + args + " >'" +
-                          dir.path() + "/.stdout' 2>'" + dir.path() + "/.stderr'";
-    int raw = std::system(command.c_str());
-    RunResult result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, readBytes(dir.file(".stdout")),
-                     readBytes(dir.file(".stderr"))};
-    std::remove(dir.file(".stdout").c_str());
-    std::remove(dir.file(".stderr").c_str());
-    return result;
-  }
-
-  /// Expects a failure with `status`, whose first stderr line starts with
-  /// "msdd-run: error: " + `message`, and no out.npz or temporary in the directory.
-  void expectFailure(const std::string &args, int status, const std::string &message) {
-    std::vector<std::string> before = dir.list();
-    RunResult result = run(args);
-    EXPECT_EQ(result.status, status) << args << "\n" << result.err;
-    std::string first = result.err.substr(0, result.err.find('\n'));
-    EXPECT_EQ(first.rfind("msdd-run: error: " + message, 0), 0u)
-        << args << "\ngot: " << first << "\nwanted: msdd-run: error: " << message;
-    size_t lines = std::count(result.err.begin(), result.err.end(), '\n');
-    EXPECT_EQ(lines, status == 2 ? 2u : 1u) << result.err; // usage errors add a hint
-    EXPECT_EQ(dir.list(), before) << args << ": files appeared";
-  }
-
   void writeAddInputs(const std::string &name, bool withB = true) {
     NamedTensors inputs;
     Tensor a(DType::F32, {2, 3});
@@ -70,8 +35,6 @@ protected:
     }
     writeNpz(dir.file(name), inputs);
   }
-
-  TempDir dir;
 };
 
 } // namespace

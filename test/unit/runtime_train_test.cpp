@@ -12,7 +12,7 @@
 #include "msdd/Runtime/Safetensors.h"
 #include "msdd/Runtime/Trainer.h"
 
-#include "runtime_test_util.h"
+#include "msdd_run_test_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,12 +24,12 @@
 using namespace msdd::rt;
 using msdd::rt::test::errorOf;
 using msdd::rt::test::readBytes;
+using msdd::rt::test::RunResult;
 using msdd::rt::test::TempDir;
 using msdd::rt::test::writeBytes;
 
 namespace {
 
-const std::string kTool = MSDD_RUN_PATH;
 const std::string kArtifacts = MSDD_TEST_ARTIFACT_DIR;
 const std::string kFake = kArtifacts + "/fake_train.msdd";          // init, seed, "updates"
 const std::string kPlain = kArtifacts + "/fake_train_plain.msdd";   // no init, seed, updates
@@ -252,25 +252,13 @@ TEST(TrainerTest, CheckpointsRoundTrip) {
 
 namespace {
 
-struct RunResult {
-  int status; // exit status, or 128 + signal
-  std::string out, err;
-};
-
-class MsddRunTrainTest : public ::testing::Test {
+class MsddRunTrainTest : public msdd::rt::test::MsddRunFixture {
 protected:
   void SetUp() override { writeImages(dir.file("data"), 10); }
 
   /// Runs `[env] msdd-run train <args>` in the temp directory.
   RunResult train(const std::string &args, const std::string &env = "") {
-    std::string command = "cd '" + dir.path() + "' && exec env " + env + " '" + kTool + "' train " +
-                          args + " >'" + dir.path() + "/.stdout' 2>'" + dir.path() + "/.stderr'";
-    int raw = std::system(command.c_str());
-    RunResult result{WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw),
-                     readBytes(dir.file(".stdout")), readBytes(dir.file(".stderr"))};
-    std::remove(dir.file(".stdout").c_str());
-    std::remove(dir.file(".stderr").c_str());
-    return result;
+    return run("train " + args, env);
   }
 
   /// A run that must succeed.
@@ -283,15 +271,7 @@ protected:
   /// Expects exit `status` with one error line (plus a hint for usage errors) starting
   /// with "msdd-run: error: " + `message`, and no new files.
   void expectFailure(const std::string &args, int status, const std::string &message) {
-    std::vector<std::string> before = dir.list();
-    RunResult result = train(args);
-    EXPECT_EQ(result.status, status) << args << "\n" << result.err;
-    std::string first = result.err.substr(0, result.err.find('\n'));
-    EXPECT_EQ(first.rfind("msdd-run: error: " + message, 0), 0u)
-        << args << "\ngot: " << first << "\nwanted: msdd-run: error: " << message;
-    size_t lines = std::count(result.err.begin(), result.err.end(), '\n');
-    EXPECT_EQ(lines, status == 2 ? 2u : 1u) << result.err;
-    EXPECT_EQ(dir.list(), before) << args << ": files appeared";
+    MsddRunFixture::expectFailure("train " + args, status, message);
   }
 
   static std::vector<std::string> listDir(const std::string &path) {
@@ -326,8 +306,6 @@ protected:
     }
     return lines;
   }
-
-  TempDir dir;
 };
 
 const std::string kCommon = " --data data --log-every 1 --seed 5 ";

@@ -5,11 +5,10 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Runtime/Artifact.h"
-#include "msdd/Runtime/DataLoader.h"
-#include "msdd/Runtime/Image.h"
-#include "msdd/Runtime/Metrics.h"
 #include "msdd/Runtime/Error.h"
+#include "msdd/Runtime/Evaluate.h"
 #include "msdd/Runtime/File.h"
+#include "msdd/Runtime/Image.h"
 #include "msdd/Runtime/Json.h"
 #include "msdd/Runtime/Npz.h"
 #include "msdd/Runtime/Runtime.h"
@@ -22,8 +21,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <new>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <filesystem>
@@ -45,11 +47,12 @@ const char kGlobalHelp[] = R"(usage: msdd-run <command> [options]
 Runs compiled MSDD artifacts (.msdd) on the CPU.
 
 commands:
-  infer   run one function of an artifact on tensors from .npz/.safetensors files
-  info    list an artifact's functions with their inputs and outputs
-  train   train with an artifact's train_step on a folder of images
-  eval    reconstruct a folder of images with a tokenizer: PSNR, SSIM, img/s, NFE
-  reconstruct  a PNG grid: original | reconstruction of each model
+  infer         run one function of an artifact on tensors from .npz/.safetensors files
+  info          list an artifact's functions with their inputs and outputs
+  train         train with an artifact's train_step on a folder of images
+  eval          reconstruct a folder of images with a tokenizer: PSNR, SSIM, NFE, img/s,
+                and a Frechet distance of features from a given network
+  reconstruct   a PNG grid of images and their reconstructions by one or more tokenizers
 
 options:
   -h, --help   show this help (msdd-run <command> --help: a command's options)
@@ -127,49 +130,6 @@ deterministic: the same command gives bit-identical parameters, and so does stop
 continuing with --resume.
 )";
 
-const char kEvalHelp[] = R"(usage: msdd-run eval ART.msdd --weights W.safetensors --data DIR [options]
-
-Reconstructs every image of DIR with the tokenizer ART.msdd (encode + decode: its
-`reconstruct` function) and reports PSNR and SSIM against the originals, the throughput and
-the denoiser evaluations per image (NFE): a table, then one JSON line, on stdout.
-
-options:
-  --weights W.safetensors  the model's parameters (final.safetensors or a checkpoint; tensors
-                           the function does not take are ignored); may be repeated
-  --data DIR               images (*.png, *.jpg, *.jpeg), centre-cropped to the model's size
-  --function NAME          the reconstruction (default reconstruct): inputs `images`
-                           [B, 3, R, R] in [0, 1] and optionally `seed` (i64), one output
-                           of the same shape
-  --limit N                only the first N images (sorted by name)
-  --seed S                 the sampler's seed of the first batch; batch k gets S + k (default 0)
-  --warmup K               untimed calls before timing starts (default 1)
-  --label TEXT             the model's name in the table and the JSON (default: ART's name)
-  --json OUT.json          also write the JSON there (atomically)
-  -h, --help               show this help
-
-PSNR (dB, data range 1) and SSIM (Gaussian window 11, sigma 1.5, data range 1) are taken per
-image on values clamped to [0, 1] and averaged over the images. img/s is the batch size over
-the median wall time of one call (encode + decode of a batch), after the warm-up. The last
-batch is padded by repeating its last image; padded outputs are not scored.
-)";
-
-const char kReconstructHelp[] = R"(usage: msdd-run reconstruct ART.msdd --weights W.safetensors --data DIR -o GRID.png [options]
-
-Writes a PNG grid with one row per image: the original, then the reconstruction by each
-model (ART.msdd first, then every --model in order), 2-pixel white gaps between them.
-
-options:
-  --weights W.safetensors  parameters of ART.msdd (extra tensors are ignored)
-  --model ART2.msdd:W2.safetensors
-                           another model (for instance the single-scale baseline); repeatable
-  --data DIR               images, centre-cropped to the models' size (they must agree)
-  -o, --output GRID.png    the grid (written atomically)
-  --count N                images (rows) from the start of DIR (default 8)
-  --function NAME          the reconstruction function (default reconstruct)
-  --seed S                 the samplers' seed of the first batch (default 0)
-  -h, --help               show this help
-)";
-
 /// A command-line mistake: reported with a usage hint, exit status 2.
 struct UsageError : std::runtime_error {
   UsageError(const std::string &message, std::string hint)
@@ -185,6 +145,7 @@ struct OptionSpec {
 };
 
 struct ParsedArgs {
+  std::string command;
   bool help = false;
   std::vector<std::string> positional;
   std::map<std::string, std::vector<std::string>> options; // flags hold one empty value
@@ -205,6 +166,7 @@ ParsedArgs parseArgs(const std::string &command, const std::vector<std::string> 
                      const std::vector<OptionSpec> &specs) {
   std::string hint = "Try '" + std::string(kTool) + " " + command + " --help'.";
   ParsedArgs parsed;
+  parsed.command = command;
   bool optionsEnded = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &arg = args[i];
@@ -375,7 +337,9 @@ int runInfo(const std::vector<std::string> &argv) {
   size_t count = artifact->functions().size();
   std::printf("%s: %zu function%s\n", artifactPath.c_str(), count, count == 1 ? "" : "s");
   for (const FunctionSpec &function : artifact->functions()) {
-    std::printf("function %s (entry %s)\n", function.name.c_str(), function.entry.c_str());
+    std::string nfe = function.nfe >= 0 ? ", nfe " + std::to_string(function.nfe) : "";
+    std::printf("function %s (entry %s%s)\n", function.name.c_str(), function.entry.c_str(),
+                nfe.c_str());
     printTensorTable("inputs", function.inputs);
     printTensorTable("outputs", function.outputs);
   }
@@ -393,7 +357,7 @@ int64_t integerOption(const ParsedArgs &args, const char *name, int64_t fallback
   if (*end != '\0' || errno != 0 || value < min || text.find_first_not_of("0123456789") != std::string::npos)
     throw UsageError(std::string("option '--") + name + "' needs an integer >= " +
                          std::to_string(min) + ", got '" + text + "'",
-                     "Try 'msdd-run train --help'.");
+                     "Try 'msdd-run " + args.command + " --help'.");
   return value;
 }
 
@@ -596,266 +560,355 @@ int runTrain(const std::vector<std::string> &argv) {
   return 0;
 }
 
-//===----------------------------------------------------------------------===//
-// eval, reconstruct: tokenizer artifacts on folders of images
-//===----------------------------------------------------------------------===//
+const char kEvalHelp[] = R"(usage: msdd-run eval ART.msdd --weights W.safetensors --data DIR [options]
 
-/// A reconstruction function (images [B, 3, R, R] -> the same) with its parameters bound.
-struct Reconstructor {
-  std::string path, label;
-  std::unique_ptr<Artifact> artifact;
-  const FunctionSpec *function = nullptr;
-  int64_t batch = 0, size = 0;
-  bool takesSeed = false;
-  NamedTensors weights;
+Reconstructs every image of DIR (*.png, *.jpg, *.jpeg, sorted by name; centre-cropped to the
+artifact's image size, which smaller images are refused for) with the tokenizer ART.msdd, in
+batches of its static batch size (the last batch is padded; padded outputs are ignored), and
+reports, against the cropped originals:
+  PSNR        dB, per image with both images clamped to [0, 1] (data range 1), then the mean
+              over images (+inf for an exact reconstruction; null in JSON)
+  SSIM        as skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
+              use_sample_covariance=False, data_range=1, channel_axis=0), mean over images
+  NFE         network evaluations per image, from the decoding function's manifest entry
+  img/s       images per second of the encode + decode calls (or the reconstruct call) of a
+              batch, counting the batch size: the median over batches and the total, leaving
+              out the first --warmup batches
+  FD(NAME)    with --features: the Frechet distance between the feature vectors of the
+              originals and of the reconstructions (a FID-style number only comparable with
+              the same feature network; not rFID unless that network is the standard one)
+Prints a table, then the same as one JSON line on stdout.
 
-  Reconstructor(const std::string &artifactPath, const std::vector<std::string> &weightFiles,
-                const std::string &functionName)
-      : path(artifactPath), artifact(Artifact::open(artifactPath)) {
-    function = &artifact->function(functionName);
-    const TensorSpec *images = nullptr;
-    for (const TensorSpec &input : function->inputs) {
-      if (input.name == "images")
-        images = &input;
-      else if (input.name == "seed")
-        takesSeed = true;
-    }
-    if (!images || images->dtype != DType::F32 || images->shape.size() != 4 ||
-        images->shape[1] != 3 || images->shape[2] != images->shape[3])
-      throw Error(path, "function '" + functionName +
-                            "' has no input 'images' of shape [B, 3, R, R] (f32): not a tokenizer's "
-                            "reconstruction");
-    if (function->outputs.size() != 1 || function->outputs[0].shape != images->shape)
-      throw Error(path, "function '" + functionName + "' must have one output shaped like its images");
-    batch = images->shape[0];
-    size = images->shape[2];
-    for (const std::string &file : weightFiles) {
-      NamedTensors loaded = readSafetensors(file);
-      for (const TensorSpec &input : function->inputs)
-        if (Tensor *t = loaded.find(input.name); t && !weights.contains(input.name))
-          weights.insert(input.name, loaded.take(input.name));
-    }
-    for (const TensorSpec &input : function->inputs)
-      if (input.name != "images" && input.name != "seed" && !weights.contains(input.name))
-        throw Error(path, "parameter '" + input.name + "' of '" + functionName +
-                              "' is in none of the weight files given");
-    std::string base = path.substr(path.find_last_of('/') + 1);
-    label = base.size() > 5 && base.compare(base.size() - 5, 5, ".msdd") == 0
-                ? base.substr(0, base.size() - 5)
-                : base;
-  }
+options:
+  --weights W.safetensors  the tokenizer's parameters (inputs of its functions, by name)
+  --data DIR               the folder of images
+  --function NAME          reconstruct with this one function (default: 'reconstruct' if the
+                           artifact has it, else 'encode' then 'decode')
+  --encode NAME --decode NAME   encode and decode with these functions
+  --limit N                only the first N images (default: all)
+  --seed S                 seed of the decoding noise: batch k gets a seed derived from (S, k)
+                           (default 0)
+  --warmup K               batches left out of the throughput (default 1)
+  --json OUT.json          also write the JSON (atomically)
+  --features FEAT.msdd     a feature network (e.g. imported from ONNX): one function taking
+                           an f32 [B, 3, H, W] batch in [0, 1] of the tokenizer's image size
+                           and returning [B, D] or [B, D, 1, 1]
+  --feature-weights FW.safetensors   its parameters
+  --feature-name NAME      the name in the label FD(NAME) (default: FEAT's file name)
+  -h, --help               show this help
+)";
 
-  /// Reconstructs `images` ([batch, 3, size, size]); the weights are passed without copies.
-  Tensor run(const Tensor &images, int64_t seed) const {
-    Tensor seedValue(DType::I64, {});
-    *seedValue.data<int64_t>() = seed;
-    std::vector<TensorRef> inputs;
-    for (const TensorSpec &input : function->inputs) {
-      const Tensor *t = input.name == "images" ? &images
-                        : input.name == "seed" ? &seedValue
-                                               : weights.find(input.name);
-      inputs.push_back({input.name, t->dtype(), t->shape(), const_cast<void *>(t->rawData())});
-    }
-    const TensorSpec &spec = function->outputs[0];
-    Tensor out(DType::F32, spec.shape);
-    artifact->callInto(function->name, inputs, {{spec.name, out.dtype(), out.shape(), out.rawData()}});
-    return out;
-  }
-};
+const char kReconstructHelp[] = R"(usage: msdd-run reconstruct ART.msdd --weights W.safetensors --data DIR -o GRID.png [options]
 
-/// The images of `directory` (at most `limit`, 0: all), centre-cropped to size x size.
-std::vector<Tensor> loadCenterCrops(const std::string &directory, int64_t size, int64_t limit) {
-  std::vector<std::string> files = listImages(directory);
-  if (files.empty())
-    throw Error(directory, "holds no images (*.png, *.jpg, *.jpeg)");
-  if (limit > 0 && static_cast<int64_t>(files.size()) > limit)
-    files.resize(limit);
-  std::vector<Tensor> crops;
-  for (const std::string &file : files) {
-    Tensor image = readImage(file);
-    int64_t h = image.shape()[1], w = image.shape()[2];
-    if (h < size || w < size)
-      throw Error(file, "is " + std::to_string(w) + "x" + std::to_string(h) +
-                            ", smaller than the model's " + std::to_string(size) + "x" +
-                            std::to_string(size));
-    Tensor crop(DType::F32, {3, size, size});
-    const float *src = image.data<float>();
-    float *dst = crop.data<float>();
-    int64_t y0 = (h - size) / 2, x0 = (w - size) / 2;
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t y = 0; y < size; ++y)
-        std::copy_n(src + (c * h + y0 + y) * w + x0, size, dst + (c * size + y) * size);
-    crops.push_back(std::move(crop));
-  }
-  return crops;
+Writes a PNG grid with one row per image: the original (the first N images of DIR, sorted by
+name and centre-cropped) and its reconstruction by ART.msdd and by every --model, left to
+right, with 2-pixel white gaps. The file is written atomically. Prints the columns and each
+model's PSNR and SSIM on the images shown.
+
+options:
+  --weights W.safetensors  the parameters of ART.msdd
+  --data DIR               the folder of images
+  -o, --output GRID.png    where to write the grid
+  --count N                images (rows) (default 8)
+  --seed S                 seed of the decoding noise, as for eval (default 0)
+  --model ART2.msdd:W2.safetensors[:LABEL]   one more tokenizer (a column); may be repeated;
+                           its image size must match ART.msdd's (paths cannot contain ':')
+  --function NAME, --encode NAME --decode NAME   the functions, as for eval (every model)
+  -h, --help               show this help
+)";
+
+/// The function choice of eval/reconstruct, checked for usage mistakes.
+TokenizerFunctions tokenizerFunctions(const ParsedArgs &args) {
+  std::string hint = "Try 'msdd-run " + args.command + " --help'.";
+  TokenizerFunctions functions;
+  functions.reconstruct = args.value("function");
+  functions.encode = args.value("encode");
+  functions.decode = args.value("decode");
+  if (!functions.reconstruct.empty() && (args.has("encode") || args.has("decode")))
+    throw UsageError(args.command + ": --function excludes --encode and --decode", hint);
+  if (args.has("encode") != args.has("decode"))
+    throw UsageError(args.command + ": --encode and --decode go together", hint);
+  return functions;
 }
 
-/// Images [first, first + batch) of `crops` as one batch, the last image repeated past the end.
-Tensor makeBatch(const std::vector<Tensor> &crops, size_t first, int64_t batch) {
-  int64_t plane = crops.front().numel();
-  Tensor out(DType::F32, {batch, 3, crops.front().shape()[1], crops.front().shape()[2]});
-  for (int64_t i = 0; i < batch; ++i) {
-    const Tensor &src = crops[std::min(first + i, crops.size() - 1)];
-    std::copy_n(src.data<float>(), plane, out.data<float>() + i * plane);
-  }
-  return out;
+NamedTensors readWeights(const std::string &path) {
+  return path.empty() ? NamedTensors() : readSafetensors(path);
+}
+
+std::string fileStem(const std::string &path) {
+  std::string stem = path.substr(path.rfind('/') + 1);
+  size_t dot = stem.rfind('.');
+  return dot == std::string::npos || dot == 0 ? stem : stem.substr(0, dot);
+}
+
+/// "12.345" or "inf"/"n/a" for printing.
+std::string formatNumber(double value, const char *format) {
+  if (std::isnan(value))
+    return "n/a";
+  if (std::isinf(value))
+    return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+/// A live "batch k/n" line on a terminal; nothing otherwise.
+std::function<void(int64_t, int64_t)> batchProgress(const std::string &what) {
+  if (!::isatty(STDERR_FILENO))
+    return {};
+  return [what](int64_t done, int64_t total) {
+    std::fprintf(stderr, "\r\033[K%s: batch %lld/%lld", what.c_str(), static_cast<long long>(done),
+                 static_cast<long long>(total));
+    if (done == total)
+      std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+  };
 }
 
 int runEval(const std::vector<std::string> &argv) {
   ParsedArgs args = parseArgs("eval", argv,
-                              {{"weights", true, true},
+                              {{"weights", true, false},
                                {"data", true, false},
                                {"function", true, false},
+                               {"encode", true, false},
+                               {"decode", true, false},
                                {"limit", true, false},
                                {"seed", true, false},
+                               {"json", true, false},
                                {"warmup", true, false},
-                               {"label", true, false},
-                               {"json", true, false}});
+                               {"features", true, false},
+                               {"feature-weights", true, false},
+                               {"feature-name", true, false}});
   if (args.help) {
     std::fputs(kEvalHelp, stdout);
     return 0;
   }
   std::string artifactPath = artifactArgument("eval", args);
   std::string hint = "Try 'msdd-run eval --help'.";
-  for (const char *required : {"weights", "data"})
-    if (!args.has(required))
-      throw UsageError(std::string("eval: missing --") + required, hint);
-  int64_t limit = integerOption(args, "limit", 0, 0);
-  int64_t seed = integerOption(args, "seed", 0, 0);
-  int64_t warmup = integerOption(args, "warmup", 1, 0);
+  if (!args.has("data"))
+    throw UsageError("eval: missing --data", hint);
+  for (const char *option : {"feature-weights", "feature-name"})
+    if (args.has(option) && !args.has("features"))
+      throw UsageError(std::string("eval: --") + option + " needs --features", hint);
+  TokenizerFunctions functions = tokenizerFunctions(args);
+  EvalOptions options;
+  options.dataDir = args.value("data");
+  options.limit = integerOption(args, "limit", 0, 1);
+  options.seed = static_cast<uint64_t>(integerOption(args, "seed", 0, 0));
+  options.warmup = integerOption(args, "warmup", 1, 0);
   std::string jsonPath = args.value("json");
   if (!jsonPath.empty())
-    checkCanCreate(jsonPath);
+    checkCanCreate(jsonPath); // before the work, not after
 
-  Reconstructor model(artifactPath, args.values("weights"),
-                      args.has("function") ? args.value("function") : "reconstruct");
-  if (args.has("label"))
-    model.label = args.value("label");
-  std::vector<Tensor> crops = loadCenterCrops(args.value("data"), model.size, limit);
+  std::unique_ptr<Artifact> artifact = Artifact::open(artifactPath);
+  std::string weightsPath = args.value("weights");
+  NamedTensors weights = readWeights(weightsPath);
+  Tokenizer tokenizer(*artifact, weights, weightsPath, functions);
+  const std::vector<int64_t> &shape = tokenizer.imagesShape();
 
-  for (int64_t i = 0; i < warmup; ++i)
-    model.run(makeBatch(crops, 0, model.batch), seed);
-  double psnrSum = 0, ssimSum = 0;
-  std::vector<double> seconds;
-  int64_t plane = 3 * model.size * model.size;
-  for (size_t first = 0, k = 0; first < crops.size(); first += model.batch, ++k) {
-    Tensor batch = makeBatch(crops, first, model.batch);
-    auto start = std::chrono::steady_clock::now();
-    Tensor out = model.run(batch, seed + static_cast<int64_t>(k));
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    for (int64_t i = 0; i < model.batch && first + i < crops.size(); ++i) {
-      const float *ref = batch.data<float>() + i * plane, *rec = out.data<float>() + i * plane;
-      psnrSum += psnr(ref, rec, plane);
-      ssimSum += ssim(ref, rec, 3, model.size, model.size);
-    }
+  std::unique_ptr<Artifact> featureArtifact;
+  NamedTensors featureWeights;
+  std::optional<FeatureNetwork> features;
+  std::string featureLabel;
+  if (args.has("features")) {
+    featureArtifact = Artifact::open(args.value("features"));
+    featureWeights = readWeights(args.value("feature-weights"));
+    features.emplace(*featureArtifact, featureWeights, args.value("feature-weights"), shape[2],
+                     shape[3]);
+    std::string name = args.has("feature-name") ? args.value("feature-name")
+                                                : fileStem(args.value("features"));
+    featureLabel = "FD(" + name + ")";
   }
-  std::vector<double> sorted = seconds;
-  std::sort(sorted.begin(), sorted.end());
-  double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
-                                    : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
-  double total = 0;
-  for (double t : seconds)
-    total += t;
-  double n = static_cast<double>(crops.size());
 
-  Json result = Json::object();
-  result["model"] = model.label;
-  result["artifact"] = artifactPath;
-  result["function"] = model.function->name;
-  result["images"] = static_cast<int64_t>(crops.size());
-  result["image_size"] = model.size;
-  result["psnr"] = psnrSum / n;
-  result["ssim"] = ssimSum / n;
-  result["img_per_s"] = static_cast<double>(model.batch) / median;
-  result["batch_size"] = model.batch;
-  result["batch_seconds_median"] = median;
-  result["seconds_total"] = total;
-  result["nfe"] = model.function->nfe;
-  result["seed"] = seed;
-  std::printf("%-16s %7s %10s %7s %9s %5s\n", "model", "images", "PSNR (dB)", "SSIM", "img/s", "NFE");
-  std::printf("%-16s %7lld %10.2f %7.4f %9.1f %5lld\n", model.label.c_str(),
-              static_cast<long long>(crops.size()), psnrSum / n, ssimSum / n,
-              static_cast<double>(model.batch) / median, static_cast<long long>(model.function->nfe));
-  std::printf("%s\n", result.dump().c_str());
+  EvalResult result = evaluate(tokenizer, features ? &*features : nullptr, options,
+                               batchProgress("eval"));
+  if (result.timedBatches == 0)
+    std::fprintf(stderr, "%s: warning: all %lld batches were warm-up (--warmup %lld); no "
+                         "throughput measured\n",
+                 kTool, static_cast<long long>(result.batches),
+                 static_cast<long long>(options.warmup));
+  if (features && result.images <= features->dim())
+    std::fprintf(stderr, "%s: warning: %s from %lld images of %lld features: the covariances "
+                         "are singular and the distance is strongly biased\n",
+                 kTool, featureLabel.c_str(), static_cast<long long>(result.images),
+                 static_cast<long long>(features->dim()));
+
+  Json summary = Json::object();
+  summary["artifact"] = artifactPath;
+  summary["weights"] = weightsPath.empty() ? Json() : Json(weightsPath);
+  summary["functions"] = tokenizer.description();
+  summary["data"] = options.dataDir;
+  summary["images"] = result.images;
+  summary["image_shape"] = shapeJson({shape[1], shape[2], shape[3]});
+  summary["batch_size"] = result.batchSize;
+  summary["batches"] = result.batches;
+  summary["seed"] = static_cast<int64_t>(options.seed);
+  summary["psnr"] = result.meanPsnr;
+  summary["ssim"] = result.meanSsim;
+  summary["nfe"] = result.nfe >= 0 ? Json(result.nfe) : Json();
+  Json throughput = Json::object();
+  throughput["warmup_batches"] = std::min(options.warmup, result.batches);
+  throughput["timed_batches"] = result.timedBatches;
+  throughput["timed_seconds"] = result.timedSeconds;
+  throughput["median_images_per_second"] = result.medianImagesPerSecond;
+  throughput["total_images_per_second"] = result.totalImagesPerSecond;
+  summary["throughput"] = std::move(throughput);
+  if (result.frechetDistance) {
+    Json fd = Json::object();
+    fd["label"] = featureLabel;
+    fd["value"] = *result.frechetDistance;
+    fd["features"] = args.value("features");
+    fd["feature_dim"] = result.featureDim;
+    summary["fd"] = std::move(fd);
+  }
+  std::string line = summary.dump();
   if (!jsonPath.empty()) {
-    AtomicFileWriter out(jsonPath);
-    out.write(result.dump() + "\n");
-    out.commit();
+    AtomicFileWriter writer(jsonPath);
+    writer.write(line + "\n");
+    writer.commit();
   }
+
+  std::printf("%s: %s, %lld images (%lldx%lld) from %s, batch %lld, seed %llu\n",
+              artifactPath.c_str(), tokenizer.description().c_str(),
+              static_cast<long long>(result.images), static_cast<long long>(shape[3]),
+              static_cast<long long>(shape[2]), options.dataDir.c_str(),
+              static_cast<long long>(result.batchSize),
+              static_cast<unsigned long long>(options.seed));
+  auto row = [](const std::string &name, const std::string &value, const std::string &note) {
+    std::printf("  %-16s %12s  %s\n", name.c_str(), value.c_str(), note.c_str());
+  };
+  row("PSNR (dB)", formatNumber(result.meanPsnr, "%.3f"), "mean over images");
+  row("SSIM", formatNumber(result.meanSsim, "%.4f"), "mean over images");
+  row("NFE / image", result.nfe >= 0 ? std::to_string(result.nfe) : "n/a",
+      result.nfe >= 0 ? "" : "(no \"nfe\" in the manifest)");
+  std::string timed = std::to_string(result.timedBatches) + " batches after " +
+                      std::to_string(std::min(options.warmup, result.batches)) + " warm-up";
+  row("img/s (median)", formatNumber(result.medianImagesPerSecond, "%.2f"), "per batch, " + timed);
+  row("img/s (total)", formatNumber(result.totalImagesPerSecond, "%.2f"),
+      formatNumber(result.timedSeconds, "%.3f") + " s");
+  if (result.frechetDistance)
+    row(featureLabel, formatNumber(*result.frechetDistance, "%.4f"),
+        std::to_string(result.featureDim) + " features");
+  if (!jsonPath.empty())
+    std::printf("wrote %s\n", jsonPath.c_str());
+  std::printf("%s\n", line.c_str());
   return 0;
+}
+
+/// One column of the reconstruct grid.
+struct GridModel {
+  std::string artifactPath, weightsPath, label;
+};
+
+GridModel parseModelSpec(const std::string &spec) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t colon; (colon = spec.find(':', start)) != std::string::npos; start = colon + 1)
+    parts.push_back(spec.substr(start, colon - start));
+  parts.push_back(spec.substr(start));
+  bool empty = std::any_of(parts.begin(), parts.end(), [](const std::string &p) { return p.empty(); });
+  if (parts.size() < 2 || parts.size() > 3 || empty)
+    throw UsageError("option '--model' needs ART.msdd:W.safetensors[:LABEL], got '" + spec + "'",
+                     "Try 'msdd-run reconstruct --help'.");
+  return {parts[0], parts[1], parts.size() == 3 ? parts[2] : fileStem(parts[0])};
 }
 
 int runReconstruct(const std::vector<std::string> &argv) {
   std::vector<std::string> rewritten;
-  for (size_t i = 0; i < argv.size(); ++i)
-    rewritten.push_back(argv[i] == "-o" ? "--output" : argv[i]);
+  for (const std::string &arg : argv) // -o is --output
+    rewritten.push_back(arg == "-o" ? "--output" : arg.rfind("-o=", 0) == 0 ? "--output=" + arg.substr(3) : arg);
   ParsedArgs args = parseArgs("reconstruct", rewritten,
-                              {{"weights", true, true},
-                               {"model", true, true},
+                              {{"weights", true, false},
                                {"data", true, false},
                                {"output", true, false},
                                {"count", true, false},
+                               {"seed", true, false},
+                               {"model", true, true},
                                {"function", true, false},
-                               {"seed", true, false}});
+                               {"encode", true, false},
+                               {"decode", true, false}});
   if (args.help) {
     std::fputs(kReconstructHelp, stdout);
     return 0;
   }
-  std::string artifactPath = artifactArgument("reconstruct", args);
   std::string hint = "Try 'msdd-run reconstruct --help'.";
-  for (const char *required : {"weights", "data", "output"})
+  std::vector<GridModel> models = {{artifactArgument("reconstruct", args), args.value("weights"), ""}};
+  models.front().label = fileStem(models.front().artifactPath);
+  for (const char *required : {"data", "output"})
     if (!args.has(required))
-      throw UsageError(std::string("reconstruct: missing --") + required, hint);
-  int64_t count = integerOption(args, "count", 8, 1);
-  int64_t seed = integerOption(args, "seed", 0, 0);
-  std::string outputPath = args.value("output");
+      throw UsageError(std::string("reconstruct: missing --") + required +
+                           (std::string(required) == "output" ? " (-o GRID.png)" : ""),
+                       hint);
+  for (const std::string &spec : args.values("model"))
+    models.push_back(parseModelSpec(spec));
+  TokenizerFunctions functions = tokenizerFunctions(args);
+  const int64_t count = integerOption(args, "count", 8, 1);
+  const uint64_t seed = static_cast<uint64_t>(integerOption(args, "seed", 0, 0));
+  const std::string outputPath = args.value("output");
   checkCanCreate(outputPath);
-  std::string functionName = args.has("function") ? args.value("function") : "reconstruct";
 
-  std::vector<std::unique_ptr<Reconstructor>> models;
-  models.push_back(std::make_unique<Reconstructor>(artifactPath, args.values("weights"), functionName));
-  for (const std::string &spec : args.values("model")) {
-    size_t colon = spec.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
-      throw UsageError("reconstruct: --model expects ART.msdd:WEIGHTS.safetensors, got '" + spec + "'", hint);
-    models.push_back(std::make_unique<Reconstructor>(spec.substr(0, colon),
-                                                     std::vector<std::string>{spec.substr(colon + 1)},
-                                                     functionName));
-    if (models.back()->size != models.front()->size)
-      throw Error(spec.substr(0, colon), "reconstructs " + std::to_string(models.back()->size) +
-                                             "x" + std::to_string(models.back()->size) + " images, " +
-                                             artifactPath + " " + std::to_string(models.front()->size) +
-                                             "x" + std::to_string(models.front()->size));
-  }
-  int64_t size = models.front()->size;
-  std::vector<Tensor> crops = loadCenterCrops(args.value("data"), size, count);
-  int64_t rows = static_cast<int64_t>(crops.size()), columns = 1 + static_cast<int64_t>(models.size());
-  const int64_t gap = 2;
-  int64_t gridH = rows * size + (rows - 1) * gap, gridW = columns * size + (columns - 1) * gap;
-  Tensor grid(DType::F32, {3, gridH, gridW});
-  std::fill_n(grid.data<float>(), grid.numel(), 1.0f);
-  auto place = [&](const float *image, int64_t row, int64_t column) {
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t y = 0; y < size; ++y)
-        std::copy_n(image + (c * size + y) * size, size,
-                    grid.data<float>() + (c * gridH + row * (size + gap) + y) * gridW +
-                        column * (size + gap));
+  struct Loaded {
+    std::unique_ptr<Artifact> artifact;
+    NamedTensors weights;
+    std::unique_ptr<Tokenizer> tokenizer;
   };
-  int64_t plane = 3 * size * size;
-  for (int64_t r = 0; r < rows; ++r)
-    place(crops[r].data<float>(), r, 0);
-  for (size_t m = 0; m < models.size(); ++m)
-    for (int64_t first = 0, k = 0; first < rows; first += models[m]->batch, ++k) {
-      Tensor out = models[m]->run(makeBatch(crops, first, models[m]->batch), seed + k);
-      for (int64_t i = 0; i < models[m]->batch && first + i < rows; ++i)
-        place(out.data<float>() + i * plane, first + i, 1 + m);
+  std::vector<Loaded> loaded;
+  for (const GridModel &model : models) {
+    Loaded entry;
+    entry.artifact = Artifact::open(model.artifactPath);
+    entry.weights = readWeights(model.weightsPath);
+    entry.tokenizer = std::make_unique<Tokenizer>(*entry.artifact, entry.weights,
+                                                  model.weightsPath, functions);
+    const std::vector<int64_t> &first = loaded.empty() ? entry.tokenizer->imagesShape()
+                                                       : loaded.front().tokenizer->imagesShape();
+    const std::vector<int64_t> &shape = entry.tokenizer->imagesShape();
+    if (shape[2] != first[2] || shape[3] != first[3])
+      throw Error(model.artifactPath, "takes " + std::to_string(shape[3]) + "x" +
+                                          std::to_string(shape[2]) + " images, " +
+                                          models.front().artifactPath + " " +
+                                          std::to_string(first[3]) + "x" + std::to_string(first[2]));
+    loaded.push_back(std::move(entry));
+  }
+
+  const std::vector<int64_t> &shape = loaded.front().tokenizer->imagesShape();
+  const int64_t height = shape[2], width = shape[3], imageSize = 3 * height * width;
+  ImageFolder folder(args.value("data"), height, width, count);
+  const int64_t rows = folder.size(), columns = 1 + static_cast<int64_t>(models.size());
+  Tensor originals(DType::F32, {rows, 3, height, width});
+  folder.load(0, rows, originals);
+
+  std::vector<Tensor> reconstructions; // per model, [rows, 3, H, W]
+  for (const Loaded &entry : loaded) {
+    const int64_t batchSize = entry.tokenizer->imagesShape()[0];
+    Tensor all(DType::F32, {rows, 3, height, width}), batch(DType::F32, entry.tokenizer->imagesShape());
+    for (int64_t first = 0, k = 0; first < rows; first += batchSize, ++k) {
+      const int64_t n = std::min(batchSize, rows - first);
+      folder.load(first, n, batch);
+      Tensor output = entry.tokenizer->run(batch, batchSeed(seed, k));
+      std::memcpy(all.data<float>() + first * imageSize, output.data<float>(),
+                  sizeof(float) * static_cast<size_t>(n * imageSize));
     }
-  writePng(outputPath, grid);
-  std::string labels;
-  for (const auto &model : models)
-    labels += " | " + model->label;
-  std::printf("%s: wrote %s (%lld rows: original%s)\n", kTool, outputPath.c_str(),
-              static_cast<long long>(rows), labels.c_str());
+    reconstructions.push_back(std::move(all));
+  }
+
+  std::vector<const float *> cells;
+  for (int64_t r = 0; r < rows; ++r) {
+    cells.push_back(originals.data<float>() + r * imageSize);
+    for (const Tensor &all : reconstructions)
+      cells.push_back(all.data<float>() + r * imageSize);
+  }
+  writePng(outputPath, imageGrid(cells, rows, columns, height, width));
+
+  std::printf("wrote %s: %lld images (rows) x %lld columns: original", outputPath.c_str(),
+              static_cast<long long>(rows), static_cast<long long>(columns));
+  for (const GridModel &model : models)
+    std::printf(" | %s", model.label.c_str());
+  std::printf("\n");
+  for (size_t m = 0; m < models.size(); ++m)
+    std::printf("  %-20s PSNR %s dB  SSIM %s  (%s)\n", models[m].label.c_str(),
+                formatNumber(mean(psnrPerImage(originals, reconstructions[m])), "%.3f").c_str(),
+                formatNumber(mean(ssimPerImage(originals, reconstructions[m])), "%.4f").c_str(),
+                loaded[m].tokenizer->description().c_str());
   return 0;
 }
 
@@ -885,7 +938,9 @@ int dispatch(int argc, char **argv) {
     return runReconstruct(rest);
   if (!command.empty() && command[0] == '-')
     throw UsageError("unknown option '" + command + "'", hint);
-  throw UsageError("unknown command '" + command + "' (expected infer, info, train, eval or reconstruct)", hint);
+  throw UsageError("unknown command '" + command +
+                       "' (expected infer, info, train, eval or reconstruct)",
+                   hint);
 }
 
 } // namespace

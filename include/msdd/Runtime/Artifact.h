@@ -31,8 +31,9 @@ struct FunctionSpec {
   std::string entry; // symbol: void entry(void **descriptors)
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
-  /// Denoiser evaluations per image, for sampler functions (manifest "nfe"); 0 otherwise.
-  int64_t nfe = 0;
+  /// Network evaluations per image (manifest "nfe", from the function attribute msdd.nfe),
+  /// or -1 when the manifest does not say.
+  int64_t nfe = -1;
 };
 
 /// A caller-owned dense row-major buffer, for calls without copies (the C API).

@@ -23,10 +23,21 @@
 
 namespace msdd::rt {
 
-/// The images of a folder (regular files named *.png, *.jpg or *.jpeg in any case, not
-/// hidden), sorted by name, as paths. Throws Error(directory, ...) if it is missing or not a
-/// folder.
-std::vector<std::string> listImages(const std::string &directory);
+/// The images of a folder: regular files named *.png, *.jpg or *.jpeg in any case, not
+/// hidden, not recursive, as full paths sorted by name. Throws Error(directory, ...) if it is
+/// missing or not a folder (an empty list is not an error).
+std::vector<std::string> listImageFiles(const std::string &directory);
+
+/// Throws Error(path, "image is WxH pixels, smaller than the ...") unless `image` (f32
+/// [3, h, w], read from `path`) is at least height x width.
+void checkImageCovers(const Tensor &image, const std::string &path, int64_t height,
+                      int64_t width);
+
+/// Copies the height x width window of `image` (f32 [3, h, w]) whose top left corner is
+/// (y0, x0), mirrored left-right if `mirror`, to `out` (3 x height x width values). The
+/// window must lie inside the image (checkImageCovers).
+void copyImageWindow(const Tensor &image, int64_t y0, int64_t x0, int64_t height, int64_t width,
+                     bool mirror, float *out);
 
 struct DataLoaderOptions {
   std::string directory;

@@ -34,7 +34,7 @@ inline uint64_t uniformBelow(uint64_t word, uint64_t n) {
 }
 
 /// Streams that keep the uses of one run seed apart.
-enum class RandomStream : uint64_t { Shuffle = 1, Augment = 2, StepSeed = 3 };
+enum class RandomStream : uint64_t { Shuffle = 1, Augment = 2, StepSeed = 3, EvalSeed = 4 };
 
 } // namespace msdd::rt
 

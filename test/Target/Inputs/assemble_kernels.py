@@ -2,7 +2,7 @@
 """Assembles every PTX kernel of a folder with ptxas; kernels that differ only in their names
 (the same loop nest in every layer) are assembled once.
 
-    ptxas_check.py PTXAS DIR ARCH     prints "<n> kernels, <m> distinct: all accepted"
+    assemble_kernels.py PTXAS DIR ARCH     prints "<n> kernels, <m> distinct: all accepted"
 """
 import concurrent.futures
 import os
