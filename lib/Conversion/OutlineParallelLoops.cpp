@@ -68,6 +68,28 @@ struct OutlineParallelLoopsPass
     }
   }
 
+  /// A private function `name(leading..., captured...)` before `parent`, its entry block
+  /// holding clones of `constants`, with `map` taking `captured` to its arguments.
+  func::FuncOp createOutlined(StringRef name, func::FuncOp parent, TypeRange leading,
+                              ArrayRef<Value> captured, ArrayRef<Operation *> constants,
+                              SymbolTable &symbols, IRMapping &map, OpBuilder &b) {
+    SmallVector<Type> argTypes(leading);
+    for (Value v : captured)
+      argTypes.push_back(v.getType());
+    OpBuilder moduleBuilder(parent);
+    auto fn = moduleBuilder.create<func::FuncOp>(parent.getLoc(), name,
+                                                 FunctionType::get(&getContext(), argTypes, {}));
+    fn.setPrivate();
+    symbols.insert(fn);
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    for (Operation *c : constants)
+      b.clone(*c, map);
+    for (auto [i, v] : llvm::enumerate(captured))
+      map.map(v, entry->getArgument(leading.size() + i));
+    return fn;
+  }
+
   void outlineSerial(scf::ForOp loop, func::FuncOp parent, const std::string &suffix,
                      SymbolTable &symbols) {
     MLIRContext *ctx = &getContext();
@@ -75,23 +97,12 @@ struct OutlineParallelLoopsPass
     SmallVector<Value> captured;
     SmallVector<Operation *> constants;
     capturedValues(loop, captured, constants);
-    SmallVector<Type> argTypes;
-    for (Value v : captured)
-      argTypes.push_back(v.getType());
-    OpBuilder moduleBuilder(parent);
-    auto body = moduleBuilder.create<func::FuncOp>(loc, "__msdd_loop_" + suffix,
-                                                   FunctionType::get(ctx, argTypes, {}));
-    body.setPrivate();
+    IRMapping map;
+    OpBuilder b(ctx);
+    func::FuncOp body = createOutlined("__msdd_loop_" + suffix, parent, {}, captured, constants,
+                                       symbols, map, b);
     // LLVM would inline a single-call static function straight back.
     body->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
-    symbols.insert(body);
-    Block *entry = body.addEntryBlock();
-    OpBuilder b = OpBuilder::atBlockBegin(entry);
-    IRMapping map;
-    for (Operation *c : constants)
-      b.clone(*c, map);
-    for (auto [i, v] : llvm::enumerate(captured))
-      map.map(v, entry->getArgument(i));
     b.clone(*loop, map);
     b.create<func::ReturnOp>(loc);
     OpBuilder call(loop);
@@ -107,24 +118,12 @@ struct OutlineParallelLoopsPass
     SmallVector<Value> captured;
     SmallVector<Operation *> constants;
     capturedValues(loop, captured, constants);
-
-    SmallVector<Type> argTypes{IndexType::get(ctx), IndexType::get(ctx)};
-    for (Value v : captured)
-      argTypes.push_back(v.getType());
-    OpBuilder moduleBuilder(parent);
-    auto body = moduleBuilder.create<func::FuncOp>(loc, "__msdd_par_" + suffix,
-                                                   FunctionType::get(ctx, argTypes, {}));
-    body.setPrivate();
-    symbols.insert(body);
-
-    Block *entry = body.addEntryBlock();
-    OpBuilder b = OpBuilder::atBlockBegin(entry);
+    IndexType index = IndexType::get(ctx);
     IRMapping map;
-    for (Operation *c : constants)
-      b.clone(*c, map);
-    for (auto [i, v] : llvm::enumerate(captured))
-      map.map(v, entry->getArgument(i + 2));
-
+    OpBuilder b(ctx);
+    func::FuncOp body = createOutlined("__msdd_par_" + suffix, parent, {index, index}, captured,
+                                       constants, symbols, map, b);
+    Block *entry = &body.front();
     Value lb0 = map.lookup(loop.getLowerBound()[0]), step0 = map.lookup(loop.getStep()[0]);
     Value one = b.create<arith::ConstantIndexOp>(loc, 1);
     auto chunk = b.create<scf::ForOp>(loc, entry->getArgument(0), entry->getArgument(1), one);
