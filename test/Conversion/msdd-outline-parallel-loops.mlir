@@ -50,3 +50,31 @@ func.func @reduction(%buf: memref<64xf32>) -> f32 {
   }
   return %r : f32
 }
+
+// -----
+
+// A serial loop nest at the top of a function becomes a function of its own, called once and
+// marked noinline for LLVM; loops with results (reductions carried in iter_args) stay.
+// CHECK-LABEL: func.func private @__msdd_loop_serial_0(%{{.+}}: memref<16xf32>)
+// CHECK-SAME: passthrough = ["noinline"]
+// CHECK: scf.for
+// CHECK: memref.store
+// CHECK-LABEL: func.func @serial
+// CHECK: call @__msdd_loop_serial_0(%{{.+}}) : (memref<16xf32>) -> ()
+// CHECK: scf.for {{.+}} iter_args
+func.func @serial(%m: memref<16xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %one = arith.constant 1.0 : f32
+  scf.for %i = %c0 to %c16 step %c1 {
+    memref.store %one, %m[%i] : memref<16xf32>
+  }
+  %zero = arith.constant 0.0 : f32
+  %sum = scf.for %i = %c0 to %c16 step %c1 iter_args(%acc = %zero) -> (f32) {
+    %v = memref.load %m[%i] : memref<16xf32>
+    %s = arith.addf %acc, %v : f32
+    scf.yield %s : f32
+  }
+  return %sum : f32
+}
