@@ -71,7 +71,7 @@ options:
   --function NAME          the function to run (default: the artifact's only function)
   --inputs IN.npz          input arrays, matched to the function's inputs by name
   --weights W.safetensors  more inputs (e.g. parameters) by name; may be repeated
-  --outputs OUT.npz        where to write the outputs
+  --outputs OUT.npz        where to write the outputs (.safetensors if the name ends so)
   --json                   print one JSON line: function, outputs, wall time of the call
   -h, --help               show this help
 )";
@@ -287,7 +287,13 @@ int runInfer(const std::vector<std::string> &argv) {
   NamedTensors outputs = artifact->call(function->name, inputs);
   double millis =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  writeNpz(outputsPath, outputs);
+  // A .safetensors name gets safetensors (e.g. an init function's weights for --weights).
+  const std::string st = ".safetensors";
+  if (outputsPath.size() > st.size() &&
+      outputsPath.compare(outputsPath.size() - st.size(), st.size(), st) == 0)
+    writeSafetensors(outputsPath, outputs);
+  else
+    writeNpz(outputsPath, outputs);
 
   if (args.has("json")) {
     Json summary = Json::object();
