@@ -527,7 +527,7 @@ public:
     b.setInsertionPointToEnd(module->getBody());
   }
 
-  OwningOpRef<ModuleOp> build() {
+  OwningOpRef<ModuleOp> build(bool withLoss) {
     buildInit();
     buildEncode();
     std::vector<int64_t> res = c.resolutions();
@@ -535,7 +535,8 @@ public:
       buildDenoise(s, res[s]);
     buildDecode();
     buildReconstruct();
-    buildLoss();
+    if (withLoss)
+      buildLoss();
     return std::move(module);
   }
 
@@ -765,7 +766,7 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::msdd::buildTokenizer(MLIRContext *context,
-                                                 const TokenizerConfig &config) {
+                                                 const TokenizerConfig &config, bool withLoss) {
   context->loadDialect<MsddDialect, arith::ArithDialect, func::FuncDialect, tensor::TensorDialect>();
-  return ModuleBuilder(context, config).build();
+  return ModuleBuilder(context, config).build(withLoss);
 }

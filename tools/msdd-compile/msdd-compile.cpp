@@ -153,7 +153,8 @@ int main(int argc, char **argv) {
     auto config = msdd::parseTokenizerConfig(file->getBuffer(), error);
     if (!config)
       return fail(inputPath + ": " + error);
-    module = msdd::buildTokenizer(&context, *config);
+    // Inference artifacts leave out the loss (and its compile time).
+    module = msdd::buildTokenizer(&context, *config, /*withLoss=*/train);
     // The config's training hyperparameters, where the command line does not override them.
     auto fromConfig = [](cl::opt<double> &flag, double value) {
       if (!flag.getNumOccurrences())

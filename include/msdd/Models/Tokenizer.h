@@ -49,9 +49,10 @@ struct TokenizerConfig {
 /// names the key and the problem.
 std::optional<TokenizerConfig> parseTokenizerConfig(llvm::StringRef json, std::string &error);
 
-/// The functions of docs/tokenizer.md: init, encode, denoise_s<k>, decode, reconstruct and
-/// the stage-1 loss (the input of msdd-compile --train).
-OwningOpRef<ModuleOp> buildTokenizer(MLIRContext *context, const TokenizerConfig &config);
+/// The functions of docs/tokenizer.md: init, encode, denoise_s<k>, decode, reconstruct and,
+/// with `withLoss`, the stage-1 loss (the input of msdd-compile --train).
+OwningOpRef<ModuleOp> buildTokenizer(MLIRContext *context, const TokenizerConfig &config,
+                                     bool withLoss = true);
 
 } // namespace mlir::msdd
 
