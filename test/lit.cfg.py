@@ -20,6 +20,14 @@ config.substitutions.append(("%msdd_src", config.msdd_src_root))
 llvm_config.add_tool_substitutions(
     ["msdd-opt", "msdd-compile", "msdd-run"], [config.msdd_tools_dir])
 
+# A usable NVIDIA driver (tests of the no-GPU behaviour are skipped where there is one).
+import ctypes
+try:
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-device")
+except OSError:
+    pass
+
 # ptxas from the CUDA toolkit, when installed, checks the CUDA pipeline's PTX.
 import shutil
 ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.path.exists("/usr/local/cuda/bin/ptxas") else None)

@@ -10,6 +10,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringSwitch.h"
 
 namespace mlir::msdd {
 #define GEN_PASS_DEF_CONVERTLINALGTORUNTIMECALLS
@@ -27,23 +28,52 @@ MemRefType fullyDynamicStrided(Type elementType, int64_t rank) {
   return MemRefType::get(dyn, elementType, layout);
 }
 
-func::FuncOp getOrDeclare(ModuleOp module, StringRef name, Type elementType, int64_t rank) {
+func::FuncOp getOrDeclare(ModuleOp module, StringRef name, TypeRange inputs) {
   if (auto fn = module.lookupSymbol<func::FuncOp>(name))
     return fn;
   MLIRContext *ctx = module.getContext();
   OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
-  Type view = fullyDynamicStrided(elementType, rank);
-  auto type = FunctionType::get(ctx, {view, view, view, b.getI64Type()}, {});
-  auto fn = b.create<func::FuncOp>(module.getLoc(), name, type);
+  auto fn = b.create<func::FuncOp>(module.getLoc(), name, FunctionType::get(ctx, inputs, {}));
   fn.setPrivate();
   fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
   return fn;
 }
 
+/// A dense bf16 copy of `view` (rounded to nearest even) for cuBLAS's bf16 tensor cores,
+/// or null if its shape is not static.
+Value roundToBf16(OpBuilder &b, Location loc, Value view) {
+  auto type = cast<MemRefType>(view.getType());
+  if (!type.hasStaticShape())
+    return nullptr;
+  auto dense = MemRefType::get(type.getShape(), b.getBF16Type());
+  Value copy = b.create<memref::AllocOp>(loc, dense);
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> parallel(type.getRank(), utils::IteratorType::parallel);
+  b.create<linalg::GenericOp>(loc, view, copy, ArrayRef<AffineMap>{identity, identity}, parallel,
+                              [](OpBuilder &nb, Location nloc, ValueRange args) {
+                                nb.create<linalg::YieldOp>(
+                                    nloc, nb.create<arith::TruncFOp>(nloc, nb.getBF16Type(), args[0])
+                                              .getResult());
+                              });
+  return copy;
+}
+
 struct ConvertLinalgToRuntimeCallsPass
     : msdd::impl::ConvertLinalgToRuntimeCallsBase<ConvertLinalgToRuntimeCallsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (device != "cpu" && device != "cuda") {
+      module.emitError("msdd-linalg-to-runtime-calls: unknown device '") << device << "'";
+      return signalPassFailure();
+    }
+    bool cuda = device == "cuda";
+    int64_t mode = llvm::StringSwitch<int64_t>(mathMode).Case("f32", 0).Case("tf32", 1).Case("bf16", 2).Default(-1);
+    if (mode < 0) {
+      module.emitError("msdd-linalg-to-runtime-calls: unknown math mode '") << mathMode << "'";
+      return signalPassFailure();
+    }
     SmallVector<linalg::LinalgOp> contractions;
     module.walk([&](linalg::LinalgOp op) {
       if (op.hasPureBufferSemantics() &&
@@ -61,17 +91,38 @@ struct ConvertLinalgToRuntimeCallsPass
           isa<linalg::MatmulTransposeBOp, linalg::BatchMatmulTransposeBOp>(op.getOperation());
       int64_t rank = batched ? 3 : 2;
       Type elementType = getElementTypeOrSelf(op->getOperand(0));
-      std::string name = (batched ? "msdd_rt_batch_matmul_" : "msdd_rt_matmul_") +
-                         std::string(elementType.isF32() ? "f32" : "f64");
-      func::FuncOp callee = getOrDeclare(module, name, elementType, rank);
       OpBuilder b(op);
       Location loc = op.getLoc();
+      SmallVector<Value> operands(op->getOperands());
+      // bf16 mode: A and B rounded into bf16 buffers (cuBLAS's "fast 16BF" f32 mode may
+      // run TF32 instead); the f32 accumulator stays.
+      std::string suffix = elementType.isF32() ? "f32" : "f64";
+      bool bf16 = cuda && mode == 2 && elementType.isF32();
+      SmallVector<Value> rounded;
+      if (bf16) {
+        for (int i = 0; i < 2; ++i)
+          if (Value copy = roundToBf16(b, loc, operands[i]))
+            rounded.push_back(copy);
+        if (rounded.size() == 2) {
+          operands[0] = rounded[0];
+          operands[1] = rounded[1];
+          suffix = "bf16";
+        } else {
+          bf16 = false;
+        }
+      }
+      std::string name = std::string(cuda ? "msdd_rt_cuda_" : "msdd_rt_") +
+                         (batched ? "batch_matmul_" : "matmul_") + suffix;
       SmallVector<Value> args;
-      for (Value operand : op->getOperands())
-        args.push_back(
-            b.create<memref::CastOp>(loc, fullyDynamicStrided(elementType, rank), operand));
+      for (Value operand : operands)
+        args.push_back(b.create<memref::CastOp>(
+            loc, fullyDynamicStrided(getElementTypeOrSelf(operand), rank), operand));
       args.push_back(b.create<arith::ConstantIntOp>(loc, transposeB ? 1 : 0, 64));
-      b.create<func::CallOp>(loc, callee, args);
+      if (cuda && !bf16)
+        args.push_back(b.create<arith::ConstantIntOp>(loc, mode, 64));
+      b.create<func::CallOp>(loc, getOrDeclare(module, name, ValueRange(args).getTypes()), args);
+      for (Value copy : rounded)
+        b.create<memref::DeallocOp>(loc, copy);
       op->erase();
     }
   }

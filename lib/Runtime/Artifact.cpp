@@ -1,6 +1,7 @@
 //===- Artifact.cpp - Loading and calling .msdd artifacts -----------------===//
 #include "msdd/Runtime/Artifact.h"
 
+#include "msdd/Runtime/Cuda.h"
 #include "msdd/Runtime/Error.h"
 #include "msdd/Runtime/File.h"
 #include "msdd/Runtime/Kernels.h"
@@ -17,7 +18,6 @@ namespace {
 constexpr char kManifestSymbol[] = "msdd_manifest";
 constexpr char kFormat[] = "msdd-artifact";
 constexpr int64_t kVersion = 1;
-constexpr char kTarget[] = "cpu";
 
 /// Artifacts leave the runtime's kernels undefined and rely on the dynamic loader to find
 /// them in the global scope. A host that loaded libmsdd_runtime.so with RTLD_LOCAL (Python's
@@ -209,6 +209,16 @@ std::unique_ptr<Artifact> Artifact::open(const std::string &path) {
 }
 
 Artifact::~Artifact() {
+  if (cuda_) {
+    for (const auto &entry : resident_)
+      cuda::release(entry.second.second);
+    // The kernel images are in the library's data: their modules go before it does.
+    if (const char *manifest = static_cast<const char *>(dlsym(handle_, kManifestSymbol))) {
+      Dl_info info;
+      if (dladdr(manifest, &info) && info.dli_fbase)
+        cuda::forgetModules(info.dli_fbase);
+    }
+  }
   if (handle_)
     dlclose(handle_);
 }
@@ -229,9 +239,11 @@ void Artifact::parseManifest(const char *text) {
     throw Error(path_, "manifest version " + version.dump() + " is not supported (this runtime "
                        "reads version " + std::to_string(kVersion) + ")");
   const std::string &target = reader.member(manifest_, top, "target", Json::Kind::String).asString();
-  if (target != kTarget)
-    throw Error(path_, "artifact is for target '" + target + "', this runtime runs '" +
-                           kTarget + "' artifacts");
+  if (target != "cpu" && target != "cuda")
+    throw Error(path_, "artifact is for target '" + target + "', this runtime runs 'cpu' and "
+                       "'cuda' artifacts");
+  // A CUDA artifact opens anywhere (info reads its manifest); calls need the device.
+  cuda_ = target == "cuda";
 
   const Json::Array &list = reader.member(manifest_, top, "functions", Json::Kind::Array).asArray();
   for (size_t i = 0; i < list.size(); ++i) {
@@ -310,8 +322,13 @@ NamedTensors Artifact::call(const std::string &functionName, const NamedTensors 
 void Artifact::callInto(const std::string &functionName, const std::vector<TensorRef> &inputs,
                         const std::vector<TensorRef> &outputs) const {
   const FunctionSpec &fn = function(functionName);
+  if (cuda_)
+    cuda::requireDevice(path_); // before the inputs: nothing else matters without a GPU
   checkTensors(path_, fn, "input", fn.inputs, inputs);
   checkTensors(path_, fn, "output", fn.outputs, outputs);
+
+  if (cuda_)
+    return callOnDevice(fn, inputs, outputs);
 
   // Descriptors in manifest order, inputs first. Misaligned buffers are staged.
   std::vector<Tensor> staged;
@@ -340,14 +357,81 @@ void Artifact::callInto(const std::string &functionName, const std::vector<Tenso
   for (const TensorSpec &spec : fn.outputs)
     add(spec, outputs, true);
 
-  std::vector<void *> pointers;
-  for (std::vector<int64_t> &descriptor : descriptors)
-    pointers.push_back(descriptor.data());
-  entries_[static_cast<size_t>(&fn - functions_.data())](pointers.data());
+  enter(fn, descriptors);
 
   for (const auto &[ref, copy] : copyBack)
     if (copy->nbytes())
       std::memcpy(ref->data, copy->rawData(), copy->nbytes());
+}
+
+void Artifact::enter(const FunctionSpec &fn,
+                     std::vector<std::vector<int64_t>> &descriptors) const {
+  std::vector<void *> pointers;
+  for (std::vector<int64_t> &descriptor : descriptors)
+    pointers.push_back(descriptor.data());
+  entries_[static_cast<size_t>(&fn - functions_.data())](pointers.data());
+}
+
+void Artifact::keepResident(const std::vector<TensorRef> &constants) const {
+  if (!cuda_)
+    return;
+  cuda::requireDevice(path_);
+  std::lock_guard<std::mutex> lock(residentMutex_);
+  for (const TensorRef &ref : constants) {
+    size_t bytes = static_cast<size_t>(shapeNumel(ref.shape)) * dtypeSize(ref.dtype);
+    auto &slot = resident_[ref.data];
+    if (slot.second && slot.first == bytes)
+      continue;
+    cuda::release(slot.second);
+    slot = {bytes, cuda::allocate(bytes)};
+    cuda::copyToDevice(slot.second, ref.data, bytes);
+  }
+  cuda::synchronize();
+}
+
+void Artifact::callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
+                            const std::vector<TensorRef> &outputs) const {
+  // Compiled CUDA code takes device buffers: inputs go over first, outputs come back after.
+  struct DeviceBuffers {
+    std::vector<void *> pointers;
+    ~DeviceBuffers() {
+      for (void *p : pointers)
+        cuda::release(p);
+    }
+  } buffers;
+  std::vector<std::vector<int64_t>> descriptors;
+  std::vector<std::pair<const TensorRef *, void *>> results;
+  auto add = [&](const TensorSpec &spec, const std::vector<TensorRef> &refs, bool isOutput) {
+    const TensorRef *ref = nullptr;
+    for (const TensorRef &candidate : refs)
+      if (candidate.name == spec.name)
+        ref = &candidate;
+    size_t bytes = static_cast<size_t>(shapeNumel(spec.shape)) * dtypeSize(spec.dtype);
+    if (!isOutput) {
+      std::lock_guard<std::mutex> lock(residentMutex_);
+      auto it = resident_.find(ref->data);
+      if (it != resident_.end() && it->second.first == bytes) {
+        descriptors.push_back(makeDescriptor(it->second.second, spec.shape));
+        return;
+      }
+    }
+    void *device = cuda::allocate(bytes);
+    buffers.pointers.push_back(device);
+    if (isOutput)
+      results.emplace_back(ref, device);
+    else
+      cuda::copyToDevice(device, ref->data, bytes);
+    descriptors.push_back(makeDescriptor(device, spec.shape));
+  };
+  for (const TensorSpec &spec : fn.inputs)
+    add(spec, inputs, false);
+  for (const TensorSpec &spec : fn.outputs)
+    add(spec, outputs, true);
+  enter(fn, descriptors);
+  for (const auto &[ref, device] : results)
+    cuda::copyToHost(ref->data, device,
+                     static_cast<size_t>(shapeNumel(ref->shape)) * dtypeSize(ref->dtype));
+  cuda::synchronize();
 }
 
 } // namespace msdd::rt

@@ -157,6 +157,7 @@ Tokenizer::Call Tokenizer::prepare(const std::string &name, const NamedTensors &
     passed.push_back(kSeed);
   }
   call.fixed = parameterRefs(artifact_, *call.function, weights, weightsPath_, passed);
+  artifact_.keepResident(call.fixed); // the weights stay put for the whole evaluation
   return call;
 }
 

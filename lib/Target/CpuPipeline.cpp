@@ -39,10 +39,12 @@ struct Stage {
   std::string passes;
 };
 
-std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options) {
+std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
+                             const char *target = "cpu") {
   return {
       {"linalg",
-       "msdd-expand-sampler, msdd-record-entry-points, msdd-inline-calls, symbol-dce,"
+       std::string("msdd-expand-sampler, msdd-record-entry-points{target=") + target +
+           "}, msdd-inline-calls, symbol-dce,"
        "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, "
        "msdd-fuse-elementwise, canonicalize, cse)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
@@ -51,7 +53,7 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options) {
        "func.func(msdd-copy-aliased-results), eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries allow-return-allocs-from-loops "
        "function-boundary-type-conversion=identity-layout-map}, "
        "buffer-results-to-out-params{hoist-static-allocs=true}, canonicalize, "
-       "buffer-deallocation-pipeline, canonicalize"},
+       "buffer-deallocation-pipeline, canonicalize, func.func(msdd-dealloc-after-last-use)"},
       {"loops",
        "msdd-linalg-to-runtime-calls, func.func(scf-forall-to-parallel, "
        "convert-linalg-to-loops, canonicalize, cse), msdd-outline-parallel-loops, "
@@ -80,13 +82,14 @@ void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options
 }
 
 void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &options,
-                             const std::string &gpuArch) {
+                             const CudaOptions &cuda) {
   if (!options.prologue.empty() && failed(parsePassPipeline(options.prologue, pm, llvm::errs())))
     llvm::report_fatal_error("invalid msdd pipeline prologue: " + llvm::Twine(options.prologue));
-  // The target-neutral stages are the CPU pipeline's; only the mapping to hardware differs:
-  // tiles become blocks, the loops inside a tile threads. Matrix products are plain loop
-  // kernels for now (cuBLAS/tensor cores are the next step).
-  for (const Stage &stage : cpuStages(options)) {
+  // The target-neutral stages are the CPU pipeline's, without the CPU's tiling: on the GPU
+  // every point of an op's parallel space is a thread (msdd-map-loops-to-gpu).
+  for (const Stage &stage : cpuStages(options, "cuda")) {
+    if (StringRef(stage.name) == "tiled")
+      continue;
     if (StringRef(stage.name) == "loops")
       break;
     if (failed(parsePassPipeline(stage.passes, pm, llvm::errs())))
@@ -94,30 +97,48 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
     if (options.stopAfter == stage.name)
       return;
   }
+  std::string toolkit = cudaToolkitPath();
   // Upstream's gpu-lower-to-nvvm-pipeline, spelled out so that libdevice (for the f64 math
   // the polynomial approximations do not cover) is linked into every kernel module.
   std::string libdevice;
-  for (const char *root : {static_cast<const char *>(std::getenv("CUDA_HOME")), "/usr/local/cuda"})
-    if (root) {
-      llvm::SmallString<128> path(root);
-      llvm::sys::path::append(path, "nvvm", "libdevice", "libdevice.10.bc");
-      if (llvm::sys::fs::exists(path)) {
-        libdevice = " l=" + path.str().str();
-        break;
-      }
-    }
-  std::string gpu =
-      "func.func(scf-forall-to-parallel, convert-linalg-to-parallel-loops, canonicalize), "
-      "func.func(gpu-map-parallel-loops, convert-parallel-loops-to-gpu), gpu-kernel-outlining, "
-      "canonicalize, msdd-approximate-math, convert-nvgpu-to-nvvm, convert-vector-to-scf, "
-      "convert-scf-to-cf, convert-nvvm-to-llvm, convert-func-to-llvm, expand-strided-metadata, "
-      "nvvm-attach-target{chip=" + gpuArch + " O=3" + libdevice + "}, lower-affine, "
-      "convert-arith-to-llvm, convert-index-to-llvm, canonicalize, cse, "
-      "gpu.module(convert-gpu-to-nvvm, canonicalize, cse, reconcile-unrealized-casts), "
-      "gpu-to-llvm, gpu-module-to-binary{format=isa}, convert-math-to-llvm, canonicalize, cse, "
-      "reconcile-unrealized-casts";
-  if (failed(parsePassPipeline(gpu, pm, llvm::errs())))
-    llvm::report_fatal_error("invalid msdd CUDA pipeline");
+  if (!toolkit.empty()) {
+    llvm::SmallString<128> path(toolkit);
+    llvm::sys::path::append(path, "nvvm", "libdevice", "libdevice.10.bc");
+    if (llvm::sys::fs::exists(path))
+      libdevice = " l=" + path.str().str();
+  }
+  std::string kernels =
+      "msdd-linalg-to-runtime-calls{device=cuda math-mode=" + cuda.mathMode + "}, "
+      "msdd-allocate-device-memory, msdd-map-loops-to-gpu, canonicalize, cse, "
+      "gpu-kernel-outlining, msdd-merge-gpu-modules, func.func(gpu-async-region), canonicalize";
+  if (failed(parsePassPipeline(kernels, pm, llvm::errs())))
+    llvm::report_fatal_error("invalid msdd CUDA pipeline (kernels)");
+  if (options.stopAfter == "kernels")
+    return;
+  std::string format = cuda.emitPtx ? "isa" : "bin";
+  std::string lowering =
+      "msdd-approximate-math, convert-nvgpu-to-nvvm, convert-vector-to-scf, "
+      "convert-scf-to-cf, convert-nvvm-to-llvm, "
+      "nvvm-attach-target{chip=" + cuda.gpuArch + " O=3" + libdevice + "}, "
+      "gpu.module(lower-affine, expand-strided-metadata, convert-gpu-to-nvvm, canonicalize, cse, "
+      "reconcile-unrealized-casts), "
+      "lower-affine, expand-strided-metadata, lower-affine, convert-math-to-llvm, "
+      "convert-math-to-libm, arith-expand, convert-arith-to-llvm, "
+      "finalize-memref-to-llvm{use-generic-functions=true}, convert-func-to-llvm, "
+      "convert-cf-to-llvm, convert-index-to-llvm, gpu-to-llvm, reconcile-unrealized-casts, "
+      "msdd-emit-entry-points, "
+      "gpu-module-to-binary{format=" + format + (toolkit.empty() ? "" : " toolkit=" + toolkit) +
+      "}, canonicalize";
+  if (failed(parsePassPipeline(lowering, pm, llvm::errs())))
+    llvm::report_fatal_error("invalid msdd CUDA pipeline (lowering)");
+}
+
+std::string msdd::cudaToolkitPath() {
+  // CUDA_HOME, when set, is the only place looked at: a wrong one should not silently fall
+  // back to another toolkit.
+  const char *home = std::getenv("CUDA_HOME");
+  std::string root = home ? home : "/usr/local/cuda";
+  return llvm::sys::fs::is_directory(root) ? root : "";
 }
 
 LogicalResult msdd::writePtxFiles(ModuleOp module, StringRef directory, std::string &error) {

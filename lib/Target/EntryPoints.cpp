@@ -62,8 +62,15 @@ FailureOr<llvm::json::Object> describe(Operation *fn, Type type, DictionaryAttr 
 }
 
 struct RecordEntryPointsPass : msdd::impl::RecordEntryPointsBase<RecordEntryPointsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (target != "cpu" && target != "cuda") {
+      module.emitError() << "msdd-record-entry-points: unknown target '" << target
+                         << "' (cpu, cuda)";
+      return signalPassFailure();
+    }
     llvm::json::Array functions;
     for (auto fn : module.getOps<func::FuncOp>()) {
       if (!fn.isPublic() || fn.isDeclaration())
@@ -115,7 +122,7 @@ struct RecordEntryPointsPass : msdd::impl::RecordEntryPointsBase<RecordEntryPoin
     }
     llvm::json::Object manifest{{"format", "msdd-artifact"},
                                 {"version", 1},
-                                {"target", "cpu"},
+                                {"target", target},
                                 {"functions", std::move(functions)}};
     std::string text;
     llvm::raw_string_ostream os(text);

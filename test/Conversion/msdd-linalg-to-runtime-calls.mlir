@@ -41,3 +41,28 @@ func.func @other_types(%a: memref<4x4xf64>, %c: memref<4x4xf64>, %h: memref<4x4x
   %0 = linalg.matmul ins(%t, %t : tensor<4x4xf32>, tensor<4x4xf32>) outs(%t : tensor<4x4xf32>) -> tensor<4x4xf32>
   return %0 : tensor<4x4xf32>
 }
+
+// -----
+
+// With device=cuda: cuBLAS calls on device buffers. TF32 and f32 pass the math mode last;
+// bf16 rounds both factors into bf16 buffers first and calls the _bf16 kernel.
+// RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=tf32" | FileCheck %s --check-prefix=TF32
+// RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=bf16" | FileCheck %s --check-prefix=BF16
+// TF32-LABEL: func.func @cuda_batch
+// TF32: %[[TRANS:.+]] = arith.constant 1 : i64
+// TF32: %[[MODE:.+]] = arith.constant 1 : i64
+// TF32: call @msdd_rt_cuda_batch_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[TRANS]], %[[MODE]])
+// BF16-LABEL: func.func private @msdd_rt_cuda_batch_matmul_bf16
+// BF16-SAME: (memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>, memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>, memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>, i64)
+// BF16-LABEL: func.func @cuda_batch
+// BF16: %[[A:.+]] = memref.alloc() : memref<2x4x8xbf16>
+// BF16: linalg.generic {{.*}} ins(%arg0 : memref<2x4x8xf32>) outs(%[[A]] : memref<2x4x8xbf16>)
+// BF16: arith.truncf %{{.+}} : f32 to bf16
+// BF16: %[[B:.+]] = memref.alloc() : memref<2x3x8xbf16>
+// BF16: call @msdd_rt_cuda_batch_matmul_bf16(
+// BF16-NEXT: memref.dealloc %[[A]]
+// BF16-NEXT: memref.dealloc %[[B]]
+func.func @cuda_batch(%a: memref<2x4x8xf32>, %b: memref<2x3x8xf32>, %c: memref<2x4x3xf32>) {
+  linalg.batch_matmul_transpose_b ins(%a, %b : memref<2x4x8xf32>, memref<2x3x8xf32>) outs(%c : memref<2x4x3xf32>)
+  return
+}

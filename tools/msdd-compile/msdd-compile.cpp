@@ -29,16 +29,22 @@ static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input.mlir | to
 static cl::opt<std::string> outputPath("o", cl::desc("Output artifact (.msdd) or IR file"),
                                        cl::value_desc("path"), cl::Required, cl::cat(category));
 static cl::opt<std::string> target("target",
-                                   cl::desc("Target: cpu (the host CPU) or cuda (NVIDIA GPUs; "
-                                            "--emit=ptx writes one PTX file per kernel into "
-                                            "the -o directory)"),
+                                   cl::desc("Target: cpu (the host CPU) or cuda (NVIDIA GPUs: "
+                                            "kernels compiled to cubin by ptxas and embedded; "
+                                            "--emit=ptx writes their PTX into the -o directory)"),
                                    cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA architecture (default sm_90)"),
                                     cl::init("sm_90"), cl::cat(category));
+static cl::opt<std::string> mathMode(
+    "math-mode",
+    cl::desc("CUDA matrix products (cuBLAS): tf32 (default), f32, or bf16 (inputs rounded to "
+             "bf16, f32 accumulation)"),
+    cl::init("tf32"), cl::cat(category));
 static cl::opt<std::string> emit(
     "emit",
     cl::desc("What to write: artifact (default), or the IR after a pipeline stage: "
-             "linalg, tiled, bufferized, loops or llvm"),
+             "linalg, tiled (cpu), bufferized, loops (cpu), kernels (cuda) or llvm; "
+             "ptx (cuda)"),
     cl::init("artifact"), cl::cat(category));
 static cl::OptionCategory trainCategory("msdd-compile training options (with --train)");
 static cl::opt<bool> train("train",
@@ -120,16 +126,18 @@ int main(int argc, char **argv) {
 
   if (target != "cpu" && target != "cuda")
     return fail("unknown target '" + target + "' (available: cpu, cuda)");
-  static const char *stages[] = {"artifact", "linalg", "tiled", "bufferized", "loops", "llvm", "ptx"};
+  static const char *stages[] = {"artifact", "linalg",  "tiled", "bufferized",
+                                 "loops",    "kernels", "llvm",  "ptx"};
   if (!llvm::is_contained(stages, emit.getValue()))
     return fail("unknown value '" + emit +
-                "' for --emit (artifact, linalg, tiled, bufferized, loops, llvm, ptx)");
+                "' for --emit (artifact, linalg, tiled, bufferized, loops, kernels, llvm, ptx)");
   bool cuda = target == "cuda";
-  if (cuda && (emit == "artifact" || emit == "loops" || emit == "llvm"))
-    return fail("--target=cuda supports --emit=linalg, tiled, bufferized or ptx for now "
-                "(CUDA artifacts need the runtime's driver support, not built yet)");
-  if (!cuda && emit == "ptx")
-    return fail("--emit=ptx needs --target=cuda");
+  if (cuda && (emit == "tiled" || emit == "loops"))
+    return fail("--emit=" + emit + " is a CPU stage (cuda: linalg, bufferized, kernels, llvm, ptx)");
+  if (!cuda && (emit == "ptx" || emit == "kernels"))
+    return fail("--emit=" + emit + " needs --target=cuda");
+  if (mathMode != "f32" && mathMode != "tf32" && mathMode != "bf16")
+    return fail("unknown --math-mode '" + mathMode + "' (f32, tf32, bf16)");
   if (cuda && (gpuArch != "sm_90" && gpuArch != "sm_80"))
     return fail("unsupported --gpu-arch '" + gpuArch + "' (sm_90, sm_80)");
   std::string stopAfter = (emit == "artifact" || emit == "ptx") ? "" : emit.getValue();
@@ -187,8 +195,17 @@ int main(int argc, char **argv) {
        << "}";
     options.prologue = os.str();
   }
-  if (cuda)
-    msdd::buildCudaPipeline(pm, options, gpuArch);
+  if (cuda) {
+    if (msdd::cudaToolkitPath().empty() && emit != "linalg" && emit != "bufferized" &&
+        emit != "kernels")
+      return fail("no CUDA toolkit (set CUDA_HOME or install it at /usr/local/cuda): "
+                  "kernels are compiled with its ptxas and libdevice");
+    msdd::CudaOptions cudaOptions;
+    cudaOptions.gpuArch = gpuArch;
+    cudaOptions.mathMode = mathMode;
+    cudaOptions.emitPtx = emit == "ptx";
+    msdd::buildCudaPipeline(pm, options, cudaOptions);
+  }
   else
     msdd::buildCpuPipeline(pm, options);
   if (failed(pm.run(*module)))

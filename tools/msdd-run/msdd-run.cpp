@@ -5,12 +5,14 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Runtime/Artifact.h"
+#include "msdd/Runtime/Cuda.h"
 #include "msdd/Runtime/Error.h"
 #include "msdd/Runtime/Evaluate.h"
 #include "msdd/Runtime/File.h"
 #include "msdd/Runtime/Image.h"
 #include "msdd/Runtime/Json.h"
 #include "msdd/Runtime/Npz.h"
+#include "msdd/Runtime/Random.h"
 #include "msdd/Runtime/Runtime.h"
 #include "msdd/Runtime/Safetensors.h"
 #include "msdd/Runtime/Trainer.h"
@@ -44,10 +46,12 @@ constexpr int kExitUsage = 2;
 
 const char kGlobalHelp[] = R"(usage: msdd-run <command> [options]
 
-Runs compiled MSDD artifacts (.msdd) on the CPU.
+Runs compiled MSDD artifacts (.msdd): CPU artifacts on the host, CUDA artifacts
+(msdd-compile --target cuda) on the GPU through the NVIDIA driver.
 
 commands:
   infer         run one function of an artifact on tensors from .npz/.safetensors files
+  bench         time one function of an artifact (median of several calls, items/s)
   info          list an artifact's functions with their inputs and outputs
   train         train with an artifact's train_step on a folder of images
   eval          reconstruct a folder of images with a tokenizer: PSNR, SSIM, NFE, img/s,
@@ -318,6 +322,142 @@ int runInfer(const std::vector<std::string> &argv) {
   return 0;
 }
 
+
+const char kBenchHelp[] = R"(usage: msdd-run bench ART.msdd [--function NAME] [options]
+
+Times one function: --warmup calls, then --runs timed calls, each from host inputs to host
+outputs (for a CUDA artifact, the --weights stay on the device after the first call, as in
+msdd-run eval). Inputs that no file gives are filled with seeded uniform values in [-1, 1)
+(floats) or zeros (integers). Prints the median and fastest call and the items per second (the first
+input's leading dimension, the batch, over the median), then one JSON line.
+
+options:
+  --function NAME          the function (default: the artifact's only function)
+  --weights W.safetensors  inputs by name, kept resident; may be repeated
+  --inputs IN.npz          more inputs by name
+  --runs N                 timed calls (default 10)
+  --warmup K               untimed calls first (default 2)
+  -h, --help               show this help
+)";
+
+int runBench(const std::vector<std::string> &argv) {
+  ParsedArgs args = parseArgs("bench", argv,
+                              {{"function", true, false},
+                               {"inputs", true, false},
+                               {"weights", true, true},
+                               {"runs", true, false},
+                               {"warmup", true, false}});
+  if (args.help) {
+    std::fputs(kBenchHelp, stdout);
+    return 0;
+  }
+  std::string artifactPath = artifactArgument("bench", args);
+  std::string hint = "Try 'msdd-run bench --help'.";
+  auto count = [&](const char *name, int64_t fallback, int64_t least) {
+    if (!args.has(name))
+      return fallback;
+    char *end = nullptr;
+    const std::string &text = args.value(name);
+    long long value = std::strtoll(text.c_str(), &end, 10);
+    if (*end || value < least)
+      throw UsageError("bench: --" + std::string(name) + " must be an integer >= " +
+                           std::to_string(least) + ", got '" + text + "'",
+                       hint);
+    return static_cast<int64_t>(value);
+  };
+  int64_t runs = count("runs", 10, 1), warmup = count("warmup", 2, 0);
+
+  std::unique_ptr<Artifact> artifact = Artifact::open(artifactPath);
+  const FunctionSpec *function = nullptr;
+  if (args.has("function"))
+    function = &artifact->function(args.value("function"));
+  else if (artifact->functions().size() == 1)
+    function = &artifact->functions().front();
+  else
+    throw Error(artifactPath, "has several functions; choose one with --function");
+
+  NamedTensors given;
+  if (args.has("inputs"))
+    given = readNpz(args.value("inputs"));
+  std::vector<NamedTensors> weightFiles;
+  for (const std::string &path : args.values("weights"))
+    weightFiles.push_back(readSafetensors(path));
+  std::vector<TensorRef> inputs, resident;
+  std::vector<Tensor> filled;
+  filled.reserve(function->inputs.size());
+  uint64_t counter = 0;
+  for (const TensorSpec &spec : function->inputs) {
+    const Tensor *tensor = given.find(spec.name);
+    bool fromWeights = false;
+    for (const NamedTensors &weights : weightFiles)
+      if (!tensor && (tensor = weights.find(spec.name)))
+        fromWeights = true;
+    if (!tensor) {
+      filled.emplace_back(spec.dtype, spec.shape);
+      Tensor &t = filled.back();
+      if (spec.dtype == DType::F32)
+        for (int64_t i = 0; i < t.numel(); ++i)
+          t.data<float>()[i] =
+              static_cast<float>(uniformBelow(counterHash({7, ++counter}), 1 << 24)) / (1 << 23) - 1;
+      else
+        std::memset(t.rawData(), 0, t.nbytes());
+      tensor = &t;
+    }
+    TensorRef ref{spec.name, tensor->dtype(), tensor->shape(), const_cast<void *>(tensor->rawData())};
+    inputs.push_back(ref);
+    if (fromWeights)
+      resident.push_back(ref);
+  }
+  artifact->keepResident(resident);
+  std::vector<Tensor> outputTensors;
+  std::vector<TensorRef> outputs;
+  for (const TensorSpec &spec : function->outputs) {
+    outputTensors.emplace_back(spec.dtype, spec.shape);
+    outputs.push_back({spec.name, spec.dtype, spec.shape, outputTensors.back().rawData()});
+  }
+  std::vector<double> times;
+  for (int64_t i = 0; i < warmup + runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    artifact->callInto(function->name, inputs, outputs);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (i >= warmup)
+      times.push_back(ms);
+  }
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                    : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  int64_t batch = 1;
+  if (!function->inputs.empty() && !inputs.empty()) {
+    for (const TensorRef &ref : inputs)
+      if (std::find_if(resident.begin(), resident.end(), [&](const TensorRef &r) { return r.name == ref.name; }) == resident.end() &&
+          !ref.shape.empty()) {
+        batch = ref.shape.front();
+        break;
+      }
+  }
+  std::printf("%s: '%s' median %.3f ms, fastest %.3f ms over %lld runs (%lld warm-up): %.2f items/s "
+              "(batch %lld)\n",
+              artifactPath.c_str(), function->name.c_str(), median, sorted.front(),
+              static_cast<long long>(runs), static_cast<long long>(warmup), batch * 1e3 / median,
+              static_cast<long long>(batch));
+  Json summary = Json::object();
+  summary["artifact"] = artifactPath;
+  summary["function"] = function->name;
+  summary["target"] = artifact->isCuda() ? "cuda" : "cpu";
+  if (artifact->isCuda())
+    summary["device"] = cuda::deviceName();
+  summary["batch"] = batch;
+  summary["runs"] = runs;
+  summary["median_ms"] = median;
+  summary["min_ms"] = sorted.front();
+  summary["items_per_second"] = batch * 1e3 / median;
+  if (function->nfe >= 0)
+    summary["nfe"] = function->nfe;
+  std::printf("%s\n", summary.dump().c_str());
+  return 0;
+}
+
 void printTensorTable(const char *title, const std::vector<TensorSpec> &specs) {
   size_t width = 4;
   for (const TensorSpec &spec : specs)
@@ -341,7 +481,8 @@ int runInfo(const std::vector<std::string> &argv) {
     return 0;
   }
   size_t count = artifact->functions().size();
-  std::printf("%s: %zu function%s\n", artifactPath.c_str(), count, count == 1 ? "" : "s");
+  std::printf("%s: %zu function%s, target %s\n", artifactPath.c_str(), count, count == 1 ? "" : "s",
+              artifact->isCuda() ? "cuda" : "cpu");
   for (const FunctionSpec &function : artifact->functions()) {
     std::string nfe = function.nfe >= 0 ? ", nfe " + std::to_string(function.nfe) : "";
     std::printf("function %s (entry %s%s)\n", function.name.c_str(), function.entry.c_str(),
@@ -921,7 +1062,7 @@ int runReconstruct(const std::vector<std::string> &argv) {
 int dispatch(int argc, char **argv) {
   const std::string hint = "Try 'msdd-run --help'.";
   if (argc < 2)
-    throw UsageError("missing command (infer, info, train, eval or reconstruct)", hint);
+    throw UsageError("missing command (infer, bench, info, train, eval or reconstruct)", hint);
   std::string command = argv[1];
   std::vector<std::string> rest(argv + 2, argv + argc);
   if (command == "-h" || command == "--help") {
@@ -934,6 +1075,8 @@ int dispatch(int argc, char **argv) {
   }
   if (command == "infer")
     return runInfer(rest);
+  if (command == "bench")
+    return runBench(rest);
   if (command == "info")
     return runInfo(rest);
   if (command == "train")
@@ -945,7 +1088,7 @@ int dispatch(int argc, char **argv) {
   if (!command.empty() && command[0] == '-')
     throw UsageError("unknown option '" + command + "'", hint);
   throw UsageError("unknown command '" + command +
-                       "' (expected infer, info, train, eval or reconstruct)",
+                       "' (expected infer, bench, info, train, eval or reconstruct)",
                    hint);
 }
 

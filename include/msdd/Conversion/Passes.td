@@ -24,8 +24,22 @@ def ConvertLinalgToRuntimeCalls : Pass<"msdd-linalg-to-runtime-calls", "ModuleOp
     `linalg.batch_matmul_transpose_b` on f32 or f64 memrefs become calls to
     `msdd_rt_matmul_<type>` / `msdd_rt_batch_matmul_<type>` (C-interface functions of the runtime,
     backed by a tuned BLAS). Runs after bufferization.
+
+    With `device=cuda` the calls are `msdd_rt_cuda_matmul_<type>` /
+    `msdd_rt_cuda_batch_matmul_<type>` on device buffers (cuBLAS, loaded by the runtime at
+    run time), with one more argument, the f32 math mode: 0 plain f32, 1 TF32 tensor cores.
+    With `math-mode=bf16` the two factors are first rounded into dense bf16 buffers (a
+    `linalg.generic` each, a kernel later) and the call is `..._bf16` (bf16 tensor cores);
+    accumulation is f32 in every mode.
   }];
+  let options = [
+    Option<"device", "device", "std::string", /*default=*/"\"cpu\"",
+           "where the buffers live: cpu (BLAS) or cuda (cuBLAS)">,
+    Option<"mathMode", "math-mode", "std::string", /*default=*/"\"f32\"",
+           "CUDA only: f32, tf32 or bf16 (inputs rounded, f32 accumulation)">,
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect"];
 }
 
@@ -66,6 +80,54 @@ def ApproximateMath : Pass<"msdd-approximate-math", "ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::math::MathDialect", "::mlir::arith::ArithDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// CUDA host code
+//===----------------------------------------------------------------------===//
+
+def AllocateDeviceMemory : Pass<"msdd-allocate-device-memory", "ModuleOp"> {
+  let summary = "Place a CUDA artifact's buffers in device memory";
+  let description = [{
+    Runs on bufferized host functions of the CUDA pipeline, whose arguments are device
+    buffers (the runtime stages inputs and outputs). `memref.alloc` / `memref.dealloc` of
+    tensor data become `gpu.alloc` / `gpu.dealloc`; the allocations that hold the buffer
+    deallocation pipeline's own bookkeeping (pointers and ownership flags read by the host)
+    stay in host memory. Each `memref.get_global` (a constant) becomes a device copy made at
+    function entry and freed at every return. `memref.copy` becomes `linalg.copy`, which
+    `msdd-map-loops-to-gpu` turns into a kernel like any other linalg op.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect"];
+}
+
+def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {
+  let summary = "Turn each bufferized linalg op into a gpu.launch";
+  let description = [{
+    Each linalg op of a host function becomes its loop nest inside a `gpu.launch`: the
+    parallel dimensions are linearized (the last fastest, so neighbouring threads touch
+    neighbouring elements) and split into blocks of `block-size` threads, one thread per
+    point; reduction dimensions stay a serial loop in each thread. Reductions of the last
+    loop dimension (row sums, maxima, norms) with an add, mul, max or min combiner instead
+    get one warp per output: lanes stride over the row and combine with shuffles. Ops
+    without parallel dimensions run in one thread. Host code must not touch device memory afterwards; a
+    load or store that would is reported.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "threads per block">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::affine::AffineDialect"];
+}
+
+def MergeGpuModules : Pass<"msdd-merge-gpu-modules", "ModuleOp"> {
+  let summary = "Deduplicate outlined kernels into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` makes one `gpu.module` per launch; a paper-size tokenizer has
+    about ten thousand, of which a few hundred differ. Kernels whose bodies are identical
+    become one `gpu.func` in a single module `@msdd_kernels`, and every `gpu.launch_func`
+    names its survivor, so code generation and ptxas see each kernel once.
+  }];
 }
 
 #endif // MSDD_CONVERSION_PASSES

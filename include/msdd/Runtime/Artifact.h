@@ -11,7 +11,9 @@
 #include "msdd/Runtime/Json.h"
 #include "msdd/Runtime/Tensor.h"
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,8 @@ public:
   const FunctionSpec &function(const std::string &name) const;
   /// The parsed manifest, as stored in the artifact.
   const Json &manifest() const { return manifest_; }
+  /// True for artifacts compiled with --target cuda (they run on the GPU).
+  bool isCuda() const { return cuda_; }
 
   /// Runs a function. `inputs` must hold exactly the function's inputs by name, with the
   /// manifest's dtypes and shapes; returns freshly allocated outputs in manifest order.
@@ -73,16 +77,29 @@ public:
   void callInto(const std::string &functionName, const std::vector<TensorRef> &inputs,
                 const std::vector<TensorRef> &outputs) const;
 
+  /// Promises that these buffers (parameters, typically) keep their contents while the
+  /// artifact is open: a CUDA artifact copies them to the device once and later calls that
+  /// pass the same buffers use those copies. CPU artifacts need nothing.
+  void keepResident(const std::vector<TensorRef> &constants) const;
+
 private:
   using EntryFn = void (*)(void **);
   Artifact(std::string path, void *handle) : path_(std::move(path)), handle_(handle) {}
   void parseManifest(const char *text);
+  /// Calls fn's entry point with one descriptor (int64 words) per input and output.
+  void enter(const FunctionSpec &fn, std::vector<std::vector<int64_t>> &descriptors) const;
+  void callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
+                    const std::vector<TensorRef> &outputs) const;
 
   std::string path_;
   void *handle_;
   Json manifest_;
   std::vector<FunctionSpec> functions_;
   std::vector<EntryFn> entries_; // parallel to functions_
+  bool cuda_ = false;
+  /// keepResident's device copies by host address.
+  mutable std::mutex residentMutex_;
+  mutable std::map<const void *, std::pair<size_t, void *>> resident_;
 };
 
 } // namespace msdd::rt

@@ -71,6 +71,44 @@ void _mlir_ciface_msdd_rt_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
 void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
                                            msdd_memref3d_f64 *C, int64_t transposeB);
 
+/* bf16 operands (CUDA artifacts compiled with --math-mode bf16): 16-bit words. */
+typedef struct msdd_memref2d_bf16 {
+  uint16_t *allocated;
+  uint16_t *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} msdd_memref2d_bf16;
+
+typedef struct msdd_memref3d_bf16 {
+  uint16_t *allocated;
+  uint16_t *aligned;
+  int64_t offset;
+  int64_t sizes[3];
+  int64_t strides[3];
+} msdd_memref3d_bf16;
+
+/* CUDA artifacts: the same products on device buffers through cuBLAS (Cuda.cpp), on the
+ * calling thread's stream. mathMode: 0 f32, 1 TF32 tensor cores (f32 accumulation); f64
+ * ignores it. The _bf16 forms take bf16 factors and an f32 accumulator (bf16 tensor cores). */
+void _mlir_ciface_msdd_rt_cuda_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
+                                          msdd_memref2d_f32 *C, int64_t transposeB,
+                                          int64_t mathMode);
+void _mlir_ciface_msdd_rt_cuda_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
+                                                msdd_memref3d_f32 *C, int64_t transposeB,
+                                                int64_t mathMode);
+void _mlir_ciface_msdd_rt_cuda_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
+                                          msdd_memref2d_f64 *C, int64_t transposeB,
+                                          int64_t mathMode);
+void _mlir_ciface_msdd_rt_cuda_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
+                                                msdd_memref3d_f64 *C, int64_t transposeB,
+                                                int64_t mathMode);
+
+void _mlir_ciface_msdd_rt_cuda_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                           msdd_memref2d_f32 *C, int64_t transposeB);
+void _mlir_ciface_msdd_rt_cuda_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
+                                                 msdd_memref3d_f32 *C, int64_t transposeB);
+
 /* Memory for compiled code's temporaries (MLIR's generic allocation functions): freed
  * blocks are cached per size and reused by later calls. Blocks are 64-byte aligned. */
 void *_mlir_memref_to_llvm_alloc(size_t size);

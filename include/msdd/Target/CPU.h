@@ -25,11 +25,25 @@ struct CpuPipelineOptions {
 /// CPU-specific pass list).
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
 
-/// msdd/tensor IR -> GPU kernels in NVVM compiled to PTX (`gpu.binary` ops holding PTX text)
-/// for `gpuArch` (e.g. "sm_90"), and host code in the LLVM dialect. Shares every stage up to
-/// the bufferized, tiled loops with the CPU pipeline; `stopAfter` may name those stages.
+/// Options of the CUDA pipeline; each has a msdd-compile flag.
+struct CudaOptions {
+  std::string gpuArch = "sm_90";
+  /// Matrix products on cuBLAS: "f32", "tf32" or "bf16" (see msdd-linalg-to-runtime-calls).
+  std::string mathMode = "tf32";
+  /// Keep the kernels as PTX text (for writePtxFiles) instead of ptxas-compiled cubin.
+  bool emitPtx = false;
+};
+
+/// msdd/tensor IR -> host code in the LLVM dialect that launches kernels through the
+/// runtime's mgpu* functions, the kernels deduplicated into one module `msdd_kernels` and
+/// compiled for `gpuArch` (a `gpu.binary` holding cubin, or PTX with `emitPtx`). Shares the
+/// linalg and bufferized stages with the CPU pipeline (`stopAfter` may name them, or
+/// "kernels": after outlining).
 void buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &options,
-                       const std::string &gpuArch);
+                       const CudaOptions &cuda);
+
+/// $CUDA_HOME if set, else /usr/local/cuda; "" if that directory does not exist.
+std::string cudaToolkitPath();
 
 /// Writes the PTX of every kernel module of `module` (after buildCudaPipeline) to
 /// `directory`/<module name>.ptx. Returns failure with a message in `error`.

@@ -10,8 +10,13 @@ def RecordEntryPoints : Pass<"msdd-record-entry-points", "ModuleOp"> {
     Runs on msdd/tensor IR before bufferization. Every public function must take and return
     statically shaped tensors; its names (`msdd.name` argument/result attributes, else
     `arg<i>` / `result<i>`), dtypes and shapes are written as JSON into the module attribute
-    `msdd.manifest`, and the function is marked `llvm.emit_c_interface`.
+    `msdd.manifest`, and the function is marked `llvm.emit_c_interface`. `target` is
+    recorded too: the runtime stages a `cuda` artifact's tensors through device memory.
   }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "the artifact's target: cpu or cuda">,
+  ];
 }
 
 def EmitEntryPoints : Pass<"msdd-emit-entry-points", "ModuleOp"> {

@@ -132,4 +132,17 @@ def BuildTrainStep : Pass<"msdd-build-train-step", "ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::msdd::MsddDialect"];
 }
 
+def DeallocAfterLastUse : Pass<"msdd-dealloc-after-last-use", "func::FuncOp"> {
+  let summary = "Move each buffer's dealloc up to just after its last use";
+  let description = [{
+    The ownership-based buffer deallocation frees a buffer at the end of the block that
+    allocated it, so every temporary of an inlined network stays alive until the function
+    returns (a paper-size decoder at batch 64 then needs more than a GPU's 80 GB). A
+    `memref.dealloc` of a `memref.alloc` in the same block moves to just after the last op
+    of that block that uses the buffer or a view of it (uses nested in regions count for
+    their ancestor op in the block). Buffers that escape the analysis (yielded, passed to
+    an op that returns a non-view memref, or whose address is taken) are left alone.
+  }];
+}
+
 #endif // MSDD_TRANSFORMS_PASSES

@@ -1,0 +1,38 @@
+//===- Cuda.h - The runtime's NVIDIA GPU support -----------------*- C++ -*-===//
+//
+// The CUDA driver (libcuda.so.1) and cuBLAS are loaded with dlopen on first use, so the
+// runtime and msdd-run have no link-time CUDA dependency and run on machines without a GPU;
+// asking for the GPU there fails with "no CUDA device (<why>)". Compiled CUDA artifacts call
+// the mgpu* and msdd_rt_cuda_* functions declared in Kernels.h; everything runs on one
+// non-blocking stream per host thread, with stream-ordered allocation from the device's
+// memory pool (which keeps freed memory for reuse).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MSDD_RUNTIME_CUDA_H
+#define MSDD_RUNTIME_CUDA_H
+
+#include <cstddef>
+#include <string>
+
+namespace msdd::rt::cuda {
+
+/// Throws Error(context, "no CUDA device (<reason>)") unless a device can be used.
+void requireDevice(const std::string &context);
+/// "NVIDIA H100 80GB HBM3 (sm_90)"; throws like requireDevice.
+std::string deviceName();
+
+/// Stream-ordered on the calling thread's stream.
+void *allocate(size_t bytes);
+void release(void *device);
+void copyToDevice(void *device, const void *host, size_t bytes);
+void copyToHost(void *host, const void *device, size_t bytes);
+/// Waits for the calling thread's stream; throws Error("CUDA", ...) on a device fault.
+void synchronize();
+
+/// Unloads the kernel modules whose images belong to the shared object loaded at
+/// `libraryBase` (an artifact being closed).
+void forgetModules(const void *libraryBase);
+
+} // namespace msdd::rt::cuda
+
+#endif // MSDD_RUNTIME_CUDA_H

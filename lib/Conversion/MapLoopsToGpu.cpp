@@ -1,0 +1,378 @@
+//===- MapLoopsToGpu.cpp - linalg ops on device buffers to gpu.launch ------===//
+//
+// One thread per point of an op's parallel iteration space: simple, always legal (linalg's
+// parallel dimensions carry no dependences), and coalesced when the last dimension is the
+// fastest-varying one, as it is for row-major outputs. Matrix products do not come here
+// when they go to cuBLAS (msdd-linalg-to-runtime-calls).
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Conversion/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
+
+namespace mlir::msdd {
+#define GEN_PASS_DEF_MAPLOOPSTOGPU
+#include "msdd/Conversion/Passes.h.inc"
+} // namespace mlir::msdd
+
+using namespace mlir;
+
+namespace {
+
+gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, int64_t blocks, int64_t threads) {
+  Value one = b.create<arith::ConstantIndexOp>(loc, 1);
+  Value gridX = b.create<arith::ConstantIndexOp>(loc, blocks);
+  Value blockX = b.create<arith::ConstantIndexOp>(loc, threads);
+  auto launch = b.create<gpu::LaunchOp>(loc, gridX, one, one, blockX, one, one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  b.create<gpu::TerminatorOp>(loc);
+  return launch;
+}
+
+/// Moves the ops [begin, end) of one block to the start of a single-thread launch.
+void wrapInSingleThread(OpBuilder &b, Operation *begin, Operation *end) {
+  b.setInsertionPoint(begin);
+  gpu::LaunchOp launch = createLaunch(b, begin->getLoc(), 1, 1);
+  Block &body = launch.getBody().front();
+  body.getOperations().splice(body.begin(), begin->getBlock()->getOperations(),
+                              begin->getIterator(), end->getIterator());
+}
+
+/// Replaces `loop` (constant bounds, no reductions) by a launch of one thread per point.
+LogicalResult mapParallelLoop(OpBuilder &b, scf::ParallelOp loop, int64_t blockSize) {
+  SmallVector<int64_t> lower, counts, steps;
+  int64_t total = 1;
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    std::optional<int64_t> l = getConstantIntValue(lb), u = getConstantIntValue(ub),
+                           s = getConstantIntValue(step);
+    if (!l || !u || !s || *s <= 0)
+      return loop.emitOpError("has non-constant bounds; CUDA artifacts need static shapes");
+    lower.push_back(*l);
+    steps.push_back(*s);
+    counts.push_back(std::max<int64_t>(0, (*u - *l + *s - 1) / *s));
+    total *= counts.back();
+  }
+  if (loop.getNumResults())
+    return loop.emitOpError("with reductions is not mapped to the GPU");
+  if (total == 0) {
+    loop.erase();
+    return success();
+  }
+  int64_t threads = std::min(total, blockSize);
+  int64_t blocks = (total + threads - 1) / threads;
+  Location loc = loop.getLoc();
+  b.setInsertionPoint(loop);
+  gpu::LaunchOp launch = createLaunch(b, loc, blocks, threads);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value id = b.create<arith::AddIOp>(
+      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, launch.getBlockSizeX()),
+      launch.getThreadIds().x);
+  if (blocks * threads != total) {
+    Value inRange = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, id,
+                                            b.create<arith::ConstantIndexOp>(loc, total));
+    auto guard = b.create<scf::IfOp>(loc, inRange, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(&guard.getThenRegion().front());
+  }
+  // Delinearize, last dimension fastest.
+  IRMapping mapping;
+  Value rest = id;
+  for (int64_t d = counts.size() - 1; d >= 0; --d) {
+    Value count = b.create<arith::ConstantIndexOp>(loc, counts[d]);
+    Value index = d == 0 ? rest : b.create<arith::RemUIOp>(loc, rest, count).getResult();
+    if (d > 0)
+      rest = b.create<arith::DivUIOp>(loc, rest, count);
+    Value iv = b.create<arith::AddIOp>(
+        loc, b.create<arith::ConstantIndexOp>(loc, lower[d]),
+        b.create<arith::MulIOp>(loc, index, b.create<arith::ConstantIndexOp>(loc, steps[d])));
+    mapping.map(loop.getInductionVars()[d], iv);
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    b.clone(op, mapping);
+  loop.erase();
+  return success();
+}
+
+
+/// A reduction `out = combine(partial(inputs), out)` over the last loop dimension with an
+/// associative, commutative combiner that a warp can split.
+struct Reduction {
+  Operation *combiner;
+  Value partial;
+  double identity;
+};
+
+std::optional<Reduction> matchLastDimReduction(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1 || op.getNumResults() != 0 || op.getNumLoops() == 0)
+    return std::nullopt;
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  unsigned last = iterators.size() - 1;
+  if (iterators[last] != utils::IteratorType::reduction ||
+      llvm::count(iterators, utils::IteratorType::reduction) != 1)
+    return std::nullopt;
+  if (op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isFunctionOfDim(last))
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  BlockArgument out = body.getArgument(op.getNumDpsInputs());
+  if (!out.getType().isF32() || !out.hasOneUse())
+    return std::nullopt;
+  Operation *combiner = body.getTerminator()->getOperand(0).getDefiningOp();
+  if (!combiner || combiner->getBlock() != &body || out.getUses().begin()->getOwner() != combiner ||
+      combiner->getNumOperands() != 2 || combiner->getOperand(0) == combiner->getOperand(1))
+    return std::nullopt;
+  double inf = std::numeric_limits<double>::infinity();
+  std::optional<double> identity =
+      llvm::TypeSwitch<Operation *, std::optional<double>>(combiner)
+          .Case<arith::AddFOp>([](auto) { return 0.0; })
+          .Case<arith::MulFOp>([](auto) { return 1.0; })
+          .Case<arith::MaximumFOp, arith::MaxNumFOp>([&](auto) { return -inf; })
+          .Case<arith::MinimumFOp, arith::MinNumFOp>([&](auto) { return inf; })
+          .Default([](auto) { return std::nullopt; });
+  if (!identity)
+    return std::nullopt;
+  Value partial = combiner->getOperand(0) == out ? combiner->getOperand(1) : combiner->getOperand(0);
+  return Reduction{combiner, partial, *identity};
+}
+
+/// The indices `map` selects from the loop indices `ivs`.
+SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map, ValueRange ivs) {
+  SmallVector<Value> indices;
+  for (AffineExpr expr : map.getResults()) {
+    if (auto dim = dyn_cast<AffineDimExpr>(expr))
+      indices.push_back(ivs[dim.getPosition()]);
+    else
+      indices.push_back(b.create<affine::AffineApplyOp>(
+          loc, AffineMap::get(map.getNumDims(), 0, expr), ivs));
+  }
+  return indices;
+}
+
+/// Replaces a last-dimension reduction by a launch of one warp per output point: lanes
+/// stride over the reduced dimension (coalesced, where it is the innermost in memory), then
+/// combine their partial results with shuffles. One thread per output would read rows
+/// `K` elements apart in every load of a warp.
+LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction) {
+  constexpr int64_t kWarp = 32, kWarpsPerBlock = 8;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }))
+    return failure();
+  int64_t reduced = ranges.back();
+  if (reduced < 2 * kWarp)
+    return failure(); // a thread per output is as good
+  int64_t points = 1;
+  for (int64_t r : ArrayRef(ranges).drop_back())
+    points *= r;
+  int64_t warps = std::min(points, kWarpsPerBlock);
+  int64_t blocks = (points + warps - 1) / warps;
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  gpu::LaunchOp launch = createLaunch(b, loc, blocks, warps * kWarp);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  Value tid = launch.getThreadIds().x;
+  Value warp = b.create<arith::DivUIOp>(loc, tid, constant(kWarp));
+  Value lane = b.create<arith::RemUIOp>(loc, tid, constant(kWarp));
+  Value point = b.create<arith::AddIOp>(
+      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, constant(warps)), warp);
+  if (blocks * warps != points) {
+    auto guard = b.create<scf::IfOp>(
+        loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, point, constant(points)),
+        /*withElseRegion=*/false);
+    b.setInsertionPointToStart(&guard.getThenRegion().front());
+  }
+  SmallVector<Value> ivs(ranges.size());
+  Value rest = point;
+  for (int64_t d = static_cast<int64_t>(ranges.size()) - 2; d >= 0; --d) {
+    ivs[d] = d == 0 ? rest : b.create<arith::RemUIOp>(loc, rest, constant(ranges[d])).getResult();
+    if (d > 0)
+      rest = b.create<arith::DivUIOp>(loc, rest, constant(ranges[d]));
+  }
+
+  Block &body = op.getRegion().front();
+  BlockArgument out = body.getArgument(op.getNumDpsInputs());
+  Type f32 = b.getF32Type();
+  Value identity = b.create<arith::ConstantOp>(loc, b.getFloatAttr(f32, reduction.identity));
+  auto combine = [&](Value accumulated, Value partial) {
+    IRMapping operands;
+    operands.map(out, accumulated);
+    operands.map(reduction.partial, partial);
+    return b.clone(*reduction.combiner, operands)->getResult(0);
+  };
+  auto loop = b.create<scf::ForOp>(loc, lane, constant(reduced), constant(kWarp), identity);
+  {
+    OpBuilder::InsertionGuard inLoop(b);
+    b.setInsertionPointToStart(loop.getBody());
+    ivs.back() = loop.getInductionVar();
+    IRMapping mapping;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(input);
+      mapping.map(body.getArgument(input->getOperandNumber()),
+                  b.create<memref::LoadOp>(loc, input->get(), applyIndexingMap(b, loc, map, ivs)));
+    }
+    for (Operation &bodyOp : body.without_terminator()) {
+      if (&bodyOp == reduction.combiner)
+        continue;
+      if (auto index = dyn_cast<linalg::IndexOp>(bodyOp))
+        mapping.map(index.getResult(), ivs[index.getDim()]);
+      else
+        b.clone(bodyOp, mapping);
+    }
+    Value partial = mapping.lookupOrDefault(reduction.partial);
+    b.create<scf::YieldOp>(loc, combine(loop.getRegionIterArg(0), partial));
+  }
+  Value accumulated = loop.getResult(0);
+  Value width = b.create<arith::ConstantIntOp>(loc, kWarp, 32);
+  for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+    Value shifted = b.create<gpu::ShuffleOp>(loc, accumulated,
+                                             b.create<arith::ConstantIntOp>(loc, offset, 32), width,
+                                             gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+    accumulated = combine(accumulated, shifted);
+  }
+  auto first = b.create<scf::IfOp>(
+      loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, lane, constant(0)),
+      /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&first.getThenRegion().front());
+  Value init = op.getDpsInitOperand(0)->get();
+  SmallVector<Value> indices =
+      applyIndexingMap(b, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
+  Value old = b.create<memref::LoadOp>(loc, init, indices);
+  b.create<memref::StoreOp>(loc, combine(old, accumulated), init, indices);
+  return success();
+}
+
+/// The buffer the host reads or writes, followed back through views and casts.
+Value rootBuffer(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
+      value = view.getViewSource();
+    else if (auto cast = dyn_cast<memref::CastOp>(def))
+      value = cast.getSource();
+    else
+      break;
+  }
+  return value;
+}
+
+struct MapLoopsToGpuPass : msdd::impl::MapLoopsToGpuBase<MapLoopsToGpuPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal() || func.getName().starts_with("dealloc_helper"))
+        continue;
+      if (failed(sinkScalarLoads(func)))
+        return signalPassFailure();
+      SmallVector<linalg::LinalgOp> ops;
+      func.walk([&](linalg::LinalgOp op) { ops.push_back(op); });
+      for (linalg::LinalgOp op : ops)
+        if (failed(mapOp(rewriter, op)))
+          return signalPassFailure();
+      if (failed(checkHostAccesses(func)))
+        return signalPassFailure();
+    }
+  }
+
+  LogicalResult mapOp(IRRewriter &rewriter, linalg::LinalgOp op) {
+    if (!op.hasPureBufferSemantics())
+      return op.emitOpError("is not bufferized");
+    if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
+      if (std::optional<Reduction> reduction = matchLastDimReduction(generic))
+        if (succeeded(mapWarpReduction(rewriter, generic, *reduction))) {
+          rewriter.eraseOp(op);
+          return success();
+        }
+    // The generated code replaces `op` between its neighbours; a marker op stands in for a
+    // missing next neighbour.
+    Block *block = op->getBlock();
+    Operation *previous = op->getPrevNode();
+    rewriter.setInsertionPointAfter(op);
+    Operation *marker = rewriter.create<arith::ConstantIndexOp>(op.getLoc(), 0);
+    rewriter.setInsertionPoint(op);
+    if (failed(linalg::linalgOpToParallelLoops(rewriter, op)))
+      return op.emitOpError("cannot be lowered to loops");
+    rewriter.eraseOp(op);
+    Operation *first = previous ? previous->getNextNode() : &block->front();
+    // Constants for the loop bounds come first; they stay on the host.
+    while (first != marker && first->hasTrait<OpTrait::ConstantLike>())
+      first = first->getNextNode();
+    LogicalResult result = success();
+    if (first != marker) {
+      auto loop = dyn_cast<scf::ParallelOp>(first);
+      if (loop && loop->getNextNode() == marker)
+        result = mapParallelLoop(rewriter, loop, blockSize);
+      else
+        wrapInSingleThread(rewriter, first, marker);
+    }
+    rewriter.eraseOp(marker);
+    return result;
+  }
+
+  /// Loop-invariant code motion hoists reads of scalar inputs (a seed) out of linalg bodies;
+  /// on the GPU they must be read where they are used, so each using op gets its own load.
+  LogicalResult sinkScalarLoads(func::FuncOp func) {
+    SmallVector<memref::LoadOp> loads;
+    func.walk([&](memref::LoadOp load) {
+      if (!load->getParentOfType<linalg::LinalgOp>() &&
+          !isa_and_nonnull<memref::AllocOp>(rootBuffer(load.getMemref()).getDefiningOp()))
+        loads.push_back(load);
+    });
+    for (memref::LoadOp load : loads) {
+      SmallVector<OpOperand *> uses;
+      for (OpOperand &use : load->getUses())
+        uses.push_back(&use);
+      for (OpOperand *use : uses) {
+        auto consumer = use->getOwner()->getParentOfType<linalg::LinalgOp>();
+        if (!consumer)
+          continue; // reported by checkHostAccesses
+        Block &body = consumer->getRegion(0).front();
+        OpBuilder b = OpBuilder::atBlockBegin(&body);
+        Operation *copy = nullptr;
+        // One load per consumer: reuse the copy made for an earlier use.
+        for (Operation &op : body)
+          if (auto existing = dyn_cast<memref::LoadOp>(op);
+              existing && existing.getMemref() == load.getMemref() &&
+              existing.getIndices() == load.getIndices())
+            copy = existing;
+        if (!copy)
+          copy = b.clone(*load);
+        use->set(copy->getResult(0));
+      }
+      if (load->use_empty())
+        load.erase();
+    }
+    return success();
+  }
+
+  /// Host code may only touch its own bookkeeping (see msdd-allocate-device-memory).
+  LogicalResult checkHostAccesses(func::FuncOp func) {
+    WalkResult result = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      Value memref;
+      if (auto load = dyn_cast<memref::LoadOp>(op))
+        memref = load.getMemref();
+      else if (auto store = dyn_cast<memref::StoreOp>(op))
+        memref = store.getMemref();
+      else
+        return WalkResult::advance();
+      Value root = rootBuffer(memref);
+      if (isa_and_nonnull<memref::AllocOp>(root.getDefiningOp()))
+        return WalkResult::advance();
+      op->emitOpError("in host code would access device memory");
+      return WalkResult::interrupt();
+    });
+    return failure(result.wasInterrupted());
+  }
+};
+
+} // namespace

@@ -1,0 +1,537 @@
+//===- Cuda.cpp - CUDA driver and cuBLAS through dlopen -------------------===//
+//
+// Only the handful of driver and cuBLAS entry points the artifacts need, declared here with
+// their C ABI so that building the runtime needs no CUDA headers. See Cuda.h.
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Runtime/Cuda.h"
+
+#include "msdd/Runtime/Error.h"
+#include "msdd/Runtime/Kernels.h"
+
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <dlfcn.h>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace {
+
+using CUresult = int;
+using CUdevice = int;
+using CUcontext = void *;
+using CUmodule = void *;
+using CUfunction = void *;
+using CUstream = void *;
+using CUmemoryPool = void *;
+using CUdeviceptr = uint64_t;
+using cublasHandle_t = void *;
+using cublasStatus_t = int;
+
+constexpr int kStreamNonBlocking = 1;
+constexpr int kAttrComputeCapabilityMajor = 75, kAttrComputeCapabilityMinor = 76;
+constexpr int kMemPoolReleaseThreshold = 4;
+constexpr int kCudaR32F = 0, kCudaR64F = 1, kCudaR16BF = 14;
+constexpr int kComputeF32 = 68, kComputeF32FastBF16 = 75, kComputeF32FastTF32 = 77,
+              kComputeF64 = 70;
+constexpr int kGemmDefault = -1;
+constexpr int kOpN = 0, kOpT = 1;
+
+[[noreturn]] void fatal(const char *what, const std::string &problem) {
+  // Compiled code has no way to receive an error (as in Kernels.cpp).
+  std::fprintf(stderr, "msdd runtime: %s: %s\n", what, problem.c_str());
+  std::abort();
+}
+
+template <typename F> void bind(void *library, F &fn, const char *name, std::string &missing) {
+  fn = reinterpret_cast<F>(dlsym(library, name));
+  if (!fn && missing.empty())
+    missing = name;
+}
+
+/// The driver, loaded and initialized once per process.
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuDeviceGetDefaultMemPool)(CUmemoryPool *, CUdevice);
+  CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, int, void *);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+  CUresult (*cuMemcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, CUstream, void **, void **);
+
+  std::string unavailable; // why the device cannot be used; empty when it can
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  std::string name;
+
+  Driver() {
+    void *library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      unavailable = "libcuda.so.1 not found: no NVIDIA driver on this machine";
+      return;
+    }
+    std::string missing;
+    bind(library, cuInit, "cuInit", missing);
+    bind(library, cuGetErrorString, "cuGetErrorString", missing);
+    bind(library, cuDeviceGetCount, "cuDeviceGetCount", missing);
+    bind(library, cuDeviceGet, "cuDeviceGet", missing);
+    bind(library, cuDeviceGetName, "cuDeviceGetName", missing);
+    bind(library, cuDeviceGetAttribute, "cuDeviceGetAttribute", missing);
+    bind(library, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", missing);
+    bind(library, cuCtxSetCurrent, "cuCtxSetCurrent", missing);
+    bind(library, cuDeviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool", missing);
+    bind(library, cuMemPoolSetAttribute, "cuMemPoolSetAttribute", missing);
+    bind(library, cuStreamCreate, "cuStreamCreate", missing);
+    bind(library, cuStreamSynchronize, "cuStreamSynchronize", missing);
+    bind(library, cuMemAllocAsync, "cuMemAllocAsync", missing);
+    bind(library, cuMemFreeAsync, "cuMemFreeAsync", missing);
+    bind(library, cuMemcpyAsync, "cuMemcpyAsync", missing);
+    bind(library, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", missing);
+    bind(library, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", missing);
+    bind(library, cuMemsetD32Async, "cuMemsetD32Async", missing);
+    bind(library, cuModuleLoadData, "cuModuleLoadData", missing);
+    bind(library, cuModuleUnload, "cuModuleUnload", missing);
+    bind(library, cuModuleGetFunction, "cuModuleGetFunction", missing);
+    bind(library, cuLaunchKernel, "cuLaunchKernel", missing);
+    if (!missing.empty()) {
+      unavailable = "libcuda.so.1 lacks " + missing + " (driver older than CUDA 11.2?)";
+      return;
+    }
+    int count = 0;
+    if (CUresult rc = cuInit(0)) {
+      unavailable = "cuInit failed: " + errorString(rc);
+      return;
+    }
+    if (CUresult rc = cuDeviceGetCount(&count); rc || count == 0) {
+      unavailable = rc ? "cuDeviceGetCount failed: " + errorString(rc) : "the driver sees no GPU";
+      return;
+    }
+    int ordinal = 0;
+    if (const char *env = std::getenv("MSDD_CUDA_DEVICE"))
+      ordinal = std::atoi(env);
+    if (ordinal < 0 || ordinal >= count) {
+      unavailable = "MSDD_CUDA_DEVICE=" + std::to_string(ordinal) + " but there are " +
+                    std::to_string(count) + " devices";
+      return;
+    }
+    char buffer[256] = {};
+    int major = 0, minor = 0;
+    if (CUresult rc = cuDeviceGet(&device, ordinal); rc ||
+        (rc = cuDevicePrimaryCtxRetain(&context, device))) {
+      unavailable = "cannot open device " + std::to_string(ordinal) + ": " + errorString(rc);
+      return;
+    }
+    cuDeviceGetName(buffer, sizeof buffer - 1, device);
+    cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, device);
+    cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, device);
+    name = std::string(buffer) + " (sm_" + std::to_string(major) + std::to_string(minor) + ")";
+    // The pool keeps freed blocks instead of returning them at every synchronization: this
+    // is the runtime's device memory cache.
+    CUmemoryPool pool;
+    if (cuDeviceGetDefaultMemPool(&pool, device) == 0) {
+      uint64_t keep = UINT64_MAX;
+      cuMemPoolSetAttribute(pool, kMemPoolReleaseThreshold, &keep);
+    }
+  }
+
+  std::string errorString(CUresult rc) const {
+    const char *text = nullptr;
+    if (cuGetErrorString && cuGetErrorString(rc, &text) == 0 && text)
+      return text;
+    return "CUDA error " + std::to_string(rc);
+  }
+
+  void check(CUresult rc, const char *what) const {
+    if (rc)
+      fatal(what, errorString(rc));
+  }
+};
+
+Driver &driver() {
+  static Driver *instance = new Driver; // never destroyed: artifacts may run at exit
+  return *instance;
+}
+
+/// The calling thread's stream, created (with the context made current) on first use.
+CUstream threadStream() {
+  thread_local CUstream stream = [] {
+    Driver &d = driver();
+    if (!d.unavailable.empty())
+      fatal("CUDA", "no CUDA device (" + d.unavailable + ")");
+    d.check(d.cuCtxSetCurrent(d.context), "cuCtxSetCurrent");
+    CUstream s;
+    d.check(d.cuStreamCreate(&s, kStreamNonBlocking), "cuStreamCreate");
+    return s;
+  }();
+  return stream;
+}
+
+/// cuBLAS, loaded on the first matrix product.
+struct Blas {
+  cublasStatus_t (*create)(cublasHandle_t *);
+  cublasStatus_t (*setStream)(cublasHandle_t, CUstream);
+  cublasStatus_t (*gemm)(cublasHandle_t, int, int, int, int, int, const void *, const void *, int,
+                         int, long long, const void *, int, int, long long, const void *, void *,
+                         int, int, long long, int, int, int);
+
+  Blas() {
+    std::vector<std::string> candidates;
+    for (const char *env : {"CUDA_HOME", "CUDA_PATH"})
+      if (const char *root = std::getenv(env))
+        for (const char *version : {".13", ".12"})
+          candidates.push_back(std::string(root) + "/lib64/libcublas.so" + version);
+    for (const char *version : {".13", ".12"}) {
+      candidates.push_back(std::string("libcublas.so") + version);
+      candidates.push_back(std::string("/usr/local/cuda/lib64/libcublas.so") + version);
+    }
+    void *library = nullptr;
+    for (const std::string &candidate : candidates)
+      if ((library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL)))
+        break;
+    if (!library)
+      fatal("cuBLAS", "libcublas.so.13 or .12 not found (set LD_LIBRARY_PATH or CUDA_HOME)");
+    std::string missing;
+    bind(library, create, "cublasCreate_v2", missing);
+    bind(library, setStream, "cublasSetStream_v2", missing);
+    bind(library, gemm, "cublasGemmStridedBatchedEx", missing);
+    if (!missing.empty())
+      fatal("cuBLAS", "the library lacks " + missing);
+  }
+};
+
+Blas &blas() {
+  static Blas *instance = new Blas;
+  return *instance;
+}
+
+cublasHandle_t threadBlasHandle() {
+  thread_local cublasHandle_t handle = [] {
+    cublasHandle_t h;
+    CUstream stream = threadStream();
+    if (int rc = blas().create(&h))
+      fatal("cublasCreate", "status " + std::to_string(rc));
+    if (int rc = blas().setStream(h, stream))
+      fatal("cublasSetStream", "status " + std::to_string(rc));
+    return h;
+  }();
+  return handle;
+}
+
+/// A row-major strided view as cuBLAS (column-major) addresses it without a copy: the
+/// column-major matrix at `data` with leading dimension `ld` is the view's transpose when
+/// `op` is N, the view itself when `op` is T.
+struct GemmOperand {
+  int op;
+  int64_t ld;
+};
+
+bool fitsInt(int64_t v) { return v >= 1 && v <= INT_MAX; }
+
+bool asGemmOperand(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStride,
+                   GemmOperand &out) {
+  // The stride of a dimension of size 1 is never used.
+  if ((cols == 1 || colStride == 1) && (rows == 1 || rowStride >= cols)) {
+    out = {kOpN, rows == 1 ? std::max<int64_t>(cols, 1) : rowStride};
+    return fitsInt(out.ld);
+  }
+  if ((rows == 1 || rowStride == 1) && (cols == 1 || colStride >= rows)) {
+    out = {kOpT, cols == 1 ? std::max<int64_t>(rows, 1) : colStride};
+    return fitsInt(out.ld);
+  }
+  return false;
+}
+
+enum class GemmTypes { F32, F64, BF16 }; // of A and B; C is f32 except for F64
+
+/// C[b] += A[b] * op(B[b]) for `batch` matrices (row-major views; batch strides in elements).
+void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, const int64_t *aSizes,
+          const int64_t *aStrides, int64_t aBatchStride, const void *b, const int64_t *bSizes,
+          const int64_t *bStrides, int64_t bBatchStride, void *c, const int64_t *cSizes,
+          const int64_t *cStrides, int64_t cBatchStride, bool transposeB, int64_t mathMode) {
+  int64_t m = cSizes[0], n = cSizes[1], k = aSizes[1];
+  if (m == 0 || n == 0 || batch == 0)
+    return;
+  GemmOperand ga, gb, gc;
+  // op(B) as a K x N view.
+  int64_t bRows = transposeB ? bSizes[1] : bSizes[0], bCols = transposeB ? bSizes[0] : bSizes[1];
+  int64_t bRowStride = transposeB ? bStrides[1] : bStrides[0];
+  int64_t bColStride = transposeB ? bStrides[0] : bStrides[1];
+  if (!asGemmOperand(aSizes[0], aSizes[1], aStrides[0], aStrides[1], ga) ||
+      !asGemmOperand(bRows, bCols, bRowStride, bColStride, gb) ||
+      !asGemmOperand(m, n, cStrides[0], cStrides[1], gc) || gc.op != kOpN ||
+      !fitsInt(m) || !fitsInt(n) || !fitsInt(batch) || k > INT_MAX)
+    fatal(kernel, "operand layout not addressable by cuBLAS");
+  // Row-major C = A B is column-major C^T = B^T A^T: cuBLAS's A is our B and vice versa.
+  bool isDouble = types == GemmTypes::F64;
+  int abType = isDouble ? kCudaR64F : types == GemmTypes::BF16 ? kCudaR16BF : kCudaR32F;
+  int cType = isDouble ? kCudaR64F : kCudaR32F;
+  int compute = isDouble ? kComputeF64
+                : types == GemmTypes::BF16 ? kComputeF32
+                : mathMode == 1 ? kComputeF32FastTF32
+                : mathMode == 2 ? kComputeF32FastBF16
+                                : kComputeF32;
+  float oneF = 1.0f;
+  double oneD = 1.0;
+  const void *one = isDouble ? static_cast<const void *>(&oneD) : &oneF;
+  if (k == 0)
+    return; // C += nothing
+  if (int rc = blas().gemm(threadBlasHandle(), gb.op, ga.op, static_cast<int>(n),
+                           static_cast<int>(m), static_cast<int>(k), one, b, abType,
+                           static_cast<int>(gb.ld), bBatchStride, a, abType,
+                           static_cast<int>(ga.ld), aBatchStride, one, c, cType,
+                           static_cast<int>(gc.ld), cBatchStride, static_cast<int>(batch),
+                           compute, kGemmDefault))
+    fatal(kernel, "cublasGemmStridedBatchedEx failed with status " + std::to_string(rc));
+}
+
+template <typename MA, typename MC>
+void matmul2d(const char *kernel, GemmTypes types, MA *A, MA *B, MC *C, int64_t transposeB,
+              int64_t mathMode) {
+  gemm(kernel, types, 1, A->aligned + A->offset, A->sizes, A->strides, 0,
+       B->aligned + B->offset, B->sizes, B->strides, 0, C->aligned + C->offset, C->sizes,
+       C->strides, 0, transposeB, mathMode);
+}
+
+template <typename MA, typename MC>
+void matmul3d(const char *kernel, GemmTypes types, MA *A, MA *B, MC *C, int64_t transposeB,
+              int64_t mathMode) {
+  auto batchStride = [](auto *v) -> int64_t { return v->sizes[0] == 1 ? 0 : v->strides[0]; };
+  gemm(kernel, types, C->sizes[0], A->aligned + A->offset, A->sizes + 1, A->strides + 1,
+       batchStride(A), B->aligned + B->offset, B->sizes + 1, B->strides + 1, batchStride(B),
+       C->aligned + C->offset, C->sizes + 1, C->strides + 1, batchStride(C), transposeB,
+       mathMode);
+}
+
+/// Kernel modules by image address: the host code asks for its module at every launch.
+struct ModuleCache {
+  struct Entry {
+    CUmodule module = nullptr;
+    const void *libraryBase = nullptr; // of the artifact holding the image
+  };
+  std::mutex mutex;
+  std::map<const void *, Entry> modules;
+  std::map<std::pair<CUmodule, std::string>, CUfunction> functions;
+};
+
+ModuleCache &moduleCache() {
+  static ModuleCache *cache = new ModuleCache;
+  return *cache;
+}
+
+} // namespace
+
+namespace msdd::rt::cuda {
+
+void requireDevice(const std::string &context) {
+  const Driver &d = driver();
+  if (!d.unavailable.empty())
+    throw Error(context, "no CUDA device (" + d.unavailable + ")");
+}
+
+std::string deviceName() {
+  requireDevice("CUDA");
+  return driver().name;
+}
+
+void *allocate(size_t bytes) {
+  CUdeviceptr pointer = 0;
+  if (bytes == 0)
+    return nullptr;
+  Driver &d = driver();
+  if (CUresult rc = d.cuMemAllocAsync(&pointer, bytes, threadStream()))
+    throw Error("CUDA", "cannot allocate " + std::to_string(bytes) + " bytes of device memory: " +
+                            d.errorString(rc));
+  return reinterpret_cast<void *>(pointer);
+}
+
+void release(void *device) {
+  if (device)
+    driver().check(driver().cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(device), threadStream()),
+                   "cuMemFreeAsync");
+}
+
+void copyToDevice(void *device, const void *host, size_t bytes) {
+  if (bytes)
+    driver().check(driver().cuMemcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(device), host, bytes,
+                                              threadStream()),
+                   "cuMemcpyHtoDAsync");
+}
+
+void copyToHost(void *host, const void *device, size_t bytes) {
+  if (bytes)
+    driver().check(driver().cuMemcpyDtoHAsync(host, reinterpret_cast<CUdeviceptr>(device), bytes,
+                                              threadStream()),
+                   "cuMemcpyDtoHAsync");
+}
+
+void synchronize() {
+  Driver &d = driver();
+  if (CUresult rc = d.cuStreamSynchronize(threadStream()))
+    throw Error("CUDA", "device error: " + d.errorString(rc));
+}
+
+void forgetModules(const void *libraryBase) {
+  ModuleCache &cache = moduleCache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  for (auto it = cache.modules.begin(); it != cache.modules.end();) {
+    if (it->second.libraryBase == libraryBase) {
+      CUmodule module = it->second.module;
+      for (auto f = cache.functions.begin(); f != cache.functions.end();)
+        f = f->first.first == module ? cache.functions.erase(f) : std::next(f);
+      driver().cuModuleUnload(module);
+      it = cache.modules.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+} // namespace msdd::rt::cuda
+
+// MLIR's gpu-to-llvm host code calls these (the names and signatures are MLIR's).
+extern "C" {
+
+void *mgpuModuleLoad(void *data, size_t /*size*/) {
+  ModuleCache &cache = moduleCache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  ModuleCache::Entry &entry = cache.modules[data];
+  if (!entry.module) {
+    threadStream(); // makes the context current
+    driver().check(driver().cuModuleLoadData(&entry.module, data), "cuModuleLoadData");
+    Dl_info info;
+    if (dladdr(data, &info))
+      entry.libraryBase = info.dli_fbase;
+  }
+  return entry.module;
+}
+
+void mgpuModuleUnload(void * /*module*/) {
+  // Kept until the artifact is closed (forgetModules): loading costs milliseconds.
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  ModuleCache &cache = moduleCache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  CUfunction &function = cache.functions[{module, name}];
+  if (!function)
+    driver().check(driver().cuModuleGetFunction(&function, module, name), name);
+  return function;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
+                      intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
+                      void *stream, void **params, void **extra, size_t /*paramsCount*/) {
+  driver().check(driver().cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
+                                         sharedBytes, stream, params, extra),
+                 "cuLaunchKernel");
+}
+
+// Every stream the host code asks for is the calling thread's stream: kernels, copies,
+// stream-ordered allocations and cuBLAS calls run in issue order. The host code never reads
+// device memory (msdd-map-loops-to-gpu rejects code that would), so the waits it asks for
+// before host calls are not needed: the runtime synchronizes once, when it copies a call's
+// outputs back. MSDD_CUDA_SYNC=1 makes every wait real (with CUDA_LAUNCH_BLOCKING=1, errors
+// are then reported at the kernel that caused them).
+void *mgpuStreamCreate() { return threadStream(); }
+void mgpuStreamDestroy(void * /*stream*/) {}
+void mgpuStreamSynchronize(void *stream) {
+  static const bool sync = [] {
+    const char *env = std::getenv("MSDD_CUDA_SYNC");
+    return env && std::string(env) == "1";
+  }();
+  if (sync)
+    driver().check(driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
+}
+// One stream means events are already ordered.
+void *mgpuEventCreate() { return nullptr; }
+void mgpuEventDestroy(void * /*event*/) {}
+void mgpuEventRecord(void * /*event*/, void * /*stream*/) {}
+void mgpuEventSynchronize(void * /*event*/) {
+  driver().check(driver().cuStreamSynchronize(threadStream()), "cuStreamSynchronize");
+}
+void mgpuStreamWaitEvent(void * /*stream*/, void * /*event*/) {}
+
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool /*isHostShared*/) {
+  CUdeviceptr pointer = 0;
+  if (bytes)
+    driver().check(driver().cuMemAllocAsync(&pointer, bytes, stream ? stream : threadStream()),
+                   "cuMemAllocAsync");
+  return reinterpret_cast<void *>(pointer);
+}
+
+void mgpuMemFree(void *pointer, void *stream) {
+  if (pointer)
+    driver().check(driver().cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(pointer),
+                                           stream ? stream : threadStream()),
+                   "cuMemFreeAsync");
+}
+
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  if (bytes)
+    driver().check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                                          reinterpret_cast<CUdeviceptr>(src), bytes,
+                                          stream ? stream : threadStream()),
+                   "cuMemcpyAsync");
+}
+
+void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {
+  if (count)
+    driver().check(driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
+                                             stream ? stream : threadStream()),
+                   "cuMemsetD32Async");
+}
+
+void _mlir_ciface_msdd_rt_cuda_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
+                                          msdd_memref2d_f32 *C, int64_t transposeB,
+                                          int64_t mathMode) {
+  matmul2d("msdd_rt_cuda_matmul_f32", GemmTypes::F32, A, B, C, transposeB, mathMode);
+}
+
+void _mlir_ciface_msdd_rt_cuda_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
+                                          msdd_memref2d_f64 *C, int64_t transposeB,
+                                          int64_t mathMode) {
+  matmul2d("msdd_rt_cuda_matmul_f64", GemmTypes::F64, A, B, C, transposeB, mathMode);
+}
+
+void _mlir_ciface_msdd_rt_cuda_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
+                                                msdd_memref3d_f32 *C, int64_t transposeB,
+                                                int64_t mathMode) {
+  matmul3d("msdd_rt_cuda_batch_matmul_f32", GemmTypes::F32, A, B, C, transposeB, mathMode);
+}
+
+void _mlir_ciface_msdd_rt_cuda_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
+                                                msdd_memref3d_f64 *C, int64_t transposeB,
+                                                int64_t mathMode) {
+  matmul3d("msdd_rt_cuda_batch_matmul_f64", GemmTypes::F64, A, B, C, transposeB, mathMode);
+}
+
+void _mlir_ciface_msdd_rt_cuda_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                           msdd_memref2d_f32 *C, int64_t transposeB) {
+  matmul2d("msdd_rt_cuda_matmul_bf16", GemmTypes::BF16, A, B, C, transposeB, 0);
+}
+
+void _mlir_ciface_msdd_rt_cuda_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
+                                                 msdd_memref3d_f32 *C, int64_t transposeB) {
+  matmul3d("msdd_rt_cuda_batch_matmul_bf16", GemmTypes::BF16, A, B, C, transposeB, 0);
+}
+
+} // extern "C"
