@@ -47,7 +47,7 @@ def timestep_embedding(tau, dim, max_period=10000.0, scale=1000.0):
     half = dim // 2
     # The frequencies are computed outside torch, so that an export holds them as a constant.
     tau = tau if tau.is_floating_point() else tau.float()
-    freqs = torch.from_numpy(np.exp(-math.log(max_period) * np.arange(half) / half)).to(tau.dtype)
+    freqs = torch.from_numpy(np.exp(-math.log(max_period) * np.arange(half) / half)).to(tau.device, tau.dtype)
     args = (tau * scale)[:, None] * freqs[None, :]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
@@ -66,7 +66,7 @@ def rope_tables(grid_h, grid_w, dh, theta):
 
 def apply_rope(x, cos, sin):
     """x [B, heads, L, dh]: the pair (2i, 2i+1) -> (a cos - b sin, a sin + b cos)."""
-    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    cos, sin = cos.to(x.device, x.dtype), sin.to(x.device, x.dtype)
     pairs = x.reshape(*x.shape[:-1], x.shape[-1] // 2, 2)
     a, b = pairs[..., 0], pairs[..., 1]
     return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).reshape(x.shape)
@@ -78,7 +78,8 @@ def layer_norm(x):
     an empty scale input, which the ONNX checker rejects, and without a bias as one with an
     empty bias input, on which ONNX Runtime 1.30's extended graph optimizations crash."""
     n = x.shape[-1]
-    return F.layer_norm(x, (n,), torch.ones(n, dtype=x.dtype), torch.zeros(n, dtype=x.dtype), eps=EPS)
+    return F.layer_norm(x, (n,), torch.ones(n, dtype=x.dtype, device=x.device),
+                        torch.zeros(n, dtype=x.dtype, device=x.device), eps=EPS)
 
 
 class Linear(nn.Linear):
@@ -157,6 +158,11 @@ class Stream(nn.Module):
         return x + gate2 * self.mlp(h)
 
 
+# True: attention through F.scaled_dot_product_attention (flash / memory-efficient kernels
+# on GPUs), the same function; benchmarks time PyTorch both ways.
+FUSED_ATTENTION = False
+
+
 class Block(nn.Module):
     """Joint-attention MMDiT block; `last` gives the stream named `drop` a pre-only body."""
 
@@ -172,8 +178,11 @@ class Block(nn.Module):
         qi, ki, vi = self.img.qkv(img, mods_i, *rope_img)
         ql, kl, vl = self.lat.qkv(lat, mods_l, *rope_lat)
         q, k, v = torch.cat([qi, ql], 2), torch.cat([ki, kl], 2), torch.cat([vi, vl], 2)
-        scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-        attn = torch.matmul(torch.softmax(scores, dim=-1), v)
+        if FUSED_ATTENTION:
+            attn = F.scaled_dot_product_attention(q, k, v)
+        else:
+            scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+            attn = torch.matmul(torch.softmax(scores, dim=-1), v)
         li = img.shape[1]
         a_img, a_lat = attn[:, :, :li], attn[:, :, li:]
         img = img if self.img.pre_only else self.img.post(img, a_img, mods_i)

@@ -110,16 +110,17 @@ def sample(tokenizer, latent, seed=0, steps=None, guidance=None, gamma=None, pap
     b = latent.shape[0]
     null = tokenizer.null_latent[None].expand_as(latent)
     r0 = size >> (scales - 1)
-    x = normal(0, (b, 3, r0, r0))
+    # The draws come from the CPU generator (the same numbers on every device).
+    x = normal(0, (b, 3, r0, r0)).to(latent.device)
     nfe, outputs = 0, []
     for k in range(scales):
         if k > 0:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-            n = block_noise(normal(k, x.shape), gamma, paper_code_noise)
+            n = block_noise(normal(k, x.shape).to(x.device), gamma, paper_code_noise)
             x = sched.alpha[k - 1] * x + sched.beta[k - 1] * n
         ts = [sched.start[k] + (sched.end[k] - sched.start[k]) * j / steps for j in range(steps + 1)]
         for t0, t1 in zip(ts[:-1], ts[1:]):
-            tau = torch.full((b,), sched.tau(k, t0))
+            tau = torch.full((b,), sched.tau(k, t0), device=x.device)
             if w == 1.0:
                 v = tokenizer.denoise(x, tau, latent)
                 nfe += 1

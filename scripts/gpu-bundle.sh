@@ -1,0 +1,61 @@
+#!/bin/bash
+# Builds, on the CPU machine, everything scripts/gpu-check.sh needs on a GPU machine that has
+# no MLIR/LLVM and no network: msdd-run, the runtime and the libraries it loads that such a
+# machine may lack, and the artifacts (CPU and CUDA) of the checks, packed into
+# gpu-bundle.tar.xz (git-ignored; about 25 MiB).
+#
+#   bash scripts/gpu-bundle.sh [--quick]      (after scripts/setup.sh; --quick: no 50-step
+#                                              paper artifacts, which take longest to build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+B=build/bin
+D=gpu-bundle
+rm -rf "$D" gpu-bundle.tar.xz
+mkdir -p "$D"/bin "$D"/lib "$D"/art "$D"/models
+cp "$B/msdd-run" "$D/bin/"
+cp build/lib/libmsdd_runtime.so "$D/lib/"
+# The runtime's own dependencies, except the C/C++ runtime every Linux machine has.
+for lib in $(ldd build/lib/libmsdd_runtime.so | awk '/=>/ {print $3}'); do
+  case "$(basename "$lib")" in
+    libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|libpthread*|libdl*) ;;
+    *) cp -L "$lib" "$D/lib/" ;;
+  esac
+done
+
+compile() { # CONFIG NAME TARGET MODE
+  local extra=()
+  [[ "$3" == cuda ]] && extra=(--target cuda --math-mode "$4")
+  local label=$3; [[ "$3" == cuda ]] && label="cuda-$4"
+  echo "  $2 $label"
+  "$B/msdd-compile" "$1" "${extra[@]}" -o "$D/art/$2_$label.msdd"
+}
+
+cp test/e2e/Inputs/micro_tokenizer.json "$D/models/micro.json"
+cp models/tiny.json models/paper.json "$D/models/"
+echo "compiling the numerics artifacts"
+for name in micro tiny; do
+  compile "$D/models/$name.json" "$name" cpu ""
+  for mode in f32 tf32 bf16; do compile "$D/models/$name.json" "$name" cuda "$mode"; done
+done
+echo "compiling the paper-size decoders"
+/usr/bin/python3 - "$D/models/paper.json" "$D/models/paper_1step.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["name"] = "paper_1step"
+config["sampler"]["steps"] = 1
+json.dump(config, open(sys.argv[2], "w"), indent=2)
+PY
+steps_list="1"
+[[ $quick == 0 ]] && steps_list="1 50"
+for steps in $steps_list; do
+  config="$D/models/paper.json"; [[ $steps == 1 ]] && config="$D/models/paper_1step.json"
+  for mode in tf32 bf16; do
+    echo "  paper ${steps}-step cuda-$mode"
+    "$B/msdd-compile" "$config" --target cuda --math-mode "$mode" -o "$D/art/paper_${steps}step_cuda-$mode.msdd"
+  done
+done
+tar -cJf gpu-bundle.tar.xz "$D"
+rm -rf "$D"
+ls -la gpu-bundle.tar.xz

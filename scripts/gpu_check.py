@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""The GPU checks of scripts/gpu-check.sh, on a machine with an NVIDIA GPU and PyTorch.
+
+1. Numerics: each config's encoder and per-scale denoisers, compiled for the CPU and for CUDA
+   (f32, TF32 and bf16 matrix products), against an independent float64 PyTorch reference
+   (python/msdd_ref) on the GPU, with random weights in which every layer carries signal;
+   and the whole multi-scale decode (same seed, same in-graph noise) CUDA vs CPU.
+   Relative error = max |out - ref| / max |ref|; limits 1e-3 (f32, TF32) and 1e-2 (bf16).
+2. Throughput of the paper-size decoder (random weights, batch 64, 4 scales, CFG): 1 step per
+   scale (the distilled sampler's cost) and 50 steps per scale (the teacher), msdd-run bench
+   vs the PyTorch reference on the same GPU (TF32 and bf16 autocast).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from msdd import Artifact  # noqa: E402
+from msdd.images import write_safetensors  # noqa: E402
+import msdd_ref.model  # noqa: E402
+from msdd_ref.model import Tokenizer, load_config, scale_resolution  # noqa: E402
+from msdd_ref.sampler import sample  # noqa: E402
+
+LIMIT = {"cpu": 1e-3, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-bf16": 1e-2}
+
+
+def rel(out, ref):
+    return float(np.abs(out.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30))
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+DEVICE = "cuda"
+
+
+def numerics(bundle, name, results):
+    config = load_config(os.path.join(bundle, "models", name + ".json"))
+    torch.manual_seed(0)
+    model = Tokenizer(config).randomize(7).double().to(DEVICE).eval()
+    weights = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+    b, n, c = config["train"]["batch_size"], config["latent_tokens"], config["latent_channels"]
+    rng = np.random.RandomState(1)
+    r = config["image_size"]
+    cases = {"encode": ({"images": rng.rand(b, 3, r, r).astype(np.float32)}, "latent")}
+    for k in range(config["num_scales"]):
+        rk = scale_resolution(config, k)
+        cases[f"denoise_s{k}"] = ({"x": rng.randn(b, 3, rk, rk).astype(np.float32),
+                                   "tau": rng.rand(b).astype(np.float32),
+                                   "latent": rng.randn(b, n, c).astype(np.float32)}, "velocity")
+    refs = {}
+    with torch.no_grad():
+        for fn, (arrays, _) in cases.items():
+            t = {k: torch.from_numpy(v).double().to(DEVICE) for k, v in arrays.items()}
+            out = model.encode(t["images"]) if fn == "encode" else model.denoise(t["x"], t["tau"], t["latent"])
+            refs[fn] = out.cpu().numpy()
+    # PyTorch's own float32 model with TF32 and with bf16 autocast against the same reference:
+    # the error these modes have by nature (reported, not checked).
+    if DEVICE == "cuda":
+        fast = Tokenizer(config).randomize(7).cuda().eval()
+        for label, tf32, bf16 in (("pytorch-tf32", True, False), ("pytorch-bf16", False, True)):
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+                for fn, (arrays, _) in cases.items():
+                    t = {k: torch.from_numpy(v).cuda() for k, v in arrays.items()}
+                    out = fast.encode(t["images"]) if fn == "encode" else fast.denoise(t["x"], t["tau"], t["latent"])
+                    err = rel(out.float().cpu().numpy(), refs[fn])
+                    results.append({"check": "numerics", "config": name, "artifact": label, "function": fn,
+                                    "reference": "pytorch-f64", "rel_error": err})
+                    log(f"  {name:6s} {label:12s} {fn:11s} vs PyTorch f64: rel error {err:.2e} (for comparison)")
+        torch.backends.cuda.matmul.allow_tf32 = False
+    decoded = {}
+    for label in ("cpu", "cuda-f32", "cuda-tf32", "cuda-bf16") if DEVICE == "cuda" else ("cpu",):
+        path = os.path.join(bundle, "art", f"{name}_{label}.msdd")
+        if not os.path.exists(path):
+            continue
+        art = Artifact(path)
+        for fn, (arrays, key) in cases.items():
+            names = {i["name"] for i in art.functions[fn]["inputs"]}
+            out = art.call(fn, {k: v for k, v in {**weights, **arrays}.items() if k in names})[key]
+            err = rel(out, refs[fn])
+            ok = err <= LIMIT[label]
+            results.append({"check": "numerics", "config": name, "artifact": label, "function": fn,
+                            "reference": "pytorch-f64", "rel_error": err, "limit": LIMIT[label], "ok": ok})
+            log(f"  {name:6s} {label:9s} {fn:11s} vs PyTorch f64: rel error {err:.2e} "
+                f"{'ok' if ok else 'FAIL'} (limit {LIMIT[label]:g})")
+        if "decode" in art.functions:
+            names = {i["name"] for i in art.functions["decode"]["inputs"]}
+            latent = refs["encode"].astype(np.float32)
+            extra = {"latent": latent, "seed": np.array(0, dtype=np.int64)}
+            decoded[label] = art.call("decode", {k: v for k, v in {**weights, **extra}.items() if k in names})
+        art.close()
+    if "cpu" in decoded:
+        key = next(iter(decoded["cpu"]))
+        for label, out in decoded.items():
+            if label == "cpu":
+                continue
+            err = rel(out[key], decoded["cpu"][key].astype(np.float64))
+            ok = err <= LIMIT[label]
+            results.append({"check": "numerics", "config": name, "artifact": label, "function": "decode",
+                            "reference": "msdd-cpu", "rel_error": err, "limit": LIMIT[label], "ok": ok})
+            log(f"  {name:6s} {label:9s} {'decode':11s} vs CPU backend: rel error {err:.2e} "
+                f"{'ok' if ok else 'FAIL'} (limit {LIMIT[label]:g})")
+
+
+def bench_msdd(bundle, artifact, weights, runs, warmup):
+    cmd = [os.path.join(bundle, "bin", "msdd-run"), "bench", artifact, "--function", "decode",
+           "--weights", weights, "--runs", str(runs), "--warmup", str(warmup)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({run.returncode}): {run.stderr.strip()[-500:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def bench_torch(model, latent, steps, dtype, runs, warmup):
+    times = []
+    for i in range(warmup + runs):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            sample(model, latent, seed=0, steps=steps)
+        torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def throughput(bundle, results, teacher):
+    config = load_config(os.path.join(bundle, "models", "paper.json"))
+    batch = config["train"]["batch_size"]
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    model = Tokenizer(config).randomize(3).cuda().eval()
+    weights = os.path.join(bundle, "paper_weights.safetensors")
+    write_safetensors(weights, {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+    latent = torch.randn(batch, config["latent_tokens"], config["latent_channels"], device="cuda")
+    plans = [("1-step", 1, 5, 1)] + ([("50-step", 50, 1, 0)] if teacher else [])
+    for label, steps, runs, warmup in plans:
+        nfe = config["num_scales"] * steps * 2
+        for mode in ("tf32", "bf16"):
+            path = os.path.join(bundle, "art", f"paper_{steps}step_cuda-{mode}.msdd")
+            if not os.path.exists(path):
+                continue
+            try:
+                ours = bench_msdd(bundle, path, weights, runs, warmup)
+            except RuntimeError as e:
+                log(f"  paper {label} {mode}: MSDD FAILED: {e}")
+                results.append({"check": "throughput", "sampler": label, "mode": mode, "ok": False,
+                                "error": str(e)})
+                continue
+            theirs = {}
+            for attention, fused in (("explicit", False), ("sdpa", True)):
+                msdd_ref.model.FUSED_ATTENTION = fused
+                theirs[attention] = bench_torch(model, latent, steps, mode, runs, warmup)
+            msdd_ref.model.FUSED_ATTENTION = False
+            row = {"check": "throughput", "config": "paper", "sampler": label, "nfe": nfe, "batch": batch,
+                   "mode": mode, "msdd_img_per_s": batch * 1e3 / ours["median_ms"],
+                   "pytorch_img_per_s": batch / theirs["explicit"],
+                   "pytorch_sdpa_img_per_s": batch / theirs["sdpa"], "runs": runs}
+            row["ratio"] = row["msdd_img_per_s"] / row["pytorch_img_per_s"]
+            row["ratio_sdpa"] = row["msdd_img_per_s"] / row["pytorch_sdpa_img_per_s"]
+            results.append(row)
+            log(f"  paper {label:7s} NFE {nfe:3d} {mode:4s}: MSDD {row['msdd_img_per_s']:8.1f} img/s | "
+                f"PyTorch reference {row['pytorch_img_per_s']:8.1f} img/s ({row['ratio']:.2f}x), "
+                f"with SDPA {row['pytorch_sdpa_img_per_s']:8.1f} img/s ({row['ratio_sdpa']:.2f}x); median of {runs}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--configs", default="micro,tiny")
+    ap.add_argument("--no-teacher", action="store_true", help="skip the 50-step throughput")
+    ap.add_argument("--no-throughput", action="store_true")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="no GPU: the CPU artifacts against a CPU reference (tests this script)")
+    args = ap.parse_args()
+    results = []
+    global DEVICE
+    if args.dry_run:
+        DEVICE, args.no_throughput = "cpu", True
+    device = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu (dry run)"
+    log(f"GPU: {device}; torch {torch.__version__}")
+    for name in args.configs.split(","):
+        if name:
+            numerics(args.bundle, name, results)
+    if not args.no_throughput:
+        throughput(args.bundle, results, teacher=not args.no_teacher)
+    failed = [r for r in results if r.get("ok") is False]
+    summary = {"device": device, "torch": torch.__version__, "results": results, "failed": len(failed)}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=1)
+    log(f"{len(results)} results, {len(failed)} numerical checks failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
