@@ -249,6 +249,31 @@ LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reducti
   return success();
 }
 
+/// "generic_subf_exp_8x16x64": the op, the arithmetic of its body, its iteration space.
+std::string describe(linalg::LinalgOp op) {
+  std::string name = op->getName().stripDialect().str();
+  SmallVector<StringRef> seen;
+  for (Operation &bodyOp : op->getRegion(0).front().without_terminator()) {
+    StringRef kind = bodyOp.getName().stripDialect();
+    if (isa<linalg::IndexOp, arith::ConstantOp>(bodyOp) || llvm::is_contained(seen, kind))
+      continue;
+    if (seen.size() == 4)
+      break;
+    seen.push_back(kind);
+    name += "_" + kind.str();
+  }
+  std::string shape;
+  for (int64_t range : op.getStaticLoopRanges())
+    shape += (shape.empty() ? "" : "x") +
+             (ShapedType::isDynamic(range) ? std::string("d") : std::to_string(range));
+  if (!shape.empty())
+    name += "_" + shape;
+  for (char &c : name)
+    if (!llvm::isAlnum(c))
+      c = '_';
+  return name;
+}
+
 /// The buffer the host reads or writes, followed back through views and casts.
 Value rootBuffer(Value value) {
   while (Operation *def = value.getDefiningOp()) {
@@ -285,6 +310,9 @@ struct MapLoopsToGpuPass : msdd::impl::MapLoopsToGpuBase<MapLoopsToGpuPass> {
   LogicalResult mapOp(IRRewriter &rewriter, linalg::LinalgOp op) {
     if (!op.hasPureBufferSemantics())
       return op.emitOpError("is not bufferized");
+    // The generated code takes the op's location; its name becomes the kernel's name
+    // (msdd-merge-gpu-modules), which profiles and PTX show.
+    op->setLoc(NameLoc::get(rewriter.getStringAttr(describe(op)), op.getLoc()));
     if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
       if (std::optional<Reduction> reduction = matchLastDimReduction(generic))
         if (succeeded(mapWarpReduction(rewriter, generic, *reduction))) {

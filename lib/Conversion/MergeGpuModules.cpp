@@ -51,7 +51,11 @@ struct MergeGpuModulesPass : msdd::impl::MergeGpuModulesBase<MergeGpuModulesPass
         StringAttr &survivor = byText[fingerprint(kernel)];
         if (!survivor) {
           kernel->remove();
-          kernel.setName((source.getName() + "_" + kernel.getName()).str());
+          // msdd-map-loops-to-gpu names launches after what they compute.
+          std::string name = (source.getName() + "_" + kernel.getName()).str();
+          if (auto named = dyn_cast<NameLoc>(kernel.getLoc()))
+            name = named.getName().str();
+          kernel.setName(name);
           survivor = mergedSymbols.insert(kernel); // renames on a clash
         }
         renamed[key] = survivor;

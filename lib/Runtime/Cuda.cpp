@@ -9,6 +9,7 @@
 #include "msdd/Runtime/Error.h"
 #include "msdd/Runtime/Kernels.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +29,7 @@ using CUfunction = void *;
 using CUstream = void *;
 using CUmemoryPool = void *;
 using CUdeviceptr = uint64_t;
+using CUevent = void *;
 using cublasHandle_t = void *;
 using cublasStatus_t = int;
 
@@ -77,6 +79,11 @@ struct Driver {
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
                              unsigned, unsigned, CUstream, void **, void **);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
+  CUresult (*cuEventDestroy)(CUevent);
 
   std::string unavailable; // why the device cannot be used; empty when it can
   CUdevice device = 0;
@@ -112,6 +119,11 @@ struct Driver {
     bind(library, cuModuleUnload, "cuModuleUnload", missing);
     bind(library, cuModuleGetFunction, "cuModuleGetFunction", missing);
     bind(library, cuLaunchKernel, "cuLaunchKernel", missing);
+    bind(library, cuEventCreate, "cuEventCreate", missing);
+    bind(library, cuEventRecord, "cuEventRecord", missing);
+    bind(library, cuEventSynchronize, "cuEventSynchronize", missing);
+    bind(library, cuEventElapsedTime, "cuEventElapsedTime", missing);
+    bind(library, cuEventDestroy, "cuEventDestroy_v2", missing);
     if (!missing.empty()) {
       unavailable = "libcuda.so.1 lacks " + missing + " (driver older than CUDA 11.2?)";
       return;
@@ -184,6 +196,88 @@ CUstream threadStream() {
   }();
   return stream;
 }
+
+/// MSDD_CUDA_PROFILE=1: GPU time per kernel name and per cuBLAS product shape, from events
+/// around each launch, summed when a call synchronizes and printed at exit (stderr).
+class Profiler {
+public:
+  static Profiler &get() {
+    static Profiler *instance = new Profiler;
+    return *instance;
+  }
+  bool enabled() const { return enabled_; }
+
+  /// Returns the event to pass to end(), recorded before the work on `stream`.
+  CUevent begin(CUstream stream) {
+    Driver &d = driver();
+    CUevent start;
+    d.check(d.cuEventCreate(&start, 0), "cuEventCreate");
+    d.check(d.cuEventRecord(start, stream), "cuEventRecord");
+    return start;
+  }
+  void end(std::string name, CUevent start, CUstream stream) {
+    Driver &d = driver();
+    CUevent stop;
+    d.check(d.cuEventCreate(&stop, 0), "cuEventCreate");
+    d.check(d.cuEventRecord(stop, stream), "cuEventRecord");
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.push_back({std::move(name), start, stop});
+  }
+  /// Folds the finished work into the totals (after a synchronization).
+  void collect() {
+    Driver &d = driver();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (Pending &p : pending_) {
+      float ms = 0;
+      d.check(d.cuEventSynchronize(p.stop), "cuEventSynchronize");
+      d.check(d.cuEventElapsedTime(&ms, p.start, p.stop), "cuEventElapsedTime");
+      Total &total = totals_[p.name];
+      total.count += 1;
+      total.ms += ms;
+      d.cuEventDestroy(p.start);
+      d.cuEventDestroy(p.stop);
+    }
+    pending_.clear();
+  }
+
+private:
+  struct Pending {
+    std::string name;
+    CUevent start, stop;
+  };
+  struct Total {
+    int64_t count = 0;
+    double ms = 0;
+  };
+
+  Profiler() {
+    const char *env = std::getenv("MSDD_CUDA_PROFILE");
+    enabled_ = env && std::string(env) == "1";
+    if (enabled_)
+      std::atexit([] { get().print(); });
+  }
+
+  void print() {
+    std::vector<std::pair<std::string, Total>> rows(totals_.begin(), totals_.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto &a, const auto &b) { return a.second.ms > b.second.ms; });
+    double all = 0;
+    for (const auto &row : rows)
+      all += row.second.ms;
+    std::fprintf(stderr, "msdd CUDA profile: %.1f ms of GPU time in %zu kernels and products\n",
+                 all, rows.size());
+    std::fprintf(stderr, "%10s %6s %8s  %s\n", "ms", "%", "calls", "kernel");
+    for (size_t i = 0; i < rows.size() && i < 40; ++i)
+      std::fprintf(stderr, "%10.2f %6.1f %8lld  %s\n", rows[i].second.ms,
+                   100 * rows[i].second.ms / std::max(all, 1e-9),
+                   static_cast<long long>(rows[i].second.count), rows[i].first.c_str());
+  }
+
+  bool enabled_ = false;
+  std::mutex mutex_;
+  std::vector<Pending> pending_;
+  std::map<std::string, Total> totals_;
+};
 
 /// cuBLAS, loaded on the first matrix product.
 struct Blas {
@@ -294,6 +388,8 @@ void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, con
   const void *one = isDouble ? static_cast<const void *>(&oneD) : &oneF;
   if (k == 0)
     return; // C += nothing
+  Profiler &profiler = Profiler::get();
+  CUevent start = profiler.enabled() ? profiler.begin(threadStream()) : nullptr;
   if (int rc = blas().gemm(threadBlasHandle(), gb.op, ga.op, static_cast<int>(n),
                            static_cast<int>(m), static_cast<int>(k), one, b, abType,
                            static_cast<int>(gb.ld), bBatchStride, a, abType,
@@ -301,6 +397,10 @@ void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, con
                            static_cast<int>(gc.ld), cBatchStride, static_cast<int>(batch),
                            compute, kGemmDefault))
     fatal(kernel, "cublasGemmStridedBatchedEx failed with status " + std::to_string(rc));
+  if (start)
+    profiler.end(std::string(kernel) + " " + std::to_string(batch) + "x" + std::to_string(m) +
+                     "x" + std::to_string(n) + "x" + std::to_string(k),
+                 start, threadStream());
 }
 
 template <typename MA, typename MC>
@@ -330,6 +430,7 @@ struct ModuleCache {
   std::mutex mutex;
   std::map<const void *, Entry> modules;
   std::map<std::pair<CUmodule, std::string>, CUfunction> functions;
+  std::map<CUfunction, std::string> names; // for the profile
 };
 
 ModuleCache &moduleCache() {
@@ -387,6 +488,8 @@ void synchronize() {
   Driver &d = driver();
   if (CUresult rc = d.cuStreamSynchronize(threadStream()))
     throw Error("CUDA", "device error: " + d.errorString(rc));
+  if (Profiler::get().enabled())
+    Profiler::get().collect();
 }
 
 void forgetModules(const void *libraryBase) {
@@ -396,7 +499,12 @@ void forgetModules(const void *libraryBase) {
     if (it->second.libraryBase == libraryBase) {
       CUmodule module = it->second.module;
       for (auto f = cache.functions.begin(); f != cache.functions.end();)
-        f = f->first.first == module ? cache.functions.erase(f) : std::next(f);
+        if (f->first.first == module) {
+          cache.names.erase(f->second);
+          f = cache.functions.erase(f);
+        } else {
+          ++f;
+        }
       driver().cuModuleUnload(module);
       it = cache.modules.erase(it);
     } else {
@@ -432,17 +540,30 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   ModuleCache &cache = moduleCache();
   std::lock_guard<std::mutex> lock(cache.mutex);
   CUfunction &function = cache.functions[{module, name}];
-  if (!function)
+  if (!function) {
     driver().check(driver().cuModuleGetFunction(&function, module, name), name);
+    cache.names[function] = name;
+  }
   return function;
 }
 
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
                       intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t sharedBytes,
                       void *stream, void **params, void **extra, size_t /*paramsCount*/) {
+  Profiler &profiler = Profiler::get();
+  CUevent start = profiler.enabled() ? profiler.begin(stream) : nullptr;
   driver().check(driver().cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
                                          sharedBytes, stream, params, extra),
                  "cuLaunchKernel");
+  if (start) {
+    std::string name;
+    {
+      ModuleCache &cache = moduleCache();
+      std::lock_guard<std::mutex> lock(cache.mutex);
+      name = cache.names[function];
+    }
+    profiler.end(std::move(name), start, stream);
+  }
 }
 
 // Every stream the host code asks for is the calling thread's stream: kernels, copies,

@@ -64,6 +64,8 @@ options:
 
 environment:
   MSDD_NUM_THREADS   threads for parallel loops and matrix products (default: all cores)
+  MSDD_CUDA_DEVICE   the GPU for CUDA artifacts (default 0)
+  MSDD_CUDA_PROFILE  1: print the GPU time per kernel and matrix product at exit
 )";
 
 const char kInferHelp[] = R"(usage: msdd-run infer ART.msdd --inputs IN.npz --outputs OUT.npz [options]

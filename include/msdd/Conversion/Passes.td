@@ -126,7 +126,9 @@ def MergeGpuModules : Pass<"msdd-merge-gpu-modules", "ModuleOp"> {
     `gpu-kernel-outlining` makes one `gpu.module` per launch; a paper-size tokenizer has
     about ten thousand, of which a few hundred differ. Kernels whose bodies are identical
     become one `gpu.func` in a single module `@msdd_kernels`, and every `gpu.launch_func`
-    names its survivor, so code generation and ptxas see each kernel once.
+    names its survivor, so code generation and ptxas see each kernel once. A kernel whose
+    location is named (msdd-map-loops-to-gpu names launches after their op, body and
+    iteration space, e.g. `generic_subf_exp_8x16x64`) takes that name.
   }];
 }
 
