@@ -616,27 +616,56 @@ struct SoftmaxLowering : OpRewritePattern<SoftmaxOp> {
   }
 };
 
+/// softmax(s Q K^T + mask) V, arranged so that no pass over the L x L scores does more than
+/// it must: Q is scaled before the product (L x d, not L x L, elements), and the softmax's
+/// normalization is applied to the L x d product, (e V) / sum(e), instead of to e.
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
     ArrayRef<int64_t> q = op.getQuery().getType().getShape();
     double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0 / std::sqrt(q[3]);
-    Value scores = buildMatmul(rewriter, loc, op.getQuery(), op.getKey(), /*transposeRhs=*/true);
-    RankedTensorType scoresType = tensorType(scores);
-    SmallVector<Value> inputs{scores};
+    Value query = buildElementwise(rewriter, loc, tensorType(op.getQuery()), op.getQuery(),
+                                   [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                     return b.create<arith::MulFOp>(
+                                         l, args[0], constLike(b, l, args[0], scale));
+                                   });
+    Value logits = buildMatmul(rewriter, loc, query, op.getKey(), /*transposeRhs=*/true);
+    RankedTensorType scoresType = tensorType(logits);
     if (op.getMask())
-      inputs.push_back(op.getMask());
-    Value logits = buildElementwise(rewriter, loc, scoresType, inputs,
-                                    [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-                                      Value s = b.create<arith::MulFOp>(l, args[0],
-                                                                        constLike(b, l, args[0], scale));
-                                      if (args.size() > 2)
-                                        s = b.create<arith::AddFOp>(l, s, args[1]);
-                                      return s;
-                                    });
-    Value probs = buildSoftmax(rewriter, loc, logits, 3);
-    rewriter.replaceOp(op, buildMatmul(rewriter, loc, probs, op.getValue(), false));
+      logits = buildElementwise(rewriter, loc, scoresType, ValueRange{logits, op.getMask()},
+                                [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                                  return b.create<arith::AddFOp>(l, args[0], args[1]);
+                                });
+    // Numerically stable: e = exp(logits - max) <= 1 (as buildSoftmax).
+    unsigned rank = scoresType.getRank();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap stat = droppingMap(ctx, rank, {3});
+    Value max = buildReduction(rewriter, loc, logits, {3}, -INFINITY,
+                               [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                                 return nb.create<arith::MaximumFOp>(l, args[0], args[1]);
+                               });
+    Value e = buildGeneric(rewriter, loc, ValueRange{logits, max}, {id, stat},
+                           emptyTensor(rewriter, loc, scoresType.getShape(),
+                                       scoresType.getElementType()),
+                           id, rank, {}, [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                             return nb.create<math::ExpOp>(
+                                 l, nb.create<arith::SubFOp>(l, args[0], args[1]));
+                           });
+    Value sum = buildReduction(rewriter, loc, e, {3}, 0.0,
+                               [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                                 return nb.create<arith::AddFOp>(l, args[0], args[1]);
+                               });
+    Value unnormalized = buildMatmul(rewriter, loc, e, op.getValue(), false);
+    RankedTensorType outType = tensorType(unnormalized);
+    Value out = buildGeneric(rewriter, loc, ValueRange{unnormalized, sum}, {id, stat},
+                             emptyTensor(rewriter, loc, outType.getShape(),
+                                         outType.getElementType()),
+                             id, rank, {}, [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                               return nb.create<arith::DivFOp>(l, args[0], args[1]);
+                             });
+    rewriter.replaceOp(op, out);
     return success();
   }
 };

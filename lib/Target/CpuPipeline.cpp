@@ -50,7 +50,7 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
       {"bufferized",
-       "func.func(msdd-copy-aliased-results), eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries allow-return-allocs-from-loops "
+       "func.func(msdd-copy-aliased-results, msdd-clone-fills-per-use), eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries allow-return-allocs-from-loops "
        "function-boundary-type-conversion=identity-layout-map}, "
        "buffer-results-to-out-params{hoist-static-allocs=true}, canonicalize, "
        "buffer-deallocation-pipeline, canonicalize, func.func(msdd-dealloc-after-last-use)"},

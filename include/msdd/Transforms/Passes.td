@@ -145,4 +145,15 @@ def DeallocAfterLastUse : Pass<"msdd-dealloc-after-last-use", "func::FuncOp"> {
   }];
 }
 
+def CloneFillsPerUse : Pass<"msdd-clone-fills-per-use", "func::FuncOp"> {
+  let summary = "Give each destination its own linalg.fill";
+  let description = [{
+    CSE merges identical fills (the zero accumulators of every layer's matrix products);
+    bufferization must then copy the one filled buffer into each destination but the last,
+    reading and writing all of it (for attention scores at 256 px, 4 GB per product). Run
+    just before bufferization, this pass gives every use of a fill's result its own fill
+    (and `tensor.empty`), which bufferizes to a write in place.
+  }];
+}
+
 #endif // MSDD_TRANSFORMS_PASSES
