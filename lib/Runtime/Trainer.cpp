@@ -299,6 +299,14 @@ NamedTensors Trainer::parameterValues() const {
   return values;
 }
 
+NamedTensors Trainer::emaValues() const {
+  NamedTensors values;
+  for (const TensorSpec &s : state_)
+    if (s.name.rfind("ema.", 0) == 0)
+      values.insert(s.name.substr(4), tensors_.find(s.name)->clone());
+  return values;
+}
+
 void Trainer::restore(NamedTensors given, int64_t step, const std::string &source) {
   std::vector<TensorSpec> expected(parameters_);
   expected.insert(expected.end(), state_.begin(), state_.end());
@@ -485,6 +493,9 @@ TrainingRun::TrainingRun(const Artifact &artifact, TrainOptions options,
 TrainingRun::~TrainingRun() = default;
 
 std::string TrainingRun::finalPath() const { return options_.runDir + "/final.safetensors"; }
+std::string TrainingRun::finalEmaPath() const {
+  return options_.runDir + "/final_ema.safetensors";
+}
 
 Json TrainingRun::configJson() const {
   Json config = Json::object();
@@ -619,7 +630,7 @@ void TrainingRun::createRunDir() {
   makeDirectories(checkpoints);
   removeStaleTemporaries(checkpoints, [](const std::string &name) { return checkpointStep(name) >= 0; });
   removeStaleTemporaries(options_.runDir, [](const std::string &name) {
-    return name == "final.safetensors" || name == "log.jsonl";
+    return name == "final.safetensors" || name == "final_ema.safetensors" || name == "log.jsonl";
   });
 }
 
@@ -778,6 +789,11 @@ void TrainingRun::run(const std::function<void(const StepReport &)> &progress) {
   metadata["seed"] = std::to_string(seed_);
   metadata["artifact_hash"] = manifestHash(artifact_);
   writeSafetensors(finalPath(), trainer_.parameterValues(), metadata);
+  NamedTensors ema = trainer_.emaValues();
+  if (!ema.empty()) {
+    metadata["weights"] = "ema";
+    writeSafetensors(finalEmaPath(), ema, metadata);
+  }
 }
 
 } // namespace msdd::rt

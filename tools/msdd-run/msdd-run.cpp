@@ -102,6 +102,8 @@ Writes into the run folder RUN_DIR:
   checkpoints/step-XXXXXXXX.safetensors  parameters, optimizer state, step, loader and RNG
                                       state, config (written atomically, the last N kept)
   final.safetensors                   the parameters after the last step (for infer --weights)
+  final_ema.safetensors               their exponential moving average, when the artifact was
+                                      compiled with --ema (usually the better weights to evaluate)
 Progress goes to stderr: one live line on a terminal, otherwise a line per logged step.
 
 With --config (a tokenizer config, docs/tokenizer.md), the artifact is RUN_DIR/model.msdd,
@@ -703,9 +705,10 @@ int runTrain(const std::vector<std::string> &argv) {
                 static_cast<long long>(startStep), static_cast<long long>(run.totalSteps()),
                 run.finalPath().c_str());
   else
-    std::printf("%s: trained steps %lld..%lld of %lld, final loss %.6g; wrote %s\n", kTool,
+    std::printf("%s: trained steps %lld..%lld of %lld, final loss %.6g; wrote %s%s\n", kTool,
                 static_cast<long long>(startStep + 1), static_cast<long long>(run.trainer().step()),
-                static_cast<long long>(run.totalSteps()), lastLoss, run.finalPath().c_str());
+                static_cast<long long>(run.totalSteps()), lastLoss, run.finalPath().c_str(),
+                run.trainer().emaValues().empty() ? "" : (" and " + run.finalEmaPath()).c_str());
   return 0;
 }
 

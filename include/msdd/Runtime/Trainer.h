@@ -74,6 +74,9 @@ public:
   const NamedTensors &tensors() const { return tensors_; }
   /// Copies of the parameters only.
   NamedTensors parameterValues() const;
+  /// The exponential moving average of the parameters (the `ema.<p>` state, named `<p>`),
+  /// or nothing when the artifact was compiled without --ema.
+  NamedTensors emaValues() const;
 
   /// Restores parameters and state from checkpoint tensors and sets the step count. Throws
   /// Error(source, ...) naming the first tensor that is missing, extra, or of another dtype
@@ -171,6 +174,9 @@ public:
   const std::string &resumedFrom() const { return resumedFrom_; }
   int64_t startStep() const { return trainer_.step(); }
   std::string finalPath() const;
+  /// RUN_DIR/final_ema.safetensors, written next to final.safetensors when the artifact
+  /// keeps an EMA of the parameters.
+  std::string finalEmaPath() const;
 
 private:
   CheckpointInfo info(double elapsed) const;
