@@ -243,6 +243,35 @@ Json shapeJson(const std::vector<int64_t> &shape) {
   return json;
 }
 
+/// A non-negative integer option, or a usage error.
+int64_t integerOption(const ParsedArgs &args, const char *name, int64_t fallback, int64_t min) {
+  if (!args.has(name))
+    return fallback;
+  std::string text = args.value(name);
+  char *end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || errno != 0 || value < min || text.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError(std::string("option '--") + name + "' needs an integer >= " +
+                         std::to_string(min) + ", got '" + text + "'",
+                     "Try 'msdd-run " + args.command + " --help'.");
+  return value;
+}
+
+/// --function NAME, else the artifact's only function.
+const FunctionSpec &chooseFunction(const Artifact &artifact, const ParsedArgs &args) {
+  if (args.has("function"))
+    return artifact.function(args.value("function"));
+  if (artifact.functions().size() == 1)
+    return artifact.functions().front();
+  std::string names;
+  for (const FunctionSpec &candidate : artifact.functions())
+    names += (names.empty() ? "" : ", ") + candidate.name;
+  throw Error(artifact.path(), artifact.functions().empty()
+                                  ? "has no functions"
+                                  : "has several functions (" + names + "); choose one with --function");
+}
+
 int runInfer(const std::vector<std::string> &argv) {
   ParsedArgs args = parseArgs("infer", argv,
                               {{"function", true, false},
@@ -263,19 +292,7 @@ int runInfer(const std::vector<std::string> &argv) {
   checkCanCreate(outputsPath); // before the work, not after
 
   std::unique_ptr<Artifact> artifact = Artifact::open(artifactPath);
-  const FunctionSpec *function;
-  if (args.has("function")) {
-    function = &artifact->function(args.value("function"));
-  } else if (artifact->functions().size() == 1) {
-    function = &artifact->functions().front();
-  } else {
-    std::string names;
-    for (const FunctionSpec &candidate : artifact->functions())
-      names += (names.empty() ? "" : ", ") + candidate.name;
-    throw Error(artifactPath, artifact->functions().empty()
-                                  ? "has no functions"
-                                  : "has several functions (" + names + "); choose one with --function");
-  }
+  const FunctionSpec *function = &chooseFunction(*artifact, args);
 
   NamedTensors inputs = readNpz(inputsPath);
   std::map<std::string, std::string> sourceOf; // tensor name -> file, for clash messages
@@ -356,29 +373,10 @@ int runBench(const std::vector<std::string> &argv) {
     return 0;
   }
   std::string artifactPath = artifactArgument("bench", args);
-  std::string hint = "Try 'msdd-run bench --help'.";
-  auto count = [&](const char *name, int64_t fallback, int64_t least) {
-    if (!args.has(name))
-      return fallback;
-    char *end = nullptr;
-    const std::string &text = args.value(name);
-    long long value = std::strtoll(text.c_str(), &end, 10);
-    if (*end || value < least)
-      throw UsageError("bench: --" + std::string(name) + " must be an integer >= " +
-                           std::to_string(least) + ", got '" + text + "'",
-                       hint);
-    return static_cast<int64_t>(value);
-  };
-  int64_t runs = count("runs", 10, 1), warmup = count("warmup", 2, 0);
+  int64_t runs = integerOption(args, "runs", 10, 1), warmup = integerOption(args, "warmup", 2, 0);
 
   std::unique_ptr<Artifact> artifact = Artifact::open(artifactPath);
-  const FunctionSpec *function = nullptr;
-  if (args.has("function"))
-    function = &artifact->function(args.value("function"));
-  else if (artifact->functions().size() == 1)
-    function = &artifact->functions().front();
-  else
-    throw Error(artifactPath, "has several functions; choose one with --function");
+  const FunctionSpec *function = &chooseFunction(*artifact, args);
 
   NamedTensors given;
   if (args.has("inputs"))
@@ -495,21 +493,6 @@ int runInfo(const std::vector<std::string> &argv) {
     printTensorTable("outputs", function.outputs);
   }
   return 0;
-}
-
-/// A non-negative integer option, or a usage error.
-int64_t integerOption(const ParsedArgs &args, const char *name, int64_t fallback, int64_t min) {
-  if (!args.has(name))
-    return fallback;
-  std::string text = args.value(name);
-  char *end = nullptr;
-  errno = 0;
-  long long value = std::strtoll(text.c_str(), &end, 10);
-  if (*end != '\0' || errno != 0 || value < min || text.find_first_not_of("0123456789") != std::string::npos)
-    throw UsageError(std::string("option '--") + name + "' needs an integer >= " +
-                         std::to_string(min) + ", got '" + text + "'",
-                     "Try 'msdd-run " + args.command + " --help'.");
-  return value;
 }
 
 std::string formatDuration(double seconds) {
