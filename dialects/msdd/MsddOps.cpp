@@ -445,40 +445,57 @@ LogicalResult MultiscaleSampleOp::verify() {
                          << getLatent().getType() << " and " << getNullLatent().getType();
   if (failed(sized("denoisers", getDenoisers().size(), scales)))
     return failure();
+  if (std::optional<ArrayAttr> cfg = getCfgDenoisers()) {
+    if (failed(sized("cfg_denoisers", cfg->size(), scales)))
+      return failure();
+    if (getGuidanceScale().convertToDouble() == 1.0)
+      return emitOpError("has cfg_denoisers but guidance_scale 1 (no unconditional branch)");
+  }
   return success();
 }
 
 LogicalResult MultiscaleSampleOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   ArrayRef<int64_t> y = shapeOf(getResult());
   auto elementType = getResult().getType().getElementType();
-  for (auto [scale, attr] : llvm::enumerate(getDenoisers())) {
-    auto ref = cast<FlatSymbolRefAttr>(attr);
-    StringRef name = ref.getValue();
-    auto fn = symbolTable.lookupNearestSymbolFrom<func::FuncOp>(*this, ref);
-    if (!fn)
-      return emitOpError() << "denoiser '" << name << "' is not a function in this module";
-    size_t params = getParams().size();
-    if (fn.getNumArguments() != 3 + params || fn.getNumResults() != 1)
-      return emitOpError() << "denoiser '" << name << "' must take (x, tau, latent"
-                           << (params ? ", params..." : "") << ") and return one velocity";
-    if (fn.getArgumentTypes()[2] != getLatent().getType())
-      return emitOpError() << "denoiser '" << name << "' takes a latent of type "
-                           << fn.getArgumentTypes()[2] << " but the latent is "
-                           << getLatent().getType();
-    int64_t r = getResolutions()[scale];
-    auto xType = RankedTensorType::get({y[0], y[1], r, r}, elementType);
-    auto tauType = RankedTensorType::get({y[0]}, elementType);
-    if (fn.getArgumentTypes()[0] != xType || fn.getResultTypes()[0] != xType)
-      return emitOpError() << "denoiser '" << name << "' of scale " << scale
-                           << " must take and return x of type " << xType;
-    if (fn.getArgumentTypes()[1] != tauType)
-      return emitOpError() << "denoiser '" << name << "' must take tau of type " << tauType;
-    for (size_t p = 0; p < params; ++p)
-      if (fn.getArgumentTypes()[3 + p] != getParams()[p].getType())
-        return emitOpError() << "denoiser '" << name << "' takes parameter " << p
-                             << " of type " << fn.getArgumentTypes()[3 + p] << " but gets "
-                             << getParams()[p].getType();
-  }
+  // `batches` images per call: 1 for denoisers, 2 for the CFG pair's denoisers.
+  auto check = [&](ArrayAttr functions, StringRef what, int64_t batches) -> LogicalResult {
+    auto latentType = cast<RankedTensorType>(getLatent().getType());
+    SmallVector<int64_t> latentShape(latentType.getShape());
+    latentShape[0] *= batches;
+    auto pairLatent = RankedTensorType::get(latentShape, latentType.getElementType());
+    for (auto [scale, attr] : llvm::enumerate(functions)) {
+      auto ref = cast<FlatSymbolRefAttr>(attr);
+      StringRef name = ref.getValue();
+      auto fn = symbolTable.lookupNearestSymbolFrom<func::FuncOp>(*this, ref);
+      if (!fn)
+        return emitOpError() << what << " '" << name << "' is not a function in this module";
+      size_t params = getParams().size();
+      if (fn.getNumArguments() != 3 + params || fn.getNumResults() != 1)
+        return emitOpError() << what << " '" << name << "' must take (x, tau, latent"
+                             << (params ? ", params..." : "") << ") and return one velocity";
+      if (fn.getArgumentTypes()[2] != pairLatent)
+        return emitOpError() << what << " '" << name << "' takes a latent of type "
+                             << fn.getArgumentTypes()[2] << ", expected " << pairLatent;
+      int64_t r = getResolutions()[scale];
+      auto xType = RankedTensorType::get({batches * y[0], y[1], r, r}, elementType);
+      auto tauType = RankedTensorType::get({batches * y[0]}, elementType);
+      if (fn.getArgumentTypes()[0] != xType || fn.getResultTypes()[0] != xType)
+        return emitOpError() << what << " '" << name << "' of scale " << scale
+                             << " must take and return x of type " << xType;
+      if (fn.getArgumentTypes()[1] != tauType)
+        return emitOpError() << what << " '" << name << "' must take tau of type " << tauType;
+      for (size_t p = 0; p < params; ++p)
+        if (fn.getArgumentTypes()[3 + p] != getParams()[p].getType())
+          return emitOpError() << what << " '" << name << "' takes parameter " << p
+                               << " of type " << fn.getArgumentTypes()[3 + p] << " but gets "
+                               << getParams()[p].getType();
+    }
+    return success();
+  };
+  if (failed(check(getDenoisers(), "denoiser", 1)))
+    return failure();
+  if (std::optional<ArrayAttr> cfg = getCfgDenoisers())
+    return check(*cfg, "cfg denoiser", 2);
   return success();
 }
 

@@ -527,12 +527,16 @@ public:
     b.setInsertionPointToEnd(module->getBody());
   }
 
-  OwningOpRef<ModuleOp> build(bool withLoss) {
+  OwningOpRef<ModuleOp> build(bool withLoss, bool pairCfg) {
+    pairCfg_ = pairCfg;
     buildInit();
     buildEncode();
     std::vector<int64_t> res = c.resolutions();
     for (size_t s = 0; s < res.size(); ++s)
       buildDenoise(s, res[s]);
+    if (pairCfg_)
+      for (size_t s = 0; s < res.size(); ++s)
+        buildPairDenoise(s, res[s]);
     buildDecode();
     buildReconstruct();
     if (withLoss)
@@ -543,6 +547,7 @@ public:
 private:
   const TokenizerConfig &c;
   Location loc;
+  bool pairCfg_ = false;
   OpBuilder b;
   std::vector<ParamSpec> specs;
   OwningOpRef<ModuleOp> module;
@@ -636,6 +641,19 @@ private:
   }
 
   std::string denoiserName(size_t scale) { return "denoise_s" + std::to_string(scale); }
+  std::string pairDenoiserName(size_t scale) { return "denoise_cfg_s" + std::to_string(scale); }
+
+  /// The sampler's CFG pair in one call: the denoiser at batch 2B, private to decode.
+  void buildPairDenoise(size_t scale, int64_t r) {
+    TokenizerGraph g(b, loc, c);
+    int64_t n = 2 * c.batchSize;
+    func::FuncOp fn = function(pairDenoiserName(scale),
+                               {{"x", f32({n, 3, r, r})}, {"tau", f32({n})}, {"latent", latentType(n)}},
+                               select("decoder."), {{"velocity", f32({n, 3, r, r})}}, g);
+    fn.setPrivate();
+    fn->setAttr(kOutlineAttr, b.getUnitAttr());
+    b.create<func::ReturnOp>(loc, g.denoise(fn.getArgument(0), fn.getArgument(1), fn.getArgument(2)));
+  }
 
   void buildDenoise(size_t scale, int64_t r) {
     TokenizerGraph g(b, loc, c);
@@ -646,6 +664,16 @@ private:
     // Called at every sampler step: one copy of the code.
     fn->setAttr(kOutlineAttr, b.getUnitAttr());
     b.create<func::ReturnOp>(loc, g.denoise(fn.getArgument(0), fn.getArgument(1), fn.getArgument(2)));
+  }
+
+  /// The sampler's batch-2B denoisers for the CFG pair, if built.
+  ArrayAttr pairDenoisers() {
+    if (!pairCfg_)
+      return nullptr;
+    SmallVector<Attribute> names;
+    for (int64_t s = 0; s < c.numScales; ++s)
+      names.push_back(FlatSymbolRefAttr::get(b.getContext(), pairDenoiserName(s)));
+    return b.getArrayAttr(names);
   }
 
   void buildDecode() {
@@ -668,7 +696,7 @@ private:
         loc, imagesType(n), fn.getArgument(0), nullLatent, seedScalar(fn.getArgument(1)), weights,
         b.getArrayAttr(denoisers), c.resolutions(), steps, sched.windowStart, sched.windowEnd,
         sched.tauStart, sched.tauEnd, sched.alpha, sched.beta, llvm::APFloat(c.guidance),
-        llvm::APFloat(c.gamma));
+        llvm::APFloat(c.gamma), pairDenoisers());
     b.create<func::ReturnOp>(loc, g.affine(x, 0.5, 0.5));
   }
 
@@ -766,7 +794,8 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::msdd::buildTokenizer(MLIRContext *context,
-                                                 const TokenizerConfig &config, bool withLoss) {
+                                                 const TokenizerConfig &config, bool withLoss,
+                                                 bool pairCfg) {
   context->loadDialect<MsddDialect, arith::ArithDialect, func::FuncDialect, tensor::TensorDialect>();
-  return ModuleBuilder(context, config).build(withLoss);
+  return ModuleBuilder(context, config).build(withLoss, pairCfg && config.guidance != 1.0);
 }

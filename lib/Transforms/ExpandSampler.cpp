@@ -53,11 +53,38 @@ struct Expander {
       llvm::append_range(args, op.getParams());
       return b.create<func::CallOp>(loc, fn, TypeRange{x.getType()}, args).getResult(0);
     };
-    Value v = call(op.getLatent());
     double w = op.getGuidanceScale().convertToDouble();
-    if (w != 1.0)
-      v = b.create<CfgCombineOp>(loc, x.getType(), call(op.getNullLatent()), v,
-                                 b.getF64FloatAttr(w));
+    Value v;
+    if (std::optional<ArrayAttr> pairs = op.getCfgDenoisers(); pairs && w != 1.0) {
+      // Both branches in one call of batch 2B: conditional first.
+      auto pairFn = cast<FlatSymbolRefAttr>((*pairs)[s]);
+      auto xType = cast<RankedTensorType>(x.getType());
+      int64_t batch = xType.getDimSize(0);
+      auto doubled = [&](Value a, Value b2) {
+        auto type = cast<RankedTensorType>(a.getType());
+        SmallVector<int64_t> shape(type.getShape());
+        shape[0] *= 2;
+        return b.create<ConcatOp>(loc, RankedTensorType::get(shape, type.getElementType()),
+                                  ValueRange{a, b2}, b.getI64IntegerAttr(0))
+            .getResult();
+      };
+      SmallVector<Value> args{doubled(x, x), doubled(tauB, tauB),
+                              doubled(op.getLatent(), op.getNullLatent())};
+      llvm::append_range(args, op.getParams());
+      Value both = b.create<func::CallOp>(loc, pairFn, TypeRange{args[0].getType()}, args)
+                       .getResult(0);
+      auto half = [&](int64_t start) {
+        return b.create<SliceOp>(loc, xType, both, b.getI64IntegerAttr(0),
+                                 b.getI64IntegerAttr(start))
+            .getResult();
+      };
+      v = b.create<CfgCombineOp>(loc, x.getType(), half(batch), half(0), b.getF64FloatAttr(w));
+    } else {
+      v = call(op.getLatent());
+      if (w != 1.0)
+        v = b.create<CfgCombineOp>(loc, x.getType(), call(op.getNullLatent()), v,
+                                   b.getF64FloatAttr(w));
+    }
     return b.create<EulerStepOp>(loc, x.getType(), x, v, b.getF64FloatAttr(0.0),
                                  b.getF64FloatAttr(dt));
   }

@@ -54,3 +54,30 @@ func.func @no_cfg(%l: tensor<2x8xf32>, %seed: i64) -> tensor<2x3x4x4xf32> {
       : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x3x4x4xf32>
   return %0 : tensor<2x3x4x4xf32>
 }
+
+// -----
+
+// cfg_denoisers: both CFG branches in one call at batch 2B (x and tau twice, the latent then
+// the null latent); the first B velocities are the conditional ones.
+// CHECK-LABEL: func.func @paired
+// CHECK: %[[TAU:.+]] = linalg.fill
+// CHECK: %[[X2:.+]] = msdd.concat %[[X:.+]], %[[X]] {axis = 0 : i64} : {{.*}} -> tensor<4x3x4x4xf32>
+// CHECK: %[[T2:.+]] = msdd.concat %[[TAU]], %[[TAU]] {axis = 0 : i64} : {{.*}} -> tensor<4xf32>
+// CHECK: %[[L2:.+]] = msdd.concat %arg0, %arg1 {axis = 0 : i64} : {{.*}} -> tensor<4x8xf32>
+// CHECK: %[[V2:.+]] = {{(func.)?}}call @pair4(%[[X2]], %[[T2]], %[[L2]])
+// CHECK-DAG: %[[VU:.+]] = msdd.slice %[[V2]] {axis = 0 : i64, start = 2 : i64}
+// CHECK-DAG: %[[VC:.+]] = msdd.slice %[[V2]] {axis = 0 : i64, start = 0 : i64}
+// CHECK: msdd.cfg_combine %[[VU]], %[[VC]] {guidance_scale = 3.000000e+00 : f64}
+// CHECK-NOT: call @d4
+func.func private @d4(tensor<2x3x4x4xf32>, tensor<2xf32>, tensor<2x8xf32>) -> tensor<2x3x4x4xf32>
+func.func private @pair4(tensor<4x3x4x4xf32>, tensor<4xf32>, tensor<4x8xf32>) -> tensor<4x3x4x4xf32>
+func.func @paired(%l: tensor<2x8xf32>, %n: tensor<2x8xf32>, %seed: i64) -> tensor<2x3x4x4xf32> {
+  %0 = msdd.multiscale_sample [@d4](%l, %n, %seed) {
+      resolutions = array<i64: 4>, steps = array<i64: 1>,
+      window_start = array<f64: 1.0>, window_end = array<f64: 0.0>,
+      tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>,
+      alpha = array<f64>, beta = array<f64>, guidance_scale = 3.0 : f64, gamma = 0.3333333333333333 : f64,
+      cfg_denoisers = [@pair4]}
+      : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x3x4x4xf32>
+  return %0 : tensor<2x3x4x4xf32>
+}

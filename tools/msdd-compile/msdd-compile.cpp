@@ -162,7 +162,8 @@ int main(int argc, char **argv) {
     if (!config)
       return fail(inputPath + ": " + error);
     // Inference artifacts leave out the loss (and its compile time).
-    module = msdd::buildTokenizer(&context, *config, /*withLoss=*/train);
+    // On GPUs the sampler runs both CFG branches in one batch-2B call.
+    module = msdd::buildTokenizer(&context, *config, /*withLoss=*/train, /*pairCfg=*/cuda);
     // The config's training hyperparameters, where the command line does not override them.
     auto fromConfig = [](cl::opt<double> &flag, double value) {
       if (!flag.getNumOccurrences())

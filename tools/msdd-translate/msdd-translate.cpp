@@ -38,6 +38,11 @@ static cl::opt<bool> fromConfig(
     "from-config",
     cl::desc("Build the tokenizer of a JSON config (models/*.json, docs/tokenizer.md)"),
     cl::cat(category));
+static cl::opt<bool> pairCfg(
+    "pair-cfg",
+    cl::desc("With --from-config: the sampler evaluates both CFG branches in one batch-2B "
+             "denoiser call (what msdd-compile --target cuda builds)"),
+    cl::cat(category));
 static cl::opt<bool> listOnnxOps("list-onnx-ops",
                                  cl::desc("Print the ONNX op types the importer supports"),
                                  cl::cat(category));
@@ -83,7 +88,8 @@ static int translateConfig() {
     return 1;
   }
   MLIRContext context;
-  OwningOpRef<ModuleOp> module = mlir::msdd::buildTokenizer(&context, *config);
+  OwningOpRef<ModuleOp> module =
+      mlir::msdd::buildTokenizer(&context, *config, /*withLoss=*/true, pairCfg);
   auto out = mlir::openOutputFile(outputPath, &error);
   if (!out) {
     llvm::errs() << "msdd-translate: error: " << outputPath << ": " << error << "\n";

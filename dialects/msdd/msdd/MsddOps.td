@@ -360,7 +360,10 @@ def Msdd_MultiscaleSampleOp : Msdd_Op<"multiscale_sample",
     `(x: [B, C, r, r], tau: [B], latent, params...) -> velocity [B, C, r, r]` (shapes are
     static, so each scale has its own; they normally share their weights, `params`). It is
     called once per step for each CFG branch (`guidance_scale` 1 skips the unconditional one).
-    `msdd-expand-sampler` turns the op into explicit per-scale loops.
+    With `cfg_denoisers` (and `guidance_scale` != 1), both branches go through one call of
+    `cfg_denoisers[s]`, the same denoiser for batch `2B`: `x` and `tau` twice, `latent`
+    then `null_latent`, the first `B` velocities conditional. `msdd-expand-sampler` turns
+    the op into explicit per-scale loops.
   }];
   let arguments = (ins Msdd_Tensor:$latent, Msdd_Tensor:$null_latent, I64:$seed,
                        Variadic<AnyRankedTensor>:$params,
@@ -369,7 +372,8 @@ def Msdd_MultiscaleSampleOp : Msdd_Op<"multiscale_sample",
                        DenseF64ArrayAttr:$window_start, DenseF64ArrayAttr:$window_end,
                        DenseF64ArrayAttr:$tau_start, DenseF64ArrayAttr:$tau_end,
                        DenseF64ArrayAttr:$alpha, DenseF64ArrayAttr:$beta,
-                       F64Attr:$guidance_scale, F64Attr:$gamma);
+                       F64Attr:$guidance_scale, F64Attr:$gamma,
+                       OptionalAttr<FlatSymbolRefArrayAttr>:$cfg_denoisers);
   let results = (outs Msdd_Tensor:$result);
   let assemblyFormat = [{
     $denoisers `(` $latent `,` $null_latent `,` $seed `)`

@@ -50,9 +50,12 @@ struct TokenizerConfig {
 std::optional<TokenizerConfig> parseTokenizerConfig(llvm::StringRef json, std::string &error);
 
 /// The functions of docs/tokenizer.md: init, encode, denoise_s<k>, decode, reconstruct and,
-/// with `withLoss`, the stage-1 loss (the input of msdd-compile --train).
+/// with `withLoss`, the stage-1 loss (the input of msdd-compile --train). With `pairCfg` (and
+/// guidance != 1) the sampler evaluates both CFG branches in one call of private batch-2B
+/// denoisers `denoise_cfg_s<k>`: half the launches on a GPU, nothing gained on a CPU but
+/// compile time (msdd-compile sets it for --target cuda).
 OwningOpRef<ModuleOp> buildTokenizer(MLIRContext *context, const TokenizerConfig &config,
-                                     bool withLoss = true);
+                                     bool withLoss = true, bool pairCfg = false);
 
 } // namespace mlir::msdd
 

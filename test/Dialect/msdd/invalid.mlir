@@ -1213,7 +1213,7 @@ func.func @sampler_denoiser_two_results(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>
 
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x16xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_denoiser_latent_type(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x16x16xf32> {
-  // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' takes a latent of type 'tensor<1x16xf32>' but the latent is 'tensor<1x8xf32>'}}
+  // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' takes a latent of type 'tensor<1x16xf32>', expected 'tensor<1x8xf32>'}}
   %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
@@ -1221,10 +1221,41 @@ func.func @sampler_denoiser_latent_type(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>
 
 // -----
 
+// The CFG pair's denoiser takes batch 2B.
+func.func private @d(tensor<1x3x8x8xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+func.func @sampler_cfg_denoiser_batch(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x8x8xf32> {
+  // expected-error @+1 {{'msdd.multiscale_sample' op cfg denoiser 'd' takes a latent of type 'tensor<1x8xf32>', expected 'tensor<2x8xf32>'}}
+  %0 = msdd.multiscale_sample [@d](%l, %n, %seed) {resolutions = array<i64: 8>, steps = array<i64: 2>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64, cfg_denoisers = [@d]}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+  return %0 : tensor<1x3x8x8xf32>
+}
+
+// -----
+
+func.func private @d(tensor<1x3x8x8xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+func.func @sampler_cfg_denoisers_without_guidance(%l: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x8x8xf32> {
+  // expected-error @+1 {{'msdd.multiscale_sample' op has cfg_denoisers but guidance_scale 1 (no unconditional branch)}}
+  %0 = msdd.multiscale_sample [@d](%l, %l, %seed) {resolutions = array<i64: 8>, steps = array<i64: 2>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 1.0 : f64, gamma = 0.25 : f64, cfg_denoisers = [@d]}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+  return %0 : tensor<1x3x8x8xf32>
+}
+
+// -----
+
+func.func private @d(tensor<1x3x8x8xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+func.func @sampler_cfg_denoisers_count(%l: tensor<1x8xf32>, %n: tensor<1x8xf32>, %seed: i64) -> tensor<1x3x8x8xf32> {
+  // expected-error @+1 {{'msdd.multiscale_sample' op cfg_denoisers has 2 entries, expected 1}}
+  %0 = msdd.multiscale_sample [@d](%l, %n, %seed) {resolutions = array<i64: 8>, steps = array<i64: 2>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64, cfg_denoisers = [@d, @d]}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x3x8x8xf32>
+  return %0 : tensor<1x3x8x8xf32>
+}
+
+// -----
+
 // The element type is part of the latent's type.
 func.func private @denoiser(tensor<1x3x16x16xf32>, tensor<1xf32>, tensor<1x8xf32>) -> tensor<1x3x16x16xf32>
 func.func @sampler_denoiser_latent_element_type(%l: tensor<1x8xf64>, %n: tensor<1x8xf64>, %seed: i64) -> tensor<1x3x16x16xf32> {
-  // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' takes a latent of type 'tensor<1x8xf32>' but the latent is 'tensor<1x8xf64>'}}
+  // expected-error @+1 {{'msdd.multiscale_sample' op denoiser 'denoiser' takes a latent of type 'tensor<1x8xf32>', expected 'tensor<1x8xf64>'}}
   %0 = msdd.multiscale_sample [@denoiser, @denoiser](%l, %n, %seed) {resolutions = array<i64: 8, 16>, steps = array<i64: 2, 2>, window_start = array<f64: 1.0, 0.5>, window_end = array<f64: 0.5, 0.0>, tau_start = array<f64: 1.0, 1.0>, tau_end = array<f64: 0.0, 0.0>, alpha = array<f64: 0.5>, beta = array<f64: 0.8>, guidance_scale = 3.0 : f64, gamma = 0.25 : f64}
       : (tensor<1x8xf64>, tensor<1x8xf64>) -> tensor<1x3x16x16xf32>
   return %0 : tensor<1x3x16x16xf32>
