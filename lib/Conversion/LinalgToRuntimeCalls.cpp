@@ -8,6 +8,8 @@
 #include "msdd/Conversion/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -58,6 +60,44 @@ Value roundToBf16(OpBuilder &b, Location loc, Value view) {
   return copy;
 }
 
+/// The buffer `view` is a view of (through subviews, casts and reshapes).
+Value rootBuffer(Value view) {
+  while (auto viewLike = view.getDefiningOp<ViewLikeOpInterface>())
+    view = viewLike.getViewSource();
+  return view;
+}
+
+/// The linalg.fill of zero that initializes `op`'s accumulator, if nothing between the two
+/// touches that buffer: the product can then overwrite instead of accumulate.
+linalg::FillOp zeroFillOfAccumulator(linalg::LinalgOp op) {
+  Value c = op.getDpsInits()[0];
+  Value root = rootBuffer(c);
+  auto touches = [&](Operation *other) {
+    WalkResult result = other->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (isa<MemRefType>(operand.getType()) && rootBuffer(operand) == root)
+          return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    return result.wasInterrupted();
+  };
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    auto fill = dyn_cast<linalg::FillOp>(prev);
+    if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == c)
+      return matchPattern(fill.getInputs()[0], m_AnyZeroFloat()) ? fill : nullptr;
+    if (touches(prev))
+      return nullptr;
+  }
+  return nullptr;
+}
+
+/// bf16 factors and an f32 accumulator (msdd-round-contraction-operands).
+bool hasRoundedFactors(linalg::LinalgOp op) {
+  return getElementTypeOrSelf(op->getOperand(0)).isBF16() &&
+         getElementTypeOrSelf(op->getOperand(1)).isBF16() &&
+         getElementTypeOrSelf(op->getOperand(2)).isF32();
+}
+
 struct ConvertLinalgToRuntimeCallsPass
     : msdd::impl::ConvertLinalgToRuntimeCallsBase<ConvertLinalgToRuntimeCallsPass> {
   using Base::Base;
@@ -79,10 +119,11 @@ struct ConvertLinalgToRuntimeCallsPass
       if (op.hasPureBufferSemantics() &&
           isa<linalg::MatmulOp, linalg::MatmulTransposeBOp, linalg::BatchMatmulOp,
               linalg::BatchMatmulTransposeBOp>(op.getOperation()) &&
-          llvm::all_of(op->getOperandTypes(), [&](Type t) {
-            Type e = cast<MemRefType>(t).getElementType();
-            return (e.isF32() || e.isF64()) && e == getElementTypeOrSelf(op->getOperand(0));
-          }))
+          (llvm::all_of(op->getOperandTypes(), [&](Type t) {
+             Type e = cast<MemRefType>(t).getElementType();
+             return (e.isF32() || e.isF64()) && e == getElementTypeOrSelf(op->getOperand(0));
+           }) ||
+           (cuda && hasRoundedFactors(op))))
         contractions.push_back(op);
     });
     for (linalg::LinalgOp op : contractions) {
@@ -91,12 +132,17 @@ struct ConvertLinalgToRuntimeCallsPass
           isa<linalg::MatmulTransposeBOp, linalg::BatchMatmulTransposeBOp>(op.getOperation());
       int64_t rank = batched ? 3 : 2;
       Type elementType = getElementTypeOrSelf(op->getOperand(0));
+      // Looked for before this product's own casts and roundings are inserted.
+      linalg::FillOp zeroFill = cuda ? zeroFillOfAccumulator(op) : nullptr;
       OpBuilder b(op);
       Location loc = op.getLoc();
       SmallVector<Value> operands(op->getOperands());
       // bf16 mode: A and B rounded into bf16 buffers (cuBLAS's "fast 16BF" f32 mode may
       // run TF32 instead); the f32 accumulator stays.
-      std::string suffix = elementType.isF32() ? "f32" : "f64";
+      std::string suffix = elementType.isF64() ? "f64" : "f32";
+      bool prerounded = hasRoundedFactors(op);
+      if (prerounded)
+        suffix = "bf16";
       bool bf16 = cuda && mode == 2 && elementType.isF32();
       SmallVector<Value> rounded;
       if (bf16) {
@@ -118,7 +164,12 @@ struct ConvertLinalgToRuntimeCallsPass
         args.push_back(b.create<memref::CastOp>(
             loc, fullyDynamicStrided(getElementTypeOrSelf(operand), rank), operand));
       args.push_back(b.create<arith::ConstantIntOp>(loc, transposeB ? 1 : 0, 64));
-      if (cuda && !bf16)
+      if (cuda) {
+        args.push_back(b.create<arith::ConstantIntOp>(loc, zeroFill ? 0 : 1, 64));
+        if (zeroFill)
+          zeroFill->erase();
+      }
+      if (cuda && !bf16 && !prerounded)
         args.push_back(b.create<arith::ConstantIntOp>(loc, mode, 64));
       b.create<func::CallOp>(loc, getOrDeclare(module, name, ValueRange(args).getTypes()), args);
       for (Value copy : rounded)

@@ -356,11 +356,13 @@ bool asGemmOperand(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStr
 
 enum class GemmTypes { F32, F64, BF16 }; // of A and B; C is f32 except for F64
 
-/// C[b] += A[b] * op(B[b]) for `batch` matrices (row-major views; batch strides in elements).
+/// C[b] = A[b] * op(B[b]) (+ C[b] if `accumulate`) for `batch` matrices (row-major views;
+/// batch strides in elements).
 void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, const int64_t *aSizes,
           const int64_t *aStrides, int64_t aBatchStride, const void *b, const int64_t *bSizes,
           const int64_t *bStrides, int64_t bBatchStride, void *c, const int64_t *cSizes,
-          const int64_t *cStrides, int64_t cBatchStride, bool transposeB, int64_t mathMode) {
+          const int64_t *cStrides, int64_t cBatchStride, bool transposeB, bool accumulate,
+          int64_t mathMode) {
   int64_t m = cSizes[0], n = cSizes[1], k = aSizes[1];
   if (m == 0 || n == 0 || batch == 0)
     return;
@@ -383,17 +385,18 @@ void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, con
                 : mathMode == 1 ? kComputeF32FastTF32
                 : mathMode == 2 ? kComputeF32FastBF16
                                 : kComputeF32;
-  float oneF = 1.0f;
-  double oneD = 1.0;
+  float oneF = 1.0f, zeroF = 0.0f;
+  double oneD = 1.0, zeroD = 0.0;
   const void *one = isDouble ? static_cast<const void *>(&oneD) : &oneF;
-  if (k == 0)
+  const void *beta = accumulate ? one : isDouble ? static_cast<const void *>(&zeroD) : &zeroF;
+  if (k == 0 && accumulate)
     return; // C += nothing
   Profiler &profiler = Profiler::get();
   CUevent start = profiler.enabled() ? profiler.begin(threadStream()) : nullptr;
   if (int rc = blas().gemm(threadBlasHandle(), gb.op, ga.op, static_cast<int>(n),
                            static_cast<int>(m), static_cast<int>(k), one, b, abType,
                            static_cast<int>(gb.ld), bBatchStride, a, abType,
-                           static_cast<int>(ga.ld), aBatchStride, one, c, cType,
+                           static_cast<int>(ga.ld), aBatchStride, beta, c, cType,
                            static_cast<int>(gc.ld), cBatchStride, static_cast<int>(batch),
                            compute, kGemmDefault))
     fatal(kernel, "cublasGemmStridedBatchedEx failed with status " + std::to_string(rc));
@@ -405,20 +408,20 @@ void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, con
 
 template <typename MA, typename MC>
 void matmul2d(const char *kernel, GemmTypes types, MA *A, MA *B, MC *C, int64_t transposeB,
-              int64_t mathMode) {
+              int64_t accumulate, int64_t mathMode) {
   gemm(kernel, types, 1, A->aligned + A->offset, A->sizes, A->strides, 0,
        B->aligned + B->offset, B->sizes, B->strides, 0, C->aligned + C->offset, C->sizes,
-       C->strides, 0, transposeB, mathMode);
+       C->strides, 0, transposeB, accumulate, mathMode);
 }
 
 template <typename MA, typename MC>
 void matmul3d(const char *kernel, GemmTypes types, MA *A, MA *B, MC *C, int64_t transposeB,
-              int64_t mathMode) {
+              int64_t accumulate, int64_t mathMode) {
   auto batchStride = [](auto *v) -> int64_t { return v->sizes[0] == 1 ? 0 : v->strides[0]; };
   gemm(kernel, types, C->sizes[0], A->aligned + A->offset, A->sizes + 1, A->strides + 1,
        batchStride(A), B->aligned + B->offset, B->sizes + 1, B->strides + 1, batchStride(B),
        C->aligned + C->offset, C->sizes + 1, C->strides + 1, batchStride(C), transposeB,
-       mathMode);
+       accumulate, mathMode);
 }
 
 /// Kernel modules by image address: the host code asks for its module at every launch.
@@ -623,36 +626,44 @@ void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {
 
 void _mlir_ciface_msdd_rt_cuda_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
                                           msdd_memref2d_f32 *C, int64_t transposeB,
+                                          int64_t accumulate,
                                           int64_t mathMode) {
-  matmul2d("msdd_rt_cuda_matmul_f32", GemmTypes::F32, A, B, C, transposeB, mathMode);
+  matmul2d("msdd_rt_cuda_matmul_f32", GemmTypes::F32, A, B, C, transposeB, accumulate, mathMode);
 }
 
 void _mlir_ciface_msdd_rt_cuda_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
                                           msdd_memref2d_f64 *C, int64_t transposeB,
+                                          int64_t accumulate,
                                           int64_t mathMode) {
-  matmul2d("msdd_rt_cuda_matmul_f64", GemmTypes::F64, A, B, C, transposeB, mathMode);
+  matmul2d("msdd_rt_cuda_matmul_f64", GemmTypes::F64, A, B, C, transposeB, accumulate, mathMode);
 }
 
 void _mlir_ciface_msdd_rt_cuda_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
                                                 msdd_memref3d_f32 *C, int64_t transposeB,
+                                                int64_t accumulate,
                                                 int64_t mathMode) {
-  matmul3d("msdd_rt_cuda_batch_matmul_f32", GemmTypes::F32, A, B, C, transposeB, mathMode);
+  matmul3d("msdd_rt_cuda_batch_matmul_f32", GemmTypes::F32, A, B, C,
+           transposeB, accumulate, mathMode);
 }
 
 void _mlir_ciface_msdd_rt_cuda_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
                                                 msdd_memref3d_f64 *C, int64_t transposeB,
+                                                int64_t accumulate,
                                                 int64_t mathMode) {
-  matmul3d("msdd_rt_cuda_batch_matmul_f64", GemmTypes::F64, A, B, C, transposeB, mathMode);
+  matmul3d("msdd_rt_cuda_batch_matmul_f64", GemmTypes::F64, A, B, C,
+           transposeB, accumulate, mathMode);
 }
 
 void _mlir_ciface_msdd_rt_cuda_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
-                                           msdd_memref2d_f32 *C, int64_t transposeB) {
-  matmul2d("msdd_rt_cuda_matmul_bf16", GemmTypes::BF16, A, B, C, transposeB, 0);
+                                           msdd_memref2d_f32 *C, int64_t transposeB,
+                                           int64_t accumulate) {
+  matmul2d("msdd_rt_cuda_matmul_bf16", GemmTypes::BF16, A, B, C, transposeB, accumulate, 0);
 }
 
 void _mlir_ciface_msdd_rt_cuda_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
-                                                 msdd_memref3d_f32 *C, int64_t transposeB) {
-  matmul3d("msdd_rt_cuda_batch_matmul_bf16", GemmTypes::BF16, A, B, C, transposeB, 0);
+                                                 msdd_memref3d_f32 *C, int64_t transposeB,
+                                                 int64_t accumulate) {
+  matmul3d("msdd_rt_cuda_batch_matmul_bf16", GemmTypes::BF16, A, B, C, transposeB, accumulate, 0);
 }
 
 } // extern "C"

@@ -39,14 +39,15 @@ struct Stage {
   std::string passes;
 };
 
+/// `beforeFusion`: target passes on linalg-on-tensors that elementwise fusion should see.
 std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
-                             const char *target = "cpu") {
+                             const char *target = "cpu", const std::string &beforeFusion = "") {
   return {
       {"linalg",
        std::string("msdd-expand-sampler, msdd-record-entry-points{target=") + target +
            "}, msdd-inline-calls, symbol-dce,"
-       "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, "
-       "msdd-fuse-elementwise, canonicalize, cse)"},
+           "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, " +
+           beforeFusion + "msdd-fuse-elementwise, canonicalize, cse)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
       {"bufferized",
@@ -87,7 +88,10 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
     llvm::report_fatal_error("invalid msdd pipeline prologue: " + llvm::Twine(options.prologue));
   // The target-neutral stages are the CPU pipeline's, without the CPU's tiling: on the GPU
   // every point of an op's parallel space is a thread (msdd-map-loops-to-gpu).
-  for (const Stage &stage : cpuStages(options, "cuda")) {
+  // bf16 factors are rounded where they are produced, not in passes of their own.
+  std::string beforeFusion =
+      cuda.mathMode == "bf16" ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
+  for (const Stage &stage : cpuStages(options, "cuda", beforeFusion)) {
     if (StringRef(stage.name) == "tiled")
       continue;
     if (StringRef(stage.name) == "loops")

@@ -44,16 +44,18 @@ func.func @other_types(%a: memref<4x4xf64>, %c: memref<4x4xf64>, %h: memref<4x4x
 
 // -----
 
-// With device=cuda: cuBLAS calls on device buffers. TF32 and f32 pass the math mode last;
-// bf16 rounds both factors into bf16 buffers first and calls the _bf16 kernel.
+// With device=cuda: cuBLAS calls on device buffers, with `accumulate` after transposeB
+// (1: C is not known to be zero). TF32 and f32 pass the math mode last; bf16 rounds both
+// factors into bf16 buffers first and calls the _bf16 kernel.
 // RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=tf32" | FileCheck %s --check-prefix=TF32
 // RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=bf16" | FileCheck %s --check-prefix=BF16
 // TF32-LABEL: func.func @cuda_batch
 // TF32: %[[TRANS:.+]] = arith.constant 1 : i64
+// TF32: %[[ACC:.+]] = arith.constant 1 : i64
 // TF32: %[[MODE:.+]] = arith.constant 1 : i64
-// TF32: call @msdd_rt_cuda_batch_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[TRANS]], %[[MODE]])
+// TF32: call @msdd_rt_cuda_batch_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[TRANS]], %[[ACC]], %[[MODE]])
 // BF16-LABEL: func.func private @msdd_rt_cuda_batch_matmul_bf16
-// BF16-SAME: (memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>, memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>, memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>, i64)
+// BF16-SAME: (memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>, memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>, memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>, i64, i64)
 // BF16-LABEL: func.func @cuda_batch
 // BF16: %[[A:.+]] = memref.alloc() : memref<2x4x8xbf16>
 // BF16: linalg.generic {{.*}} ins(%arg0 : memref<2x4x8xf32>) outs(%[[A]] : memref<2x4x8xbf16>)
@@ -64,5 +66,56 @@ func.func @other_types(%a: memref<4x4xf64>, %c: memref<4x4xf64>, %h: memref<4x4x
 // BF16-NEXT: memref.dealloc %[[B]]
 func.func @cuda_batch(%a: memref<2x4x8xf32>, %b: memref<2x3x8xf32>, %c: memref<2x4x3xf32>) {
   linalg.batch_matmul_transpose_b ins(%a, %b : memref<2x4x8xf32>, memref<2x3x8xf32>) outs(%c : memref<2x4x3xf32>)
+  return
+}
+
+// -----
+
+// Factors already rounded at the tensor level (msdd-round-contraction-operands) go to the
+// _bf16 kernel as they are, whatever the math mode: no second rounding, no mode argument.
+// RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=tf32" | FileCheck %s --check-prefix=PREROUNDED
+// PREROUNDED-LABEL: func.func @cuda_prerounded
+// PREROUNDED-NOT: linalg.generic
+// PREROUNDED: %[[TRANS:.+]] = arith.constant 0 : i64
+// PREROUNDED-NEXT: %[[ACC:.+]] = arith.constant 1 : i64
+// PREROUNDED-NEXT: call @msdd_rt_cuda_matmul_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %[[TRANS]], %[[ACC]]) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64) -> ()
+// PREROUNDED-NOT: memref.dealloc
+func.func @cuda_prerounded(%a: memref<4x8xbf16>, %b: memref<8x2xbf16>, %c: memref<4x2xf32>) {
+  linalg.matmul ins(%a, %b : memref<4x8xbf16>, memref<8x2xbf16>) outs(%c : memref<4x2xf32>)
+  return
+}
+
+// -----
+
+// A zero fill of the accumulator just before the product is dropped: cuBLAS overwrites C
+// (accumulate = 0). Not when something reads or writes that buffer in between, nor for
+// fills of other values. The CPU calls keep the fill (no accumulate argument).
+// RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=tf32" | FileCheck %s --check-prefix=OVERWRITE
+// OVERWRITE-LABEL: func.func @cuda_zero_fill
+// OVERWRITE-NOT: linalg.fill
+// OVERWRITE: %[[TRANS:.+]] = arith.constant 0 : i64
+// OVERWRITE-NEXT: %[[ACC0:.+]] = arith.constant 0 : i64
+// OVERWRITE: call @msdd_rt_cuda_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[TRANS]], %[[ACC0]], %{{.+}})
+// OVERWRITE: linalg.fill ins(%{{.+}} : f32) outs(%[[T:.+]] : memref<4x2xf32>)
+// OVERWRITE: memref.subview %[[T]]
+// OVERWRITE: %[[ACC1:.+]] = arith.constant 1 : i64
+// OVERWRITE: call @msdd_rt_cuda_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[ACC1]], %{{.+}})
+// OVERWRITE: linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : memref<4x2xf32>)
+// OVERWRITE: %[[ACC2:.+]] = arith.constant 1 : i64
+// OVERWRITE: call @msdd_rt_cuda_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[ACC2]], %{{.+}})
+// CHECK-LABEL: func.func @cuda_zero_fill
+// CHECK: linalg.fill
+// CHECK: call @msdd_rt_matmul_f32
+func.func @cuda_zero_fill(%a: memref<4x8xf32>, %b: memref<8x2xf32>, %c: memref<4x2xf32>, %t: memref<4x2xf32>, %u: memref<4x2xf32>, %x: memref<2xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x2xf32>)
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x2xf32>) outs(%c : memref<4x2xf32>)
+  linalg.fill ins(%zero : f32) outs(%t : memref<4x2xf32>)
+  %row = memref.subview %t[0, 0] [1, 2] [1, 1] : memref<4x2xf32> to memref<2xf32, strided<[1]>>
+  memref.copy %x, %row : memref<2xf32> to memref<2xf32, strided<[1]>>
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x2xf32>) outs(%t : memref<4x2xf32>)
+  linalg.fill ins(%one : f32) outs(%u : memref<4x2xf32>)
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x2xf32>) outs(%u : memref<4x2xf32>)
   return
 }

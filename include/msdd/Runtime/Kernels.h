@@ -89,25 +89,32 @@ typedef struct msdd_memref3d_bf16 {
 } msdd_memref3d_bf16;
 
 /* CUDA artifacts: the same products on device buffers through cuBLAS (Cuda.cpp), on the
- * calling thread's stream. mathMode: 0 f32, 1 TF32 tensor cores (f32 accumulation); f64
- * ignores it. The _bf16 forms take bf16 factors and an f32 accumulator (bf16 tensor cores). */
+ * calling thread's stream. accumulate: 1 for C += A op(B), 0 for C = A op(B) (C is not
+ * read). mathMode: 0 f32, 1 TF32 tensor cores (f32 accumulation); f64 ignores it. The _bf16
+ * forms take bf16 factors and an f32 accumulator (bf16 tensor cores). */
 void _mlir_ciface_msdd_rt_cuda_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
                                           msdd_memref2d_f32 *C, int64_t transposeB,
+                                          int64_t accumulate,
                                           int64_t mathMode);
 void _mlir_ciface_msdd_rt_cuda_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
                                                 msdd_memref3d_f32 *C, int64_t transposeB,
+                                                int64_t accumulate,
                                                 int64_t mathMode);
 void _mlir_ciface_msdd_rt_cuda_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
                                           msdd_memref2d_f64 *C, int64_t transposeB,
+                                          int64_t accumulate,
                                           int64_t mathMode);
 void _mlir_ciface_msdd_rt_cuda_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
                                                 msdd_memref3d_f64 *C, int64_t transposeB,
+                                                int64_t accumulate,
                                                 int64_t mathMode);
 
 void _mlir_ciface_msdd_rt_cuda_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
-                                           msdd_memref2d_f32 *C, int64_t transposeB);
+                                           msdd_memref2d_f32 *C, int64_t transposeB,
+                                           int64_t accumulate);
 void _mlir_ciface_msdd_rt_cuda_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
-                                                 msdd_memref3d_f32 *C, int64_t transposeB);
+                                                 msdd_memref3d_f32 *C, int64_t transposeB,
+                                                 int64_t accumulate);
 
 /* Memory for compiled code's temporaries (MLIR's generic allocation functions): freed
  * blocks are cached per size and reused by later calls. Blocks are 64-byte aligned. */

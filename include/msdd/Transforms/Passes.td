@@ -156,4 +156,22 @@ def CloneFillsPerUse : Pass<"msdd-clone-fills-per-use", "func::FuncOp"> {
   }];
 }
 
+def RoundContractionOperands : Pass<"msdd-round-contraction-operands", "func::FuncOp"> {
+  let summary = "Round the factors of f32 matrix products to a narrower type";
+  let description = [{
+    For bf16 tensor cores (`--math-mode bf16`): both factors of every f32 `linalg.matmul`,
+    `matmul_transpose_b`, `batch_matmul` and `batch_matmul_transpose_b` on tensors are
+    rounded (`arith.truncf`, nearest even) by an elementwise `linalg.generic`, and the product
+    reads the narrow factors with an f32 accumulator. Run before `msdd-fuse-elementwise`, the
+    rounding fuses into the producer of each factor, which then writes the narrow copy
+    directly: no separate pass over the data, and half the bytes read by the product.
+  }];
+  let options = [
+    Option<"elementType", "element-type", "std::string", /*default=*/"\"bf16\"",
+           "The factors' type: bf16 or f16">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // MSDD_TRANSFORMS_PASSES
