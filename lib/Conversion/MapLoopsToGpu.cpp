@@ -46,7 +46,56 @@ void wrapInSingleThread(OpBuilder &b, Operation *begin, Operation *end) {
                               begin->getIterator(), end->getIterator());
 }
 
-/// Replaces `loop` (constant bounds, no reductions) by a launch of one thread per point.
+/// The position of `linear` in a row-major space of `counts`, last dimension fastest. Index
+/// is 64-bit on the GPU, where 64-bit division (even by a constant) is emulated: spaces of
+/// fewer than 2^31 points are split on 32 bits.
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear, ArrayRef<int64_t> counts) {
+  int64_t total = 1;
+  for (int64_t count : counts)
+    total *= count;
+  bool narrow = total <= std::numeric_limits<int32_t>::max();
+  auto constant = [&](int64_t v) -> Value {
+    return narrow ? b.create<arith::ConstantIntOp>(loc, v, 32).getResult()
+                  : b.create<arith::ConstantIndexOp>(loc, v).getResult();
+  };
+  Value rest = narrow ? b.create<arith::IndexCastUIOp>(loc, b.getI32Type(), linear).getResult()
+                      : linear;
+  SmallVector<Value> indices(counts.size());
+  for (int64_t d = static_cast<int64_t>(counts.size()) - 1; d >= 0; --d) {
+    Value index = d == 0 ? rest : b.create<arith::RemUIOp>(loc, rest, constant(counts[d])).getResult();
+    if (d > 0)
+      rest = b.create<arith::DivUIOp>(loc, rest, constant(counts[d]));
+    indices[d] = narrow ? b.create<arith::IndexCastUIOp>(loc, b.getIndexType(), index).getResult()
+                        : index;
+  }
+  return indices;
+}
+
+/// Large elementwise ops give each thread kCoarsening points: with one point per thread,
+/// the loads in flight (one per resident thread) cannot cover the memory latency.
+constexpr int64_t kCoarsening = 4, kCoarsenMinPoints = int64_t(1) << 20;
+
+/// A loop body of loads, side-effect-free ops and stores, every store after every load, so
+/// that the bodies of several points can be interleaved.
+bool isStraightLine(Block &body) {
+  bool stored = false;
+  for (Operation &op : body.without_terminator()) {
+    if (op.getNumRegions())
+      return false;
+    if (isa<memref::StoreOp>(op)) {
+      stored = true;
+    } else if (isa<memref::LoadOp>(op)) {
+      if (stored)
+        return false;
+    } else if (!isMemoryEffectFree(&op)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Replaces `loop` (constant bounds, no reductions) by a launch of one thread per point, or
+/// per kCoarsening points for large straight-line bodies.
 LogicalResult mapParallelLoop(OpBuilder &b, scf::ParallelOp loop, int64_t blockSize) {
   SmallVector<int64_t> lower, counts, steps;
   int64_t total = 1;
@@ -67,36 +116,59 @@ LogicalResult mapParallelLoop(OpBuilder &b, scf::ParallelOp loop, int64_t blockS
     loop.erase();
     return success();
   }
+  int64_t factor = total >= kCoarsenMinPoints && isStraightLine(*loop.getBody()) ? kCoarsening : 1;
   int64_t threads = std::min(total, blockSize);
-  int64_t blocks = (total + threads - 1) / threads;
+  int64_t perBlock = threads * factor;
+  int64_t blocks = (total + perBlock - 1) / perBlock;
+  bool tail = blocks * perBlock != total;
   Location loc = loop.getLoc();
   b.setInsertionPoint(loop);
   gpu::LaunchOp launch = createLaunch(b, loc, blocks, threads);
   b.setInsertionPointToStart(&launch.getBody().front());
-  Value id = b.create<arith::AddIOp>(
-      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, launch.getBlockSizeX()),
+  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  Value base = b.create<arith::AddIOp>(
+      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, constant(perBlock)),
       launch.getThreadIds().x);
-  if (blocks * threads != total) {
-    Value inRange = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, id,
-                                            b.create<arith::ConstantIndexOp>(loc, total));
-    auto guard = b.create<scf::IfOp>(loc, inRange, /*withElseRegion=*/false);
+  // The thread's points: base, base + threads, ... (each step coalesced across a warp).
+  SmallVector<Value> ids;
+  for (int64_t j = 0; j < factor; ++j)
+    ids.push_back(j == 0 ? base : b.create<arith::AddIOp>(loc, base, constant(j * threads)));
+  auto inRange = [&](Value id) {
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, id, constant(total));
+  };
+  if (factor == 1 && tail) {
+    auto guard = b.create<scf::IfOp>(loc, inRange(base), /*withElseRegion=*/false);
     b.setInsertionPointToStart(&guard.getThenRegion().front());
   }
-  // Delinearize, last dimension fastest.
-  IRMapping mapping;
-  Value rest = id;
-  for (int64_t d = counts.size() - 1; d >= 0; --d) {
-    Value count = b.create<arith::ConstantIndexOp>(loc, counts[d]);
-    Value index = d == 0 ? rest : b.create<arith::RemUIOp>(loc, rest, count).getResult();
-    if (d > 0)
-      rest = b.create<arith::DivUIOp>(loc, rest, count);
-    Value iv = b.create<arith::AddIOp>(
-        loc, b.create<arith::ConstantIndexOp>(loc, lower[d]),
-        b.create<arith::MulIOp>(loc, index, b.create<arith::ConstantIndexOp>(loc, steps[d])));
-    mapping.map(loop.getInductionVars()[d], iv);
+  SmallVector<IRMapping> mappings(factor);
+  for (int64_t j = 0; j < factor; ++j) {
+    // Out-of-range points of a coarsened thread compute the last point again; only their
+    // stores are skipped.
+    Value id = factor > 1 && tail
+                   ? b.create<arith::MinUIOp>(loc, ids[j], constant(total - 1)).getResult()
+                   : ids[j];
+    for (auto [d, index] : llvm::enumerate(delinearize(b, loc, id, counts))) {
+      Value iv = b.create<arith::AddIOp>(loc, constant(lower[d]),
+                                         b.create<arith::MulIOp>(loc, index, constant(steps[d])));
+      mappings[j].map(loop.getInductionVars()[d], iv);
+    }
   }
-  for (Operation &op : loop.getBody()->without_terminator())
-    b.clone(op, mapping);
+  // All points' loads and arithmetic first, then their stores: the loads are in flight
+  // together (scf.parallel's points are independent, so the order is free).
+  for (int64_t j = 0; j < factor; ++j)
+    for (Operation &op : loop.getBody()->without_terminator())
+      if (!isa<memref::StoreOp>(op))
+        b.clone(op, mappings[j]);
+  for (int64_t j = 0; j < factor; ++j) {
+    OpBuilder::InsertionGuard guard(b);
+    if (factor > 1 && tail) {
+      auto ifOp = b.create<scf::IfOp>(loc, inRange(ids[j]), /*withElseRegion=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    }
+    for (Operation &op : loop.getBody()->without_terminator())
+      if (isa<memref::StoreOp>(op))
+        b.clone(op, mappings[j]);
+  }
   loop.erase();
   return success();
 }
@@ -188,13 +260,8 @@ LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reducti
         /*withElseRegion=*/false);
     b.setInsertionPointToStart(&guard.getThenRegion().front());
   }
-  SmallVector<Value> ivs(ranges.size());
-  Value rest = point;
-  for (int64_t d = static_cast<int64_t>(ranges.size()) - 2; d >= 0; --d) {
-    ivs[d] = d == 0 ? rest : b.create<arith::RemUIOp>(loc, rest, constant(ranges[d])).getResult();
-    if (d > 0)
-      rest = b.create<arith::DivUIOp>(loc, rest, constant(ranges[d]));
-  }
+  SmallVector<Value> ivs = delinearize(b, loc, point, ArrayRef(ranges).drop_back());
+  ivs.push_back(nullptr); // the reduced dimension's, set per loop below
 
   Block &body = op.getRegion().front();
   BlockArgument out = body.getArgument(op.getNumDpsInputs());

@@ -12,8 +12,12 @@
 // CHECK: %[[ID:.+]] = arith.addi %[[MUL]], %[[TX]]
 // CHECK: %[[IN:.+]] = arith.cmpi ult, %[[ID]], %{{.+}} : index
 // CHECK: scf.if %[[IN]]
-// CHECK: %[[J:.+]] = arith.remui %[[ID]], %{{.+}} : index
-// CHECK: %[[I:.+]] = arith.divui %[[ID]], %{{.+}} : index
+// Fewer than 2^31 points: the divisions run on i32 (64-bit ones are emulated on GPUs).
+// CHECK: %[[ID32:.+]] = arith.index_castui %[[ID]] : index to i32
+// CHECK: %[[J32:.+]] = arith.remui %[[ID32]], %{{.+}} : i32
+// CHECK: %[[I32:.+]] = arith.divui %[[ID32]], %{{.+}} : i32
+// CHECK: arith.index_castui %[[J32]] : i32 to index
+// CHECK: arith.index_castui %[[I32]] : i32 to index
 // CHECK: memref.load %arg0[%{{.+}}, %{{.+}}]
 // CHECK: math.exp
 // CHECK: memref.store
@@ -129,6 +133,64 @@ func.func @row_max(%x: memref<4x4x128xf32>, %y: memref<4x4xf32>) {
   ^bb0(%in: f32, %acc: f32):
     %m = arith.maximumf %acc, %in : f32
     linalg.yield %m : f32
+  }
+  return
+}
+
+// -----
+
+// 2^31 points: the linear id does not fit in i32, so delinearization stays on index.
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @huge
+// CHECK: gpu.launch
+// CHECK-NOT: index_castui
+// CHECK: arith.remui %{{.+}}, %{{.+}} : index
+// CHECK: arith.divui %{{.+}}, %{{.+}} : index
+// CHECK: gpu.terminator
+func.func @huge(%x: memref<2x1073741824xf32>) {
+  linalg.generic {indexing_maps = [#id2], iterator_types = ["parallel", "parallel"]}
+      outs(%x : memref<2x1073741824xf32>) {
+  ^bb0(%out: f32):
+    %e = math.exp %out : f32
+    linalg.yield %e : f32
+  }
+  return
+}
+
+// -----
+
+// 2^20 + 256 points, straight-line body: each thread takes 4 points a block apart (coalesced
+// steps), loads and computes all four, then stores them; out-of-range points are clamped to
+// the last one for reading and skip their stores.
+#id3 = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @coarsened
+// CHECK: %[[BLOCKS:.+]] = arith.constant 1025 : index
+// CHECK: gpu.launch blocks(%[[BX:.+]], %{{.+}}, %{{.+}}) in (%{{.+}} = %[[BLOCKS]],
+// CHECK: %[[PERBLOCK:.+]] = arith.constant 1024 : index
+// CHECK: %[[START:.+]] = arith.muli %[[BX]], %[[PERBLOCK]]
+// CHECK: %[[ID0:.+]] = arith.addi %[[START]], %{{.+}} : index
+// CHECK: %[[ID1:.+]] = arith.addi %[[ID0]], %{{.+}} : index
+// CHECK: %[[ID2:.+]] = arith.addi %[[ID0]], %{{.+}} : index
+// CHECK: %[[ID3:.+]] = arith.addi %[[ID0]], %{{.+}} : index
+// CHECK: arith.minui %[[ID0]]
+// CHECK: arith.minui %[[ID3]]
+// CHECK-COUNT-4: math.exp
+// CHECK-NOT: memref.store
+// CHECK: scf.if
+// CHECK-NEXT: memref.store
+// CHECK: scf.if
+// CHECK-NEXT: memref.store
+// CHECK: scf.if
+// CHECK-NEXT: memref.store
+// CHECK: scf.if
+// CHECK-NEXT: memref.store
+// CHECK: gpu.terminator
+func.func @coarsened(%x: memref<4097x256xf32>, %y: memref<4097x256xf32>) {
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<4097x256xf32>) outs(%y : memref<4097x256xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.exp %in : f32
+    linalg.yield %e : f32
   }
   return
 }

@@ -110,7 +110,11 @@ def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {
     Each linalg op of a host function becomes its loop nest inside a `gpu.launch`: the
     parallel dimensions are linearized (the last fastest, so neighbouring threads touch
     neighbouring elements) and split into blocks of `block-size` threads, one thread per
-    point; reduction dimensions stay a serial loop in each thread. Reductions of the last
+    point; reduction dimensions stay a serial loop in each thread. Ops of 2^20 points or more
+    whose body is straight-line (loads, arithmetic, stores) give each thread 4 points, a
+    block apart, and issue all their loads before any store: one load in flight per thread
+    cannot cover the memory latency. Points are delinearized with 32-bit arithmetic when
+    there are fewer than 2^31 (64-bit division is emulated on GPUs). Reductions of the last
     loop dimension (row sums, maxima, norms) with an add, mul, max or min combiner instead
     get one warp per output: lanes stride over the row and combine with shuffles. Ops
     without parallel dimensions run in one thread. Host code must not touch device memory afterwards; a
