@@ -29,6 +29,7 @@ import msdd_ref.model  # noqa: E402
 from msdd_ref.model import Tokenizer, load_config, scale_resolution  # noqa: E402
 from msdd_ref.sampler import sample  # noqa: E402
 
+DECODE_SEEDS = (0, 1, 0)
 LIMIT = {"cpu": 1e-3, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-bf16": 1e-2}
 
 
@@ -96,20 +97,28 @@ def numerics(bundle, name, results):
         if "decode" in art.functions:
             names = {i["name"] for i in art.functions["decode"]["inputs"]}
             latent = refs["encode"].astype(np.float32)
-            extra = {"latent": latent, "seed": np.array(0, dtype=np.int64)}
-            decoded[label] = art.call("decode", {k: v for k, v in {**weights, **extra}.items() if k in names})
+            # On CUDA the first call runs op by op, the second is captured into a CUDA graph
+            # and the third replays it: each must follow its own seed.
+            decoded[label] = []
+            for seed in DECODE_SEEDS:
+                extra = {"latent": latent, "seed": np.array(seed, dtype=np.int64)}
+                decoded[label].append(
+                    art.call("decode", {k: v for k, v in {**weights, **extra}.items() if k in names}))
         art.close()
     if "cpu" in decoded:
-        key = next(iter(decoded["cpu"]))
-        for label, out in decoded.items():
+        key = next(iter(decoded["cpu"][0]))
+        for label, outs in decoded.items():
             if label == "cpu":
                 continue
-            err = rel(out[key], decoded["cpu"][key].astype(np.float64))
-            ok = err <= LIMIT[label]
-            results.append({"check": "numerics", "config": name, "artifact": label, "function": "decode",
-                            "reference": "msdd-cpu", "rel_error": err, "limit": LIMIT[label], "ok": ok})
-            log(f"  {name:6s} {label:9s} {'decode':11s} vs CPU backend: rel error {err:.2e} "
-                f"{'ok' if ok else 'FAIL'} (limit {LIMIT[label]:g})")
+            for call, (seed, out) in enumerate(zip(DECODE_SEEDS, outs)):
+                fn = ("decode", "decode (graph capture)", "decode (graph replay)")[call]
+                err = rel(out[key], decoded["cpu"][call][key].astype(np.float64))
+                ok = err <= LIMIT[label]
+                results.append({"check": "numerics", "config": name, "artifact": label, "function": fn,
+                                "seed": seed, "reference": "msdd-cpu", "rel_error": err,
+                                "limit": LIMIT[label], "ok": ok})
+                log(f"  {name:6s} {label:9s} {fn:22s} seed {seed} vs CPU backend: rel error {err:.2e} "
+                    f"{'ok' if ok else 'FAIL'} (limit {LIMIT[label]:g})")
 
 
 def bench_msdd(bundle, artifact, weights, runs, warmup):
@@ -134,7 +143,7 @@ def bench_torch(model, latent, steps, dtype, runs, warmup):
     return statistics.median(times)
 
 
-def throughput(bundle, results, teacher):
+def throughput(bundle, results, samplers):
     config = load_config(os.path.join(bundle, "models", "paper.json"))
     batch = config["train"]["batch_size"]
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -143,7 +152,9 @@ def throughput(bundle, results, teacher):
     weights = os.path.join(bundle, "paper_weights.safetensors")
     write_safetensors(weights, {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
     latent = torch.randn(batch, config["latent_tokens"], config["latent_channels"], device="cuda")
-    plans = [("1-step", 1, 5, 1)] + ([("50-step", 50, 1, 0)] if teacher else [])
+    # Two warm-up calls: the first loads the kernels, the second captures the CUDA graph. The
+    # teacher is timed once, on its first call (op by op): a run takes about a minute.
+    plans = [p for p in [("1-step", 1, 5, 2), ("50-step", 50, 1, 0)] if p[1] in samplers]
     for label, steps, runs, warmup in plans:
         nfe = config["num_scales"] * steps * 2
         for mode in ("tf32", "bf16"):
@@ -165,13 +176,15 @@ def throughput(bundle, results, teacher):
             row = {"check": "throughput", "config": "paper", "sampler": label, "nfe": nfe, "batch": batch,
                    "mode": mode, "msdd_img_per_s": batch * 1e3 / ours["median_ms"],
                    "pytorch_img_per_s": batch / theirs["explicit"],
-                   "pytorch_sdpa_img_per_s": batch / theirs["sdpa"], "runs": runs}
+                   "pytorch_sdpa_img_per_s": batch / theirs["sdpa"], "runs": runs,
+                   "cuda_graph": ours.get("cuda_graph", False)}
             row["ratio"] = row["msdd_img_per_s"] / row["pytorch_img_per_s"]
             row["ratio_sdpa"] = row["msdd_img_per_s"] / row["pytorch_sdpa_img_per_s"]
             results.append(row)
             log(f"  paper {label:7s} NFE {nfe:3d} {mode:4s}: MSDD {row['msdd_img_per_s']:8.1f} img/s | "
                 f"PyTorch reference {row['pytorch_img_per_s']:8.1f} img/s ({row['ratio']:.2f}x), "
-                f"with SDPA {row['pytorch_sdpa_img_per_s']:8.1f} img/s ({row['ratio_sdpa']:.2f}x); median of {runs}")
+                f"with SDPA {row['pytorch_sdpa_img_per_s']:8.1f} img/s ({row['ratio_sdpa']:.2f}x); median of {runs}"
+                f"{', CUDA graph' if row['cuda_graph'] else ''}")
 
 
 def main():
@@ -180,6 +193,8 @@ def main():
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--configs", default="micro,tiny")
     ap.add_argument("--no-teacher", action="store_true", help="skip the 50-step throughput")
+    ap.add_argument("--only-teacher", action="store_true",
+                    help="only the 50-step throughput (no numerics, no 1-step)")
     ap.add_argument("--no-throughput", action="store_true")
     ap.add_argument("--dry-run", action="store_true",
                     help="no GPU: the CPU artifacts against a CPU reference (tests this script)")
@@ -190,11 +205,12 @@ def main():
         DEVICE, args.no_throughput = "cpu", True
     device = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu (dry run)"
     log(f"GPU: {device}; torch {torch.__version__}")
-    for name in args.configs.split(","):
+    for name in args.configs.split(",") if not args.only_teacher else []:
         if name:
             numerics(args.bundle, name, results)
     if not args.no_throughput:
-        throughput(args.bundle, results, teacher=not args.no_teacher)
+        samplers = {50} if args.only_teacher else {1} if args.no_teacher else {1, 50}
+        throughput(args.bundle, results, samplers)
     failed = [r for r in results if r.get("ok") is False]
     summary = {"device": device, "torch": torch.__version__, "results": results, "failed": len(failed)}
     if args.json:

@@ -6,6 +6,7 @@
 #include "msdd/Runtime/File.h"
 #include "msdd/Runtime/Kernels.h"
 
+#include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
 #include <elf.h>
@@ -210,6 +211,8 @@ std::unique_ptr<Artifact> Artifact::open(const std::string &path) {
 
 Artifact::~Artifact() {
   if (cuda_) {
+    for (auto &entry : graphs_)
+      releaseGraph(entry.second);
     for (const auto &entry : resident_)
       cuda::release(entry.second.second);
     // The kernel images are in the library's data: their modules go before it does.
@@ -389,8 +392,96 @@ void Artifact::keepResident(const std::vector<TensorRef> &constants) const {
   cuda::synchronize();
 }
 
+/// The ref named like `spec` (checkTensors has made sure there is one).
+static const TensorRef &refFor(const TensorSpec &spec, const std::vector<TensorRef> &refs) {
+  for (const TensorRef &candidate : refs)
+    if (candidate.name == spec.name)
+      return candidate;
+  throw Error(spec.name, "missing tensor");
+}
+
+static size_t byteSize(const TensorSpec &spec) {
+  return static_cast<size_t>(shapeNumel(spec.shape)) * dtypeSize(spec.dtype);
+}
+
+bool Artifact::replaysGraph(const std::string &functionName) const {
+  const FunctionSpec &fn = function(functionName);
+  std::lock_guard<std::mutex> lock(graphMutex_);
+  auto it = graphs_.find(static_cast<size_t>(&fn - functions_.data()));
+  return it != graphs_.end() && it->second.graph;
+}
+
+void Artifact::releaseGraph(GraphCall &graph) {
+  cuda::destroyGraph(graph.graph);
+  for (auto &staged : graph.stagedInputs)
+    cuda::release(staged.second);
+  for (auto &staged : graph.stagedOutputs)
+    cuda::release(staged.second);
+  GraphCall fresh;
+  fresh.calls = graph.calls;
+  fresh.unusable = graph.unusable;
+  graph = std::move(fresh);
+}
+
+bool Artifact::callWithGraph(const FunctionSpec &fn, GraphCall &graph,
+                             const std::vector<TensorRef> &inputs,
+                             const std::vector<TensorRef> &outputs) const {
+  std::vector<const void *> resident;
+  {
+    std::lock_guard<std::mutex> lock(residentMutex_);
+    for (const TensorSpec &spec : fn.inputs) {
+      auto it = resident_.find(refFor(spec, inputs).data);
+      bool usable = it != resident_.end() && it->second.first == byteSize(spec);
+      resident.push_back(usable ? it->second.second : nullptr);
+    }
+  }
+  if (!graph.graph || resident != graph.residentInputs) {
+    releaseGraph(graph);
+    std::vector<std::vector<int64_t>> descriptors;
+    for (size_t i = 0; i < fn.inputs.size(); ++i) {
+      void *device = const_cast<void *>(resident[i]);
+      if (!device) {
+        device = cuda::allocate(byteSize(fn.inputs[i]));
+        graph.stagedInputs.emplace_back(i, device);
+      }
+      descriptors.push_back(makeDescriptor(device, fn.inputs[i].shape));
+    }
+    for (size_t i = 0; i < fn.outputs.size(); ++i) {
+      void *device = cuda::allocate(byteSize(fn.outputs[i]));
+      graph.stagedOutputs.emplace_back(i, device);
+      descriptors.push_back(makeDescriptor(device, fn.outputs[i].shape));
+    }
+    // The op-by-op calls' cached memory goes back first: graphs allocate from their own pool.
+    cuda::trimMemory();
+    std::string why;
+    graph.graph = cuda::captureGraph([&] { enter(fn, descriptors); }, why);
+    if (!graph.graph) {
+      releaseGraph(graph);
+      graph.unusable = true;
+      std::fprintf(stderr, "msdd: %s: '%s' runs without a CUDA graph (%s)\n", path_.c_str(),
+                   fn.name.c_str(), why.c_str());
+      return false;
+    }
+    graph.residentInputs = resident;
+  }
+  for (const auto &[index, device] : graph.stagedInputs)
+    cuda::copyToDevice(device, refFor(fn.inputs[index], inputs).data, byteSize(fn.inputs[index]));
+  cuda::launchGraph(graph.graph);
+  for (const auto &[index, device] : graph.stagedOutputs)
+    cuda::copyToHost(refFor(fn.outputs[index], outputs).data, device, byteSize(fn.outputs[index]));
+  cuda::synchronize();
+  return true;
+}
+
 void Artifact::callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
                             const std::vector<TensorRef> &outputs) const {
+  if (cuda::graphsEnabled()) {
+    std::unique_lock<std::mutex> lock(graphMutex_);
+    GraphCall &graph = graphs_[static_cast<size_t>(&fn - functions_.data())];
+    // The first call runs op by op: it loads the kernels and sets up cuBLAS.
+    if (graph.calls++ > 0 && !graph.unusable && callWithGraph(fn, graph, inputs, outputs))
+      return;
+  }
   // Compiled CUDA code takes device buffers: inputs go over first, outputs come back after.
   struct DeviceBuffers {
     std::vector<void *> pointers;
@@ -402,11 +493,8 @@ void Artifact::callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef>
   std::vector<std::vector<int64_t>> descriptors;
   std::vector<std::pair<const TensorRef *, void *>> results;
   auto add = [&](const TensorSpec &spec, const std::vector<TensorRef> &refs, bool isOutput) {
-    const TensorRef *ref = nullptr;
-    for (const TensorRef &candidate : refs)
-      if (candidate.name == spec.name)
-        ref = &candidate;
-    size_t bytes = static_cast<size_t>(shapeNumel(spec.shape)) * dtypeSize(spec.dtype);
+    const TensorRef *ref = &refFor(spec, refs);
+    size_t bytes = byteSize(spec);
     if (!isOutput) {
       std::lock_guard<std::mutex> lock(residentMutex_);
       auto it = resident_.find(ref->data);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -30,6 +31,8 @@ using CUstream = void *;
 using CUmemoryPool = void *;
 using CUdeviceptr = uint64_t;
 using CUevent = void *;
+using CUgraph = void *;
+using CUgraphExec = void *;
 using cublasHandle_t = void *;
 using cublasStatus_t = int;
 
@@ -41,11 +44,22 @@ constexpr int kComputeF32 = 68, kComputeF32FastBF16 = 75, kComputeF32FastTF32 = 
               kComputeF64 = 70;
 constexpr int kGemmDefault = -1;
 constexpr int kOpN = 0, kOpT = 1;
+constexpr int kStreamCaptureModeRelaxed = 2;
+constexpr int kErrorNotPermitted = 800, kErrorStreamCaptureUnsupported = 900;
+
+/// Set while the calling thread's stream is being captured into a graph: failures are
+/// recorded here instead of ending the process, and the capture is abandoned.
+thread_local std::string *captureFailure = nullptr;
 
 [[noreturn]] void fatal(const char *what, const std::string &problem) {
   // Compiled code has no way to receive an error (as in Kernels.cpp).
   std::fprintf(stderr, "msdd runtime: %s: %s\n", what, problem.c_str());
   std::abort();
+}
+
+bool envFlag(const char *name) {
+  const char *env = std::getenv(name);
+  return env && std::string(env) == "1";
 }
 
 template <typename F> void bind(void *library, F &fn, const char *name, std::string &missing) {
@@ -84,10 +98,22 @@ struct Driver {
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemPoolTrimTo)(CUmemoryPool, size_t);
+  CUresult (*cuStreamBeginCapture)(CUstream, int);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*cuGraphInstantiate)(CUgraphExec *, CUgraph, unsigned long long);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
+  CUresult (*cuGraphDestroy)(CUgraph);
+  CUresult (*cuDeviceGraphMemTrim)(CUdevice);
 
   std::string unavailable; // why the device cannot be used; empty when it can
   CUdevice device = 0;
   CUcontext context = nullptr;
+  CUmemoryPool pool = nullptr;
   std::string name;
 
   Driver() {
@@ -124,8 +150,19 @@ struct Driver {
     bind(library, cuEventSynchronize, "cuEventSynchronize", missing);
     bind(library, cuEventElapsedTime, "cuEventElapsedTime", missing);
     bind(library, cuEventDestroy, "cuEventDestroy_v2", missing);
+    bind(library, cuMemAlloc, "cuMemAlloc_v2", missing);
+    bind(library, cuMemFree, "cuMemFree_v2", missing);
+    bind(library, cuMemcpyHtoD, "cuMemcpyHtoD_v2", missing);
+    bind(library, cuMemPoolTrimTo, "cuMemPoolTrimTo", missing);
+    bind(library, cuStreamBeginCapture, "cuStreamBeginCapture_v2", missing);
+    bind(library, cuStreamEndCapture, "cuStreamEndCapture", missing);
+    bind(library, cuGraphInstantiate, "cuGraphInstantiateWithFlags", missing);
+    bind(library, cuGraphLaunch, "cuGraphLaunch", missing);
+    bind(library, cuGraphExecDestroy, "cuGraphExecDestroy", missing);
+    bind(library, cuGraphDestroy, "cuGraphDestroy", missing);
+    bind(library, cuDeviceGraphMemTrim, "cuDeviceGraphMemTrim", missing);
     if (!missing.empty()) {
-      unavailable = "libcuda.so.1 lacks " + missing + " (driver older than CUDA 11.2?)";
+      unavailable = "libcuda.so.1 lacks " + missing + " (driver older than CUDA 11.4?)";
       return;
     }
     int count = 0;
@@ -158,10 +195,11 @@ struct Driver {
     name = std::string(buffer) + " (sm_" + std::to_string(major) + std::to_string(minor) + ")";
     // The pool keeps freed blocks instead of returning them at every synchronization: this
     // is the runtime's device memory cache.
-    CUmemoryPool pool;
     if (cuDeviceGetDefaultMemPool(&pool, device) == 0) {
       uint64_t keep = UINT64_MAX;
       cuMemPoolSetAttribute(pool, kMemPoolReleaseThreshold, &keep);
+    } else {
+      pool = nullptr;
     }
   }
 
@@ -173,8 +211,14 @@ struct Driver {
   }
 
   void check(CUresult rc, const char *what) const {
-    if (rc)
-      fatal(what, errorString(rc));
+    if (!rc)
+      return;
+    if (captureFailure) {
+      if (captureFailure->empty())
+        *captureFailure = std::string(what) + ": " + errorString(rc);
+      return;
+    }
+    fatal(what, errorString(rc));
   }
 };
 
@@ -251,8 +295,7 @@ private:
   };
 
   Profiler() {
-    const char *env = std::getenv("MSDD_CUDA_PROFILE");
-    enabled_ = env && std::string(env) == "1";
+    enabled_ = envFlag("MSDD_CUDA_PROFILE");
     if (enabled_)
       std::atexit([] { get().print(); });
   }
@@ -398,8 +441,13 @@ void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, con
                            static_cast<int>(gb.ld), bBatchStride, a, abType,
                            static_cast<int>(ga.ld), aBatchStride, beta, c, cType,
                            static_cast<int>(gc.ld), cBatchStride, static_cast<int>(batch),
-                           compute, kGemmDefault))
-    fatal(kernel, "cublasGemmStridedBatchedEx failed with status " + std::to_string(rc));
+                           compute, kGemmDefault)) {
+    std::string problem = "cublasGemmStridedBatchedEx failed with status " + std::to_string(rc);
+    if (!captureFailure)
+      fatal(kernel, problem);
+    if (captureFailure->empty())
+      *captureFailure = std::string(kernel) + ": " + problem;
+  }
   if (start)
     profiler.end(std::string(kernel) + " " + std::to_string(batch) + "x" + std::to_string(m) +
                      "x" + std::to_string(n) + "x" + std::to_string(k),
@@ -440,6 +488,43 @@ ModuleCache &moduleCache() {
   static ModuleCache *cache = new ModuleCache;
   return *cache;
 }
+
+/// Device copies of the artifacts' constants (their read-only data), made on first use: calls
+/// then copy device to device, which costs less than an upload per call and, unlike a copy
+/// from pageable host memory, can be captured into a graph.
+struct ConstantCache {
+  struct Entry {
+    size_t bytes = 0;
+    CUdeviceptr device = 0;
+    const void *libraryBase = nullptr;
+  };
+  std::mutex mutex;
+  std::map<const void *, Entry> constants;
+
+  /// The device copy of `bytes` at `host` (inside the shared object at `libraryBase`).
+  CUdeviceptr get(const void *host, size_t bytes, const void *libraryBase) {
+    std::lock_guard<std::mutex> lock(mutex);
+    Entry &entry = constants[host];
+    if (entry.device && entry.bytes >= bytes)
+      return entry.device;
+    Driver &d = driver();
+    if (entry.device)
+      d.cuMemFree(entry.device);
+    // Synchronous and outside the stream: allowed while a capture is under way, and not
+    // part of any graph.
+    d.check(d.cuMemAlloc(&entry.device, bytes), "cuMemAlloc");
+    d.check(d.cuMemcpyHtoD(entry.device, host, bytes), "cuMemcpyHtoD");
+    entry.bytes = bytes;
+    entry.libraryBase = libraryBase;
+    return entry.device;
+  }
+};
+
+ConstantCache &constantCache() {
+  static ConstantCache *cache = new ConstantCache;
+  return *cache;
+}
+
 
 } // namespace
 
@@ -496,6 +581,17 @@ void synchronize() {
 }
 
 void forgetModules(const void *libraryBase) {
+  {
+    ConstantCache &constants = constantCache();
+    std::lock_guard<std::mutex> lock(constants.mutex);
+    for (auto it = constants.constants.begin(); it != constants.constants.end();)
+      if (it->second.libraryBase == libraryBase) {
+        driver().cuMemFree(it->second.device);
+        it = constants.constants.erase(it);
+      } else {
+        ++it;
+      }
+  }
   ModuleCache &cache = moduleCache();
   std::lock_guard<std::mutex> lock(cache.mutex);
   for (auto it = cache.modules.begin(); it != cache.modules.end();) {
@@ -514,6 +610,73 @@ void forgetModules(const void *libraryBase) {
       ++it;
     }
   }
+}
+
+bool graphsEnabled() {
+  // The profiler and MSDD_CUDA_SYNC need every launch to happen when it is issued.
+  static const bool enabled = [] {
+    const char *env = std::getenv("MSDD_CUDA_GRAPHS");
+    bool off = env && std::string(env) == "0";
+    return !off && !envFlag("MSDD_CUDA_PROFILE") && !envFlag("MSDD_CUDA_SYNC");
+  }();
+  return enabled;
+}
+
+void *captureGraph(const std::function<void()> &work, std::string &why) {
+  Driver &d = driver();
+  CUstream stream = threadStream();
+  threadBlasHandle(); // cuBLAS's setup is not capturable
+  // Relaxed: the constant cache may allocate synchronously during the capture.
+  if (CUresult rc = d.cuStreamBeginCapture(stream, kStreamCaptureModeRelaxed)) {
+    why = "cuStreamBeginCapture: " + d.errorString(rc);
+    return nullptr;
+  }
+  std::string failure;
+  captureFailure = &failure;
+  try {
+    work();
+  } catch (...) {
+    captureFailure = nullptr;
+    CUgraph partial = nullptr;
+    if (d.cuStreamEndCapture(stream, &partial) == 0 && partial)
+      d.cuGraphDestroy(partial);
+    throw;
+  }
+  captureFailure = nullptr;
+  CUgraph graph = nullptr;
+  CUresult rc = d.cuStreamEndCapture(stream, &graph);
+  if (failure.empty() && rc)
+    failure = "cuStreamEndCapture: " + d.errorString(rc);
+  CUgraphExec exec = nullptr;
+  if (failure.empty())
+    if (CUresult irc = d.cuGraphInstantiate(&exec, graph, 0))
+      failure = "cuGraphInstantiate: " + d.errorString(irc);
+  if (graph)
+    d.cuGraphDestroy(graph); // the executable graph keeps what it needs
+  if (!failure.empty()) {
+    why = failure;
+    return nullptr;
+  }
+  return exec;
+}
+
+void launchGraph(void *graph) {
+  Driver &d = driver();
+  if (CUresult rc = d.cuGraphLaunch(graph, threadStream()))
+    throw Error("CUDA", "cuGraphLaunch: " + d.errorString(rc));
+}
+
+void destroyGraph(void *graph) {
+  if (graph)
+    driver().cuGraphExecDestroy(graph);
+}
+
+void trimMemory() {
+  Driver &d = driver();
+  synchronize();
+  if (d.pool)
+    d.cuMemPoolTrimTo(d.pool, 0);
+  d.cuDeviceGraphMemTrim(d.device);
 }
 
 } // namespace msdd::rt::cuda
@@ -578,10 +741,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t g
 void *mgpuStreamCreate() { return threadStream(); }
 void mgpuStreamDestroy(void * /*stream*/) {}
 void mgpuStreamSynchronize(void *stream) {
-  static const bool sync = [] {
-    const char *env = std::getenv("MSDD_CUDA_SYNC");
-    return env && std::string(env) == "1";
-  }();
+  static const bool sync = envFlag("MSDD_CUDA_SYNC");
   if (sync)
     driver().check(driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
 }
@@ -610,11 +770,17 @@ void mgpuMemFree(void *pointer, void *stream) {
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
-  if (bytes)
-    driver().check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
-                                          reinterpret_cast<CUdeviceptr>(src), bytes,
-                                          stream ? stream : threadStream()),
-                   "cuMemcpyAsync");
+  if (!bytes)
+    return;
+  // A source inside a loaded shared object is one of the artifact's constants (device
+  // buffers and the host heap are not in any object's mapping).
+  CUdeviceptr source = reinterpret_cast<CUdeviceptr>(src);
+  Dl_info info;
+  if (dladdr(src, &info) && info.dli_fbase)
+    source = constantCache().get(src, bytes, info.dli_fbase);
+  driver().check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst), source, bytes,
+                                        stream ? stream : threadStream()),
+                 "cuMemcpyAsync");
 }
 
 void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {

@@ -82,6 +82,11 @@ public:
   /// pass the same buffers use those copies. CPU artifacts need nothing.
   void keepResident(const std::vector<TensorRef> &constants) const;
 
+  /// Whether calls of `function` now replay a CUDA graph: from the second call on (the first
+  /// runs op by op and loads everything), unless graphs are off (Cuda.h) or the capture
+  /// failed (said once on stderr; the calls then run op by op).
+  bool replaysGraph(const std::string &function) const;
+
 private:
   using EntryFn = void (*)(void **);
   Artifact(std::string path, void *handle) : path_(std::move(path)), handle_(handle) {}
@@ -90,6 +95,22 @@ private:
   void enter(const FunctionSpec &fn, std::vector<std::vector<int64_t>> &descriptors) const;
   void callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
                     const std::vector<TensorRef> &outputs) const;
+
+  /// One function's graph. Replays reuse its device addresses, so inputs that are not
+  /// resident and all outputs go through staging buffers of its own; a different set of
+  /// resident inputs means a new capture.
+  struct GraphCall {
+    int64_t calls = 0;
+    bool unusable = false;
+    void *graph = nullptr;
+    std::vector<const void *> residentInputs; // device copy per input, null if staged
+    std::vector<std::pair<size_t, void *>> stagedInputs, stagedOutputs; // spec index, buffer
+  };
+  /// Runs fn through its graph; false when it cannot (the caller runs it op by op).
+  bool callWithGraph(const FunctionSpec &fn, GraphCall &graph,
+                     const std::vector<TensorRef> &inputs,
+                     const std::vector<TensorRef> &outputs) const;
+  static void releaseGraph(GraphCall &graph);
 
   std::string path_;
   void *handle_;
@@ -100,6 +121,9 @@ private:
   /// keepResident's device copies by host address.
   mutable std::mutex residentMutex_;
   mutable std::map<const void *, std::pair<size_t, void *>> resident_;
+  /// By function index; calls that use graphs are serialized (they share the staging).
+  mutable std::mutex graphMutex_;
+  mutable std::map<size_t, GraphCall> graphs_;
 };
 
 } // namespace msdd::rt

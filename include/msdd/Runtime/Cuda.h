@@ -12,6 +12,7 @@
 #define MSDD_RUNTIME_CUDA_H
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace msdd::rt::cuda {
@@ -29,8 +30,21 @@ void copyToHost(void *host, const void *device, size_t bytes);
 /// Waits for the calling thread's stream; throws Error("CUDA", ...) on a device fault.
 void synchronize();
 
-/// Unloads the kernel modules whose images belong to the shared object loaded at
-/// `libraryBase` (an artifact being closed).
+/// CUDA graphs (Artifact replays repeated calls of a function from one): on unless
+/// MSDD_CUDA_GRAPHS=0, MSDD_CUDA_PROFILE=1 or MSDD_CUDA_SYNC=1.
+bool graphsEnabled();
+/// Records the device work `work` issues on the calling thread's stream into an executable
+/// graph, without running it. Returns null, with `why`, when the work cannot be captured.
+void *captureGraph(const std::function<void()> &work, std::string &why);
+/// Runs a captured graph on the calling thread's stream (stream-ordered, like the work).
+void launchGraph(void *graph);
+void destroyGraph(void *graph);
+/// Waits for the stream, then hands the memory cached by the device pool back to the device
+/// (graphs allocate from their own pool).
+void trimMemory();
+
+/// Unloads the kernel modules, and frees the device copies of the constants, that belong to
+/// the shared object loaded at `libraryBase` (an artifact being closed).
 void forgetModules(const void *libraryBase);
 
 } // namespace msdd::rt::cuda
