@@ -374,25 +374,38 @@ LogicalResult DownsampleOp::verify() { return verifyResample(*this, getFactor(),
 // Diffusion ops
 //===----------------------------------------------------------------------===//
 
+/// The block noise's covariance (block_noise, scale_transition).
+static LogicalResult verifyBlockCovariance(Operation *op, double gamma, StringRef cov) {
+  if (cov != "pyramidal" && cov != "paper_code")
+    return op->emitOpError() << "covariance must be \"pyramidal\" or \"paper_code\", got \""
+                             << cov << "\"";
+  // Checked on its own: a small negative gamma still gives a positive semi-definite covariance.
+  if (!(gamma >= 0))
+    return op->emitOpError() << "gamma " << gamma << " must be >= 0";
+  // Both covariances must be positive semi-definite: eigenvalues a and a + 4b.
+  if ((cov == "pyramidal" && gamma > 1.0 / 3.0 + 1e-12) || (cov == "paper_code" && gamma > 1.0))
+    return op->emitOpError() << "gamma " << gamma << " gives a covariance that is not positive "
+                             << "semi-definite for \"" << cov << "\"";
+  return success();
+}
+
 LogicalResult BlockNoiseOp::verify() {
   if (failed(expectImage(*this, "input", getInput())))
     return failure();
   ArrayRef<int64_t> x = shapeOf(getInput());
   if (x[2] % 2 || x[3] % 2)
     return emitOpError() << "image size " << x[2] << "x" << x[3] << " is not even";
-  double gamma = getGamma().convertToDouble();
-  StringRef cov = getCovariance();
-  if (cov != "pyramidal" && cov != "paper_code")
-    return emitOpError() << "covariance must be \"pyramidal\" or \"paper_code\", got \"" << cov
-                         << "\"";
-  // Checked on its own: a small negative gamma still gives a positive semi-definite covariance.
-  if (!(gamma >= 0))
-    return emitOpError() << "gamma " << gamma << " must be >= 0";
-  // Both covariances must be positive semi-definite: eigenvalues a and a + 4b.
-  if ((cov == "pyramidal" && gamma > 1.0 / 3.0 + 1e-12) || (cov == "paper_code" && gamma > 1.0))
-    return emitOpError() << "gamma " << gamma << " gives a covariance that is not positive "
-                         << "semi-definite for \"" << cov << "\"";
+  if (failed(verifyBlockCovariance(*this, getGamma().convertToDouble(), getCovariance())))
+    return failure();
   return expectShape(*this, "result", getResult(), x);
+}
+
+LogicalResult ScaleTransitionOp::verify() {
+  if (getInput().getType().getElementType() != getResult().getType().getElementType())
+    return emitOpError("input and result must have the same element type");
+  if (failed(verifyResample(*this, 2, /*up=*/true)))
+    return failure();
+  return verifyBlockCovariance(*this, getGamma().convertToDouble(), getCovariance());
 }
 
 static LogicalResult verifySameShapes(Operation *op) {

@@ -819,6 +819,14 @@ struct DownsampleLowering : OpRewritePattern<DownsampleOp> {
   }
 };
 
+/// The factors of the block noise: sqrt(a) for the deviation from the block mean, sqrt(a + 4b)
+/// for the mean (see BlockNoiseOp).
+std::pair<double, double> blockNoiseScales(double gamma, StringRef covariance) {
+  bool pyramidal = covariance == "pyramidal";
+  double a = pyramidal ? 1 + gamma : 1 - gamma, b = pyramidal ? -gamma : gamma;
+  return {std::sqrt(a), std::sqrt(std::max(0.0, a + 4 * b))};
+}
+
 /// n = sqrt(a) (z - m) + sqrt(a + 4b) m per 2x2 block, m the block mean of z: the projection
 /// onto the block's all-ones direction gets variance a + 4b, its complement a.
 struct BlockNoiseLowering : OpRewritePattern<BlockNoiseOp> {
@@ -826,10 +834,7 @@ struct BlockNoiseLowering : OpRewritePattern<BlockNoiseOp> {
   LogicalResult matchAndRewrite(BlockNoiseOp op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
-    double gamma = op.getGamma().convertToDouble();
-    bool pyramidal = op.getCovariance() == "pyramidal";
-    double a = pyramidal ? 1 + gamma : 1 - gamma, bcoef = pyramidal ? -gamma : gamma;
-    double sOrth = std::sqrt(a), sMean = std::sqrt(std::max(0.0, a + 4 * bcoef));
+    auto [sOrth, sMean] = blockNoiseScales(op.getGamma().convertToDouble(), op.getCovariance());
     ArrayRef<int64_t> s = op.getType().getShape();
     Value mean = blockMean(rewriter, loc, op.getInput(), 2);
     Value six = reshapeTensor(rewriter, loc, op.getInput(), {s[0], s[1], s[2] / 2, 2, s[3] / 2, 2});
@@ -848,77 +853,152 @@ struct BlockNoiseLowering : OpRewritePattern<BlockNoiseOp> {
   }
 };
 
-/// Philox 4x32-10 in arith ops; see the op description for the stream layout.
+/// The two standard normals (cos and sin branches of Box-Muller, f32) that Philox 4x32-10
+/// block `pairIndex` (i64) gives for `(seed, step, stream)`: elements 2k and 2k + 1 of a
+/// random_normal tensor. See the op description for the stream layout.
+std::pair<Value, Value> philoxNormalPair(OpBuilder &b, Location l, Value seed, Value step,
+                                         uint32_t stream, Value pairIndex) {
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+  auto trunc = [&](Value v) -> Value { return b.create<arith::TruncIOp>(l, i32, v); };
+  auto hi = [&](Value v) -> Value {
+    return trunc(b.create<arith::ShRUIOp>(l, v, b.create<arith::ConstantIntOp>(l, 32, i64)));
+  };
+  auto c32 = [&](uint32_t v) -> Value {
+    return b.create<arith::ConstantIntOp>(l, static_cast<int32_t>(v), i32);
+  };
+  Value ctr[4] = {trunc(pairIndex), hi(pairIndex), trunc(step), c32(stream)};
+  Value key[2] = {trunc(seed), hi(seed)};
+  for (int round = 0; round < 10; ++round) {
+    auto p0 = b.create<arith::MulUIExtendedOp>(l, c32(0xD2511F53u), ctr[0]);
+    auto p1 = b.create<arith::MulUIExtendedOp>(l, c32(0xCD9E8D57u), ctr[2]);
+    Value next[4] = {
+        b.create<arith::XOrIOp>(l, b.create<arith::XOrIOp>(l, p1.getHigh(), ctr[1]), key[0]),
+        p1.getLow(),
+        b.create<arith::XOrIOp>(l, b.create<arith::XOrIOp>(l, p0.getHigh(), ctr[3]), key[1]),
+        p0.getLow()};
+    std::copy(std::begin(next), std::end(next), std::begin(ctr));
+    key[0] = b.create<arith::AddIOp>(l, key[0], c32(0x9E3779B9u));
+    key[1] = b.create<arith::AddIOp>(l, key[1], c32(0xBB67AE85u));
+  }
+  // 24-bit uniforms: u1 in (0, 1] (log-safe), u2 in [0, 1).
+  auto top24 = [&](Value w) -> Value {
+    return b.create<arith::UIToFPOp>(l, f32, b.create<arith::ShRUIOp>(l, w, c32(8)));
+  };
+  Value inv24 = constFloat(b, l, f32, 1.0 / 16777216.0);
+  Value u1 = b.create<arith::MulFOp>(
+      l, b.create<arith::AddFOp>(l, top24(ctr[0]), constFloat(b, l, f32, 1.0)), inv24);
+  Value u2 = b.create<arith::MulFOp>(l, top24(ctr[1]), inv24);
+  Value r = b.create<math::SqrtOp>(
+      l, b.create<arith::MulFOp>(l, b.create<math::LogOp>(l, u1), constFloat(b, l, f32, -2.0)));
+  Value theta = b.create<arith::MulFOp>(l, u2, constFloat(b, l, f32, 2.0 * M_PI));
+  return {b.create<arith::MulFOp>(l, r, b.create<math::CosOp>(l, theta)),
+          b.create<arith::MulFOp>(l, r, b.create<math::SinOp>(l, theta))};
+}
+
+/// Row-major linear index (i64) of `indices` in `shape`.
+Value linearIndex(OpBuilder &b, Location l, ValueRange indices, ArrayRef<int64_t> shape) {
+  Type i64 = b.getI64Type();
+  Value linear = b.create<arith::ConstantIntOp>(l, 0, i64);
+  int64_t stride = 1;
+  for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
+    Value idx = indices[d].getType().isIndex()
+                    ? b.create<arith::IndexCastOp>(l, i64, indices[d]).getResult()
+                    : indices[d];
+    linear = b.create<arith::AddIOp>(
+        l, linear, b.create<arith::MulIOp>(l, idx, b.create<arith::ConstantIntOp>(l, stride, i64)));
+    stride *= shape[d];
+  }
+  return linear;
+}
+
+/// Sampled in f32 on every target; widened for f64 results.
+Value widen(OpBuilder &b, Location l, Value sample, Type type) {
+  return type == sample.getType() ? sample : b.create<arith::ExtFOp>(l, type, sample);
+}
+
 struct RandomNormalLowering : OpRewritePattern<RandomNormalOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RandomNormalOp op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
     RankedTensorType type = op.getType();
     unsigned rank = type.getRank();
-    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
-    auto trunc = [&](OpBuilder &b, Location l, Value v) -> Value {
-      return b.create<arith::TruncIOp>(l, i32, v);
-    };
-    auto hi = [&](OpBuilder &b, Location l, Value v) -> Value {
-      return trunc(b, l, b.create<arith::ShRUIOp>(l, v, b.create<arith::ConstantIntOp>(l, 32, i64)));
-    };
-    Value seed = op.getSeed(), step = op.getStep();
     uint32_t stream = static_cast<uint32_t>(op.getStream());
-    SmallVector<int64_t> strides(rank, 1);
-    for (int i = (int)rank - 2; i >= 0; --i)
-      strides[i] = strides[i + 1] * type.getShape()[i + 1];
     Value out = buildGeneric(
         rewriter, loc, ValueRange{}, {}, emptyTensor(rewriter, loc, type.getShape(), type.getElementType()),
-        AffineMap::getMultiDimIdentityMap(rank, ctx), rank, {},
+        AffineMap::getMultiDimIdentityMap(rank, getContext()), rank, {},
         [&](OpBuilder &b, Location l, ValueRange) -> Value {
-          auto c32 = [&](uint32_t v) -> Value {
-            return b.create<arith::ConstantIntOp>(l, static_cast<int32_t>(v), i32);
-          };
-          Value linear = b.create<arith::ConstantIntOp>(l, 0, i64);
-          for (unsigned d = 0; d < rank; ++d) {
-            Value idx = b.create<arith::IndexCastOp>(l, i64, b.create<linalg::IndexOp>(l, d));
-            linear = b.create<arith::AddIOp>(
-                l, linear,
-                b.create<arith::MulIOp>(l, idx, b.create<arith::ConstantIntOp>(l, strides[d], i64)));
-          }
-          Value pairIdx = b.create<arith::ShRUIOp>(l, linear, b.create<arith::ConstantIntOp>(l, 1, i64));
-          Value ctr[4] = {trunc(b, l, pairIdx), hi(b, l, pairIdx), trunc(b, l, step), c32(stream)};
-          Value key[2] = {trunc(b, l, seed), hi(b, l, seed)};
-          for (int round = 0; round < 10; ++round) {
-            auto p0 = b.create<arith::MulUIExtendedOp>(l, c32(0xD2511F53u), ctr[0]);
-            auto p1 = b.create<arith::MulUIExtendedOp>(l, c32(0xCD9E8D57u), ctr[2]);
-            Value next[4] = {
-                b.create<arith::XOrIOp>(l, b.create<arith::XOrIOp>(l, p1.getHigh(), ctr[1]), key[0]),
-                p1.getLow(),
-                b.create<arith::XOrIOp>(l, b.create<arith::XOrIOp>(l, p0.getHigh(), ctr[3]), key[1]),
-                p0.getLow()};
-            std::copy(std::begin(next), std::end(next), std::begin(ctr));
-            key[0] = b.create<arith::AddIOp>(l, key[0], c32(0x9E3779B9u));
-            key[1] = b.create<arith::AddIOp>(l, key[1], c32(0xBB67AE85u));
-          }
-          // 24-bit uniforms: u1 in (0, 1] (log-safe), u2 in [0, 1).
-          auto top24 = [&](Value w) -> Value {
-            Value shifted = b.create<arith::ShRUIOp>(l, w, c32(8));
-            return b.create<arith::UIToFPOp>(l, b.getF32Type(), shifted);
-          };
-          Value inv24 = constFloat(b, l, b.getF32Type(), 1.0 / 16777216.0);
-          Value u1 = b.create<arith::MulFOp>(
-              l, b.create<arith::AddFOp>(l, top24(ctr[0]), constFloat(b, l, b.getF32Type(), 1.0)), inv24);
-          Value u2 = b.create<arith::MulFOp>(l, top24(ctr[1]), inv24);
-          Value r = b.create<math::SqrtOp>(
-              l, b.create<arith::MulFOp>(l, b.create<math::LogOp>(l, u1), constFloat(b, l, b.getF32Type(), -2.0)));
-          Value theta = b.create<arith::MulFOp>(l, u2, constFloat(b, l, b.getF32Type(), 2.0 * M_PI));
-          Value odd = b.create<arith::TruncIOp>(l, b.getI1Type(), linear);
-          Value trig = b.create<arith::SelectOp>(l, odd, b.create<math::SinOp>(l, theta),
-                                                 b.create<math::CosOp>(l, theta));
-          Value sample = b.create<arith::MulFOp>(l, r, trig);
-          // Sampled in f32 on every target; widened for f64 results.
-          if (type.getElementType() != b.getF32Type())
-            sample = b.create<arith::ExtFOp>(l, type.getElementType(), sample);
-          return sample;
+          SmallVector<Value> indices;
+          for (unsigned d = 0; d < rank; ++d)
+            indices.push_back(b.create<linalg::IndexOp>(l, d));
+          Value linear = linearIndex(b, l, indices, type.getShape());
+          Value pair = b.create<arith::ShRUIOp>(l, linear, b.create<arith::ConstantIntOp>(l, 1, 64));
+          auto [even, odd] = philoxNormalPair(b, l, op.getSeed(), op.getStep(), stream, pair);
+          Value isOdd = b.create<arith::TruncIOp>(l, b.getI1Type(), linear);
+          Value sample = b.create<arith::SelectOp>(l, isOdd, odd, even);
+          return widen(b, l, sample, type.getElementType());
         });
     rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// One generic over the result viewed as [B, C, H, 2, W, 2] (H x W the input): each point
+/// reads its input pixel and draws its 2x2 block's four normals (two Philox blocks, rows
+/// 2h and 2h + 1), in the same order of operations as the unfused chain.
+struct ScaleTransitionLowering : OpRewritePattern<ScaleTransitionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ScaleTransitionOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    ArrayRef<int64_t> in = op.getInput().getType().getShape();
+    ArrayRef<int64_t> outShape = op.getType().getShape();
+    Type element = op.getType().getElementType();
+    auto [sOrth, sMean] = blockNoiseScales(op.getGamma().convertToDouble(), op.getCovariance());
+    double alpha = op.getAlpha().convertToDouble(), beta = op.getBeta().convertToDouble();
+    uint32_t stream = static_cast<uint32_t>(op.getStream());
+    SmallVector<int64_t> six{in[0], in[1], in[2], 2, in[3], 2};
+    Value out = buildGeneric(
+        rewriter, loc, op.getInput(), {droppingMap(ctx, 6, {3, 5})},
+        emptyTensor(rewriter, loc, six, element), AffineMap::getMultiDimIdentityMap(6, ctx), 6, {},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Type i64 = b.getI64Type();
+          auto c64 = [&](int64_t v) -> Value { return b.create<arith::ConstantIntOp>(l, v, i64); };
+          auto index = [&](unsigned d) -> Value {
+            return b.create<arith::IndexCastOp>(l, i64, b.create<linalg::IndexOp>(l, d));
+          };
+          Value batch = index(0), channel = index(1), h = index(2), i = index(3), w = index(4),
+                j = index(5);
+          Value row0 = b.create<arith::MulIOp>(l, h, c64(2));
+          Value col0 = b.create<arith::MulIOp>(l, w, c64(2));
+          // z[r][c]: the noise at (2h + r, 2w + c); a row's pair shares one Philox block.
+          Value z[2][2];
+          for (int r = 0; r < 2; ++r) {
+            Value row = b.create<arith::AddIOp>(l, row0, c64(r));
+            Value linear = linearIndex(b, l, {batch, channel, row, col0}, outShape);
+            Value pair = b.create<arith::ShRUIOp>(l, linear, c64(1));
+            auto [even, odd] = philoxNormalPair(b, l, op.getSeed(), op.getStep(), stream, pair);
+            z[r][0] = widen(b, l, even, element);
+            z[r][1] = widen(b, l, odd, element);
+          }
+          Value sum = constFloat(b, l, element, 0.0);
+          for (int r = 0; r < 2; ++r)
+            for (int c = 0; c < 2; ++c)
+              sum = b.create<arith::AddFOp>(l, sum, z[r][c]);
+          Value mean = b.create<arith::MulFOp>(l, sum, constFloat(b, l, element, 0.25));
+          Value i1 = b.create<arith::TruncIOp>(l, b.getI1Type(), i);
+          Value j1 = b.create<arith::TruncIOp>(l, b.getI1Type(), j);
+          Value own = b.create<arith::SelectOp>(
+              l, i1, b.create<arith::SelectOp>(l, j1, z[1][1], z[1][0]),
+              b.create<arith::SelectOp>(l, j1, z[0][1], z[0][0]));
+          Value dev = b.create<arith::SubFOp>(l, own, mean);
+          Value noise = b.create<arith::AddFOp>(
+              l, b.create<arith::MulFOp>(l, dev, constFloat(b, l, element, sOrth)),
+              b.create<arith::MulFOp>(l, mean, constFloat(b, l, element, sMean)));
+          return b.create<arith::AddFOp>(
+              l, b.create<arith::MulFOp>(l, args[0], constFloat(b, l, element, alpha)),
+              b.create<arith::MulFOp>(l, noise, constFloat(b, l, element, beta)));
+        });
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, out, outShape));
     return success();
   }
 };
@@ -983,7 +1063,7 @@ struct ConvertMsddToLinalgPass
                  MatmulLowering, PatchifyLowering, UnpatchifyLowering, LayerNormLowering,
                  RmsNormLowering, SoftmaxLowering, AttentionLowering, Rope2dLowering,
                  ModulateLowering, TimestepEmbeddingLowering, UpsampleNearestLowering,
-                 DownsampleLowering, BlockNoiseLowering, RandomNormalLowering, MseLowering,
+                 DownsampleLowering, BlockNoiseLowering, RandomNormalLowering, ScaleTransitionLowering, MseLowering,
                  WeightedMseLowering>(ctx);
 
     ConversionTarget target(*ctx);

@@ -44,7 +44,8 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
                              const char *target = "cpu", const std::string &beforeFusion = "") {
   return {
       {"linalg",
-       std::string("msdd-expand-sampler, msdd-record-entry-points{target=") + target +
+       std::string("msdd-expand-sampler, func.func(msdd-fuse-scale-transitions), "
+                   "msdd-record-entry-points{target=") + target +
            "}, msdd-inline-calls, symbol-dce,"
            "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, " +
            beforeFusion + "msdd-fuse-elementwise, canonicalize, cse)"},

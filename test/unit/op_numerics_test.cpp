@@ -510,6 +510,49 @@ std::vector<OpCase> allCases() {
                        r.v[i] = msdd::test::philoxNormal(0x123456789abcdefULL, 42, 7, i);
                      return r;
                    }});
+  // A scale transition, written as the chain msdd-expand-sampler emits (the pipeline fuses it
+  // into msdd.scale_transition) and as the fused op: both against upsampling, the Philox
+  // noise, the block noise and the mix in float64.
+  auto transition = [blockNoise](const Args &a) {
+    const Arr &x = a[0];
+    int64_t h = 2 * x.dim(2), w = 2 * x.dim(3);
+    Arr z({x.dim(0), x.dim(1), h, w});
+    for (int64_t i = 0; i < z.size(); ++i)
+      z.v[i] = msdd::test::philoxNormal(0x5eedULL, 3, 1, i);
+    Arr n = blockNoise(z, 1.25, -0.25), r(z.shape);
+    for (int64_t i = 0; i < r.size(); ++i) {
+      int64_t col = i % w, row = (i / w) % h, plane = i / (w * h);
+      double up = x.v[(plane * x.dim(2) + row / 2) * x.dim(3) + col / 2];
+      r.v[i] = 0.6 * up + 0.69282032302755 * n.v[i];
+    }
+    return r;
+  };
+  const char *transitionHead =
+      "func.func @f(%x: tensor<2x3x3x4xf32>, %seed: tensor<i64>, %step: tensor<i64>) -> "
+      "tensor<2x3x6x8xf32> {\n"
+      "  %s = tensor.extract %seed[] : tensor<i64>\n"
+      "  %t = tensor.extract %step[] : tensor<i64>\n";
+  std::vector<InputSpec> transitionInputs = {
+      {{2, 3, 3, 4}}, {{}, Domain::Normal, 0x5eed}, {{}, Domain::Normal, 3}};
+  cases.push_back(
+      {"scale_transition_chain",
+       std::string(transitionHead) +
+           "  %up = msdd.upsample_nearest %x : (tensor<2x3x3x4xf32>) -> tensor<2x3x6x8xf32>\n"
+           "  %z = msdd.random_normal %s, %t {stream = 1 : i32} : tensor<2x3x6x8xf32>\n"
+           "  %n = msdd.block_noise %z {gamma = 0.25 : f64} : (tensor<2x3x6x8xf32>) -> "
+           "tensor<2x3x6x8xf32>\n"
+           "  %m = msdd.noise_mix %up, %n {alpha = 0.6 : f64, beta = 0.69282032302755 : f64} : "
+           "(tensor<2x3x6x8xf32>, tensor<2x3x6x8xf32>) -> tensor<2x3x6x8xf32>\n"
+           "  return %m : tensor<2x3x6x8xf32>\n}",
+       transitionInputs, transition});
+  cases.push_back(
+      {"scale_transition",
+       std::string(transitionHead) +
+           "  %m = msdd.scale_transition %x, %s, %t {alpha = 0.6 : f64, beta = 0.69282032302755 "
+           ": f64, gamma = 0.25 : f64, stream = 1 : i32} : (tensor<2x3x3x4xf32>) -> "
+           "tensor<2x3x6x8xf32>\n"
+           "  return %m : tensor<2x3x6x8xf32>\n}",
+       transitionInputs, transition});
   // The same ops in f64: a much tighter bound shows the lowering is exact up to rounding.
   for (const char *name : {"linear_bias", "matmul_batched_transposed", "softmax",
                            "layer_norm_affine", "attention_mask_scale", "rope_2d", "gelu_erf",

@@ -329,6 +329,27 @@ def Msdd_NoiseMixOp : Msdd_PureOp<"noise_mix", [DeclareOpInterfaceMethods<Msdd_D
   let results = (outs Msdd_Tensor:$result);
 }
 
+def Msdd_ScaleTransitionOp : Msdd_Op<"scale_transition", [Pure]> {
+  let summary = "the transition to the next scale, fused: alpha up(x) + beta block-correlated noise";
+  let description = [{
+    Equals `noise_mix(upsample_nearest(input), block_noise(random_normal(seed, step,
+    stream), gamma, covariance), alpha, beta)` with the noise drawn at the result's shape
+    `[B, C, 2H, 2W]`, computed in one pass: every result point draws the four normals of its
+    2x2 block itself (two Philox blocks, each giving a horizontal pair), so neither the noise
+    nor the upsampled image is stored. `msdd-fuse-scale-transitions` forms it from that
+    chain, which `msdd-expand-sampler` emits between scales.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, I64:$seed, I64:$step,
+                       DefaultValuedAttr<I32Attr, "0">:$stream, F64Attr:$gamma,
+                       DefaultValuedAttr<StrAttr, "\"pyramidal\"">:$covariance,
+                       F64Attr:$alpha, F64Attr:$beta);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $seed `,` $step attr-dict `:` functional-type($input, $result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Msdd_EulerStepOp : Msdd_PureOp<"euler_step", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "one Euler step of the flow ODE: x + (t_to - t_from) v";
   let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$velocity, F64Attr:$t_from,

@@ -174,4 +174,16 @@ def RoundContractionOperands : Pass<"msdd-round-contraction-operands", "func::Fu
                            "::mlir::tensor::TensorDialect"];
 }
 
+def FuseScaleTransitions : Pass<"msdd-fuse-scale-transitions", "func::FuncOp"> {
+  let summary = "Fuse each scale transition chain into one msdd.scale_transition";
+  let description = [{
+    `noise_mix(upsample_nearest(x), block_noise(random_normal(seed, step)))` (what
+    `msdd-expand-sampler` emits between scales) becomes one `msdd.scale_transition`, which
+    lowers to a single kernel that draws each 2x2 block's noise where it is used: the
+    noise, its block means and the upsampled image are never stored. Chains whose
+    intermediate values have other users, or upsample by another factor, are left alone.
+  }];
+  let dependentDialects = ["::mlir::msdd::MsddDialect"];
+}
+
 #endif // MSDD_TRANSFORMS_PASSES

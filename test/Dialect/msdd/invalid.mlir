@@ -1394,3 +1394,27 @@ func.func @slice_other_dims(%a: tensor<2x8xf32>) -> tensor<3x4xf32> {
   %s = msdd.slice %a {axis = 1 : i64, start = 0 : i64} : (tensor<2x8xf32>) -> tensor<3x4xf32>
   return %s : tensor<3x4xf32>
 }
+
+// -----
+
+func.func @scale_transition_shape(%x: tensor<1x3x4x4xf32>, %s: i64) -> tensor<1x3x8x4xf32> {
+  // expected-error @+1 {{'msdd.scale_transition' op result must have shape [1, 3, 8, 8] but has [1, 3, 8, 4]}}
+  %0 = msdd.scale_transition %x, %s, %s {alpha = 0.6 : f64, beta = 0.7 : f64, gamma = 0.25 : f64} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x4xf32>
+  return %0 : tensor<1x3x8x4xf32>
+}
+
+// -----
+
+func.func @scale_transition_gamma(%x: tensor<1x3x4x4xf32>, %s: i64) -> tensor<1x3x8x8xf32> {
+  // expected-error @+1 {{'msdd.scale_transition' op gamma 5.000000e-01 gives a covariance that is not positive semi-definite for "pyramidal"}}
+  %0 = msdd.scale_transition %x, %s, %s {alpha = 0.6 : f64, beta = 0.7 : f64, gamma = 0.5 : f64} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf32>
+  return %0 : tensor<1x3x8x8xf32>
+}
+
+// -----
+
+func.func @scale_transition_types(%x: tensor<1x3x4x4xf32>, %s: i64) -> tensor<1x3x8x8xf64> {
+  // expected-error @+1 {{'msdd.scale_transition' op input and result must have the same element type}}
+  %0 = msdd.scale_transition %x, %s, %s {alpha = 0.6 : f64, beta = 0.7 : f64, gamma = 0.25 : f64} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf64>
+  return %0 : tensor<1x3x8x8xf64>
+}

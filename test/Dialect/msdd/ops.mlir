@@ -368,6 +368,16 @@ func.func @block_noise(%n: tensor<2x3x16x16xf32>) -> tensor<2x3x16x16xf32> {
 
 // -----
 
+// The fused scale transition; the default stream and covariance are elided when printed.
+// CHECK-LABEL: func.func @scale_transition
+// CHECK: msdd.scale_transition %arg0, %arg1, %arg2 {alpha = 8.000000e-01 : f64, beta = 6.000000e-01 : f64, gamma = 2.500000e-01 : f64} : (tensor<2x3x4x4xf32>) -> tensor<2x3x8x8xf32>
+func.func @scale_transition(%x: tensor<2x3x4x4xf32>, %seed: i64, %step: i64) -> tensor<2x3x8x8xf32> {
+  %0 = msdd.scale_transition %x, %seed, %step {alpha = 0.8 : f64, beta = 0.6 : f64, gamma = 0.25 : f64, stream = 0 : i32, covariance = "pyramidal"} : (tensor<2x3x4x4xf32>) -> tensor<2x3x8x8xf32>
+  return %0 : tensor<2x3x8x8xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @flow
 // CHECK-SAME: (%[[X:[^:]*]]: tensor<2x3x8x8xf32>, %[[N:[^:]*]]: tensor<2x3x8x8xf32>, %[[VU:[^:]*]]: tensor<2x3x8x8xf32>, %[[VC:[^:]*]]: tensor<2x3x8x8xf32>)
 // CHECK: msdd.noise_mix %[[X]], %[[N]] {alpha = 8.000000e-01 : f64, beta = 6.000000e-01 : f64} : (tensor<2x3x8x8xf32>, tensor<2x3x8x8xf32>) -> tensor<2x3x8x8xf32>
