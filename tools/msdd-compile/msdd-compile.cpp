@@ -12,6 +12,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -46,6 +47,11 @@ static cl::opt<std::string> emit(
              "linalg, tiled (cpu), bufferized, loops (cpu), kernels (cuda) or llvm; "
              "ptx (cuda)"),
     cl::init("artifact"), cl::cat(category));
+static cl::opt<bool> timeCompile(
+    "time",
+    cl::desc("Print where the compile time goes: each pass (summed over its runs) and the LLVM "
+             "back end, slowest first (stderr)"),
+    cl::cat(category));
 static cl::OptionCategory trainCategory("msdd-compile training options (with --train)");
 static cl::opt<bool> train("train",
                            cl::desc("Compile @loss into train_step(params, optimizer state, step, "
@@ -209,6 +215,12 @@ int main(int argc, char **argv) {
   }
   else
     msdd::buildCpuPipeline(pm, options);
+  // Reported when `timing` goes out of scope, after the back end.
+  DefaultTimingManager timing;
+  timing.setEnabled(timeCompile);
+  timing.setDisplayMode(DefaultTimingManager::DisplayMode::List);
+  TimingScope root = timing.getRootScope();
+  pm.enableTiming(root);
   if (failed(pm.run(*module)))
     return 1; // the failing pass reported its diagnostic
 
@@ -225,7 +237,7 @@ int main(int argc, char **argv) {
     out->keep();
     return 0;
   }
-  if (failed(msdd::writeCpuArtifact(*module, outputPath, error)))
+  if (failed(msdd::writeCpuArtifact(*module, outputPath, error, &root)))
     return fail(outputPath + ": " + error);
   return 0;
 }

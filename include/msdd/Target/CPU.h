@@ -3,6 +3,7 @@
 #define MSDD_TARGET_CPU_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Pass/PassManager.h"
 
 #include <string>
@@ -55,7 +56,8 @@ void registerCpuPipeline();
 /// Translates an LLVM-dialect module to an optimized native object for the host CPU and links
 /// it into a shared-library artifact at `outputPath` (written atomically). Returns failure with
 /// a message in `error`.
-LogicalResult writeCpuArtifact(ModuleOp module, StringRef outputPath, std::string &error);
+LogicalResult writeCpuArtifact(ModuleOp module, StringRef outputPath, std::string &error,
+                               TimingScope *timing = nullptr);
 
 } // namespace mlir::msdd
 
