@@ -353,6 +353,81 @@ LogicalResult TimestepEmbeddingOp::verify() {
   return expectShape(*this, "result", getResult(), {shapeOf(getTimesteps())[0], dim});
 }
 
+/// The attributes shared by conv and conv_transpose; `pads` are those that must be >= 0.
+static LogicalResult verifyConvCommon(Operation *op, Value input, Value weight, Value result,
+                                      ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations,
+                                      ArrayRef<ArrayRef<int64_t>> pads, int64_t groups,
+                                      bool transposed) {
+  int64_t rank = rankOf(input);
+  if (rank < 3)
+    return op->emitOpError() << "input must have rank >= 3 ([N, C, spatial...]) but has rank "
+                             << rank;
+  if (failed(expectRank(op, "weight", weight, rank)) ||
+      failed(expectRank(op, "result", result, rank)))
+    return failure();
+  size_t spatial = rank - 2;
+  auto checkList = [&](StringRef name, ArrayRef<int64_t> v, int64_t min) -> LogicalResult {
+    if (v.size() != spatial)
+      return op->emitOpError() << name << " must have " << spatial << " entries but has "
+                               << v.size();
+    for (int64_t x : v)
+      if (x < min)
+        return op->emitOpError() << name << " must be >= " << min << ", got " << shapeStr(v);
+    return success();
+  };
+  if (failed(checkList("strides", strides, 1)) || failed(checkList("dilations", dilations, 1)))
+    return failure();
+  for (ArrayRef<int64_t> p : pads)
+    if (failed(checkList("pads", p, 0)))
+      return failure();
+  int64_t inChannels = shapeOf(input)[1];
+  if (inChannels % groups)
+    return op->emitOpError() << "input channels " << inChannels
+                             << " are not divisible by groups " << groups;
+  // conv: weight [M, C / groups, k...]; conv_transpose: weight [C, M / groups, k...].
+  ArrayRef<int64_t> w = shapeOf(weight);
+  if ((transposed ? w[0] : w[1] * groups) != inChannels)
+    return op->emitOpError() << "weight " << shapeStr(w) << " does not match " << inChannels
+                             << " input channels in " << groups << " groups";
+  return success();
+}
+
+LogicalResult ConvOp::verify() {
+  if (failed(verifyConvCommon(*this, getInput(), getWeight(), getResult(), getStrides(),
+                              getDilations(), {getPadsBegin(), getPadsEnd()}, getGroups(),
+                              /*transposed=*/false)))
+    return failure();
+  ArrayRef<int64_t> x = shapeOf(getInput()), w = shapeOf(getWeight());
+  if (w[0] % getGroups())
+    return emitOpError() << "output channels " << w[0] << " are not divisible by groups "
+                         << getGroups();
+  SmallVector<int64_t> expected = {x[0], w[0]};
+  for (size_t i = 0; i + 2 < x.size(); ++i) {
+    int64_t keff = (w[2 + i] - 1) * getDilations()[i] + 1;
+    int64_t span = x[2 + i] + getPadsBegin()[i] + getPadsEnd()[i] - keff;
+    if (span < 0)
+      return emitOpError() << "the kernel " << shapeStr(w.drop_front(2))
+                           << " (dilated) is larger than the padded input "
+                           << shapeStr(x.drop_front(2));
+    expected.push_back(span / getStrides()[i] + 1);
+  }
+  return expectShape(*this, "result", getResult(), expected);
+}
+
+LogicalResult ConvTransposeOp::verify() {
+  if (failed(verifyConvCommon(*this, getInput(), getWeight(), getResult(), getStrides(),
+                              getDilations(), {}, getGroups(), /*transposed=*/true)))
+    return failure();
+  ArrayRef<int64_t> x = shapeOf(getInput()), w = shapeOf(getWeight()), y = shapeOf(getResult());
+  if (getPadsBegin().size() != x.size() - 2)
+    return emitOpError() << "pads_begin must have " << x.size() - 2 << " entries but has "
+                         << getPadsBegin().size();
+  if (y[0] != x[0] || y[1] != w[1] * getGroups())
+    return emitOpError() << "result must have batch " << x[0] << " and " << w[1] * getGroups()
+                         << " channels but has shape " << shapeStr(y);
+  return success();
+}
+
 static LogicalResult verifyResample(Operation *op, int64_t factor, bool up) {
   Value in = op->getOperand(0);
   if (failed(expectImage(op, "input", in)))

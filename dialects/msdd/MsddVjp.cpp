@@ -366,6 +366,59 @@ LogicalResult MatmulOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> g
   return success();
 }
 
+LogicalResult ConvOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
+  Emitter e = emitterFor(b, *this);
+  Value x = getInput(), w = getWeight();
+  ArrayRef<int64_t> xs = e.shapeOf(x), ws = e.shapeOf(w), ys = e.shapeOf(g);
+  ArrayRef<int64_t> strides = getStrides(), dilations = getDilations(), padsBegin = getPadsBegin();
+  int64_t groups = getGroups(), spatial = xs.size() - 2;
+  // The input gradient scatters each output's gradient back through the kernel.
+  grads[0] = b.create<ConvTransposeOp>(getLoc(), x.getType(), g, w, strides, dilations, padsBegin,
+                                       groups);
+  // The weight gradient dw[m, c, j] = sum_{n, o} x[n, c, o s + j d - pb] dy[n, m, o] is itself
+  // a conv: of x^T [C, N, D] with dy^T [M, N, O] as the kernel, strides and dilations
+  // swapped. Rows of x no output reads are cropped first, so its end padding is >= 0.
+  SmallVector<int64_t> perm = {1, 0}, padsEnd;
+  for (int64_t i = 0; i < spatial; ++i)
+    perm.push_back(2 + i);
+  Value xc = x;
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t keff = (ws[2 + i] - 1) * dilations[i] + 1;
+    int64_t used = (ys[2 + i] - 1) * strides[i] + keff - padsBegin[i];
+    if (used < 1) { // every read is padding: no gradient
+      grads[1] = e.affine(w, 0.0);
+      return success();
+    }
+    if (used < xs[2 + i]) {
+      SmallVector<int64_t> shape(e.shapeOf(xc));
+      shape[2 + i] = used;
+      xc = b.create<SliceOp>(getLoc(), e.withShape(x, shape), xc, 2 + i, 0);
+    }
+    padsEnd.push_back(used - e.shapeOf(xc)[2 + i]);
+  }
+  int64_t cg = xs[1] / groups, mg = ws[0] / groups;
+  auto channels = [&](Value v, int64_t count, int64_t group) -> Value {
+    if (groups == 1)
+      return v;
+    SmallVector<int64_t> shape(e.shapeOf(v));
+    shape[1] = count;
+    return b.create<SliceOp>(getLoc(), e.withShape(v, shape), v, 1, group * count).getResult();
+  };
+  SmallVector<Value> perGroup;
+  for (int64_t group = 0; group < groups; ++group) {
+    Value xt = e.transpose(channels(xc, cg, group), perm);
+    Value gt = e.transpose(channels(g, mg, group), perm);
+    SmallVector<int64_t> shape = {cg, mg};
+    shape.append(ws.begin() + 2, ws.end());
+    Value dw = b.create<ConvOp>(getLoc(), e.withShape(x, shape), xt, gt, dilations, strides,
+                                padsBegin, padsEnd, 1);
+    perGroup.push_back(e.transpose(dw, perm));
+  }
+  grads[1] = groups == 1 ? perGroup[0]
+                         : b.create<ConcatOp>(getLoc(), w.getType(), perGroup, 0).getResult();
+  return success();
+}
+
 LogicalResult PatchifyOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
   grads[0] = b.create<UnpatchifyOp>(getLoc(), getInput().getType(), g, getPatchSize());
   return success();

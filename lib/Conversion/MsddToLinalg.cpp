@@ -799,6 +799,133 @@ struct UpsampleNearestLowering : OpRewritePattern<UpsampleNearestOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Convolutions
+//===----------------------------------------------------------------------===//
+
+/// `input` placed at `offsets` (with `strides`) in a zero tensor of `shape`.
+Value placeInZeros(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> shape,
+                   ArrayRef<int64_t> offsets, ArrayRef<int64_t> strides) {
+  Value zeros = filledTensor(b, loc, shape, elementTypeOf(input), 0.0);
+  return b.create<tensor::InsertSliceOp>(
+      loc, input, zeros, ValueRange{}, ValueRange{}, ValueRange{}, b.getDenseI64ArrayAttr(offsets),
+      b.getDenseI64ArrayAttr(tensorType(input).getShape()), b.getDenseI64ArrayAttr(strides));
+}
+
+/// out[n, g, m, o...] = sum_{c, j...} in[n, g Cg + c, o stride + j dil] w[g Mg + m, c, j...],
+/// returned as [N, G Mg, o...]; `in` is already padded. Every indexing map is monotonic and
+/// has no constant term: tiling needs both.
+Value convGeneric(OpBuilder &b, Location loc, Value in, Value w, ArrayRef<int64_t> outSpatial,
+                  int64_t groups, ArrayRef<int64_t> stride, ArrayRef<int64_t> dil) {
+  ArrayRef<int64_t> ws = tensorType(w).getShape();
+  int64_t S = ws.size() - 2, N = tensorType(in).getShape()[0];
+  int64_t Mg = ws[0] / groups, Cg = ws[1];
+  unsigned numLoops = 3 + S + 1 + S; // n, g, m, o..., c, j...
+  auto dim = [&](int64_t i) { return b.getAffineDimExpr(i); };
+  AffineExpr n = dim(0), g = dim(1), m = dim(2), c = dim(3 + S);
+  SmallVector<AffineExpr> inE = {n, g * Cg + c}, wE = {g * Mg + m, c}, outE = {n, g, m};
+  SmallVector<unsigned> reductions = {unsigned(3 + S)};
+  for (int64_t i = 0; i < S; ++i) {
+    AffineExpr o = dim(3 + i), j = dim(4 + S + i);
+    inE.push_back(o * stride[i] + j * dil[i]);
+    wE.push_back(j);
+    outE.push_back(o);
+    reductions.push_back(4 + S + i);
+  }
+  MLIRContext *ctx = b.getContext();
+  SmallVector<int64_t> outShape = {N, groups, Mg};
+  outShape.append(outSpatial.begin(), outSpatial.end());
+  Value init = filledTensor(b, loc, outShape, elementTypeOf(in), 0.0);
+  Value out = buildGeneric(
+      b, loc, {in, w}, {AffineMap::get(numLoops, 0, inE, ctx), AffineMap::get(numLoops, 0, wE, ctx)},
+      init, AffineMap::get(numLoops, 0, outE, ctx), numLoops, reductions,
+      [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        return nb.create<arith::AddFOp>(l, a[2], nb.create<arith::MulFOp>(l, a[0], a[1]));
+      });
+  SmallVector<int64_t> flat = {N, groups * Mg};
+  flat.append(outSpatial.begin(), outSpatial.end());
+  return reshapeTensor(b, loc, out, flat);
+}
+
+struct ConvLowering : OpRewritePattern<ConvOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    ArrayRef<int64_t> xs = tensorType(x).getShape(), ys = op.getType().getShape();
+    ArrayRef<int64_t> pb = op.getPadsBegin(), pe = op.getPadsEnd();
+    if (llvm::any_of(pb, [](int64_t v) { return v; }) || llvm::any_of(pe, [](int64_t v) { return v; })) {
+      SmallVector<int64_t> shape = {xs[0], xs[1]}, offsets = {0, 0}, ones(xs.size(), 1);
+      for (size_t i = 2; i < xs.size(); ++i) {
+        shape.push_back(xs[i] + pb[i - 2] + pe[i - 2]);
+        offsets.push_back(pb[i - 2]);
+      }
+      x = placeInZeros(rewriter, loc, x, shape, offsets, ones);
+    }
+    rewriter.replaceOp(op, convGeneric(rewriter, loc, x, op.getWeight(), ys.drop_front(2),
+                                       op.getGroups(), op.getStrides(), op.getDilations()));
+    return success();
+  }
+};
+
+/// The input zero-stuffed (x[o] at lead + keff - 1 + o stride), then a stride-1 convolution
+/// with the flipped kernel read from pads_begin + lead, lead >= 0 making that start >= 0.
+struct ConvTransposeLowering : OpRewritePattern<ConvTransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvTransposeOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput(), w = op.getWeight();
+    ArrayRef<int64_t> xs = tensorType(x).getShape(), ws = tensorType(w).getShape();
+    ArrayRef<int64_t> ys = op.getType().getShape(), strides = op.getStrides(),
+                      dil = op.getDilations(), pb = op.getPadsBegin();
+    int64_t S = xs.size() - 2, G = op.getGroups(), Cg = xs[1] / G, Mg = ws[1];
+    SmallVector<int64_t> stuffed = {xs[0], xs[1]}, offsets = {0, 0}, steps = {1, 1};
+    SmallVector<int64_t> start = {0, 0}, size = {xs[0], xs[1]}, ones(S + 2, 1), kernel;
+    for (int64_t i = 0; i < S; ++i) {
+      int64_t keff = (ws[2 + i] - 1) * dil[i] + 1, lead = std::max<int64_t>(0, -pb[i]);
+      int64_t natural = strides[i] * (xs[2 + i] - 1) + keff;
+      int64_t extent = std::max(natural, ys[2 + i] + pb[i]) + lead + keff - 1;
+      stuffed.push_back(extent);
+      offsets.push_back(lead + keff - 1);
+      steps.push_back(strides[i]);
+      start.push_back(pb[i] + lead);
+      size.push_back(extent - pb[i] - lead);
+      kernel.push_back(ws[2 + i]);
+    }
+    Value u = placeInZeros(rewriter, loc, x, stuffed, offsets, steps);
+    MLIRContext *ctx = rewriter.getContext();
+    u = rewriter.create<tensor::ExtractSliceOp>(loc, u, getAsIndexOpFoldResult(ctx, start),
+                                                getAsIndexOpFoldResult(ctx, size),
+                                                getAsIndexOpFoldResult(ctx, ones));
+    // flipped[g Mg + m, c, j] = w[g Cg + c, m, k - 1 - j]: a gather (weights are small).
+    SmallVector<int64_t> flippedShape = {G * Mg, Cg};
+    flippedShape.append(kernel);
+    int64_t rank = flippedShape.size();
+    Value init = emptyTensor(rewriter, loc, flippedShape, elementTypeOf(w));
+    auto flip = rewriter.create<linalg::GenericOp>(
+        loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+        SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(rank)},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          auto cst = [&](int64_t v) { return nb.create<arith::ConstantIndexOp>(l, v); };
+          Value row = nb.create<linalg::IndexOp>(l, 0);
+          Value g = nb.create<arith::DivUIOp>(l, row, cst(Mg));
+          Value m = nb.create<arith::RemUIOp>(l, row, cst(Mg));
+          Value c = nb.create<linalg::IndexOp>(l, 1);
+          SmallVector<Value> at = {
+              nb.create<arith::AddIOp>(l, nb.create<arith::MulIOp>(l, g, cst(Cg)), c), m};
+          for (int64_t i = 0; i < S; ++i)
+            at.push_back(nb.create<arith::SubIOp>(l, cst(kernel[i] - 1),
+                                                  nb.create<linalg::IndexOp>(l, 2 + i)));
+          nb.create<linalg::YieldOp>(l, nb.create<tensor::ExtractOp>(l, w, at).getResult());
+        });
+    SmallVector<int64_t> unit(S, 1);
+    rewriter.replaceOp(op, convGeneric(rewriter, loc, u, flip.getResult(0), ys.drop_front(2), G,
+                                       unit, dil));
+    return success();
+  }
+};
+
 /// Mean of each f x f block, through the view [B, C, Ho, f, Wo, f].
 Value blockMean(OpBuilder &b, Location loc, Value image, int64_t f) {
   ArrayRef<int64_t> s = tensorType(image).getShape();
@@ -1063,7 +1190,7 @@ struct ConvertMsddToLinalgPass
                  MatmulLowering, PatchifyLowering, UnpatchifyLowering, LayerNormLowering,
                  RmsNormLowering, SoftmaxLowering, AttentionLowering, Rope2dLowering,
                  ModulateLowering, TimestepEmbeddingLowering, UpsampleNearestLowering,
-                 DownsampleLowering, BlockNoiseLowering, RandomNormalLowering, ScaleTransitionLowering, MseLowering,
+                 DownsampleLowering, ConvLowering, ConvTransposeLowering, BlockNoiseLowering, RandomNormalLowering, ScaleTransitionLowering, MseLowering,
                  WeightedMseLowering>(ctx);
 
     ConversionTarget target(*ctx);

@@ -108,3 +108,34 @@ func.func @sampler(%c: tensor<1x4x8xf32>, %n: tensor<1x4x8xf32>, %seed: i64) -> 
   %0 = msdd.multiscale_sample [@denoiser](%c, %n, %seed) {resolutions = array<i64: 8>, steps = array<i64: 1>, window_start = array<f64: 1.0>, window_end = array<f64: 0.0>, tau_start = array<f64: 1.0>, tau_end = array<f64: 0.0>, alpha = array<f64>, beta = array<f64>, guidance_scale = 1.0 : f64, gamma = 0.333 : f64} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x3x8x8xf32>
   return %0 : tensor<1x3x8x8xf32>
 }
+
+// -----
+
+// Padding by insertion into zeros, then one contraction over (c, kh, kw) per (n, g, m, oh, ow).
+// CHECK-DAG: #[[CIN:.+]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1 * 2 + d5, d3 * 2 + d6, d4 + d7 * 2)>
+// CHECK-DAG: #[[CW:.+]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d1 * 3 + d2, d5, d6, d7)>
+// CHECK-DAG: #[[COUT:.+]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>
+// CHECK-LABEL: func.func @conv
+// CHECK: %[[P:.+]] = tensor.insert_slice %{{.+}} into %{{.+}}[0, 0, 1, 0] [1, 4, 9, 9] [1, 1, 1, 1] : tensor<1x4x9x9xf32> into tensor<1x4x11x11xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[CIN]], #[[CW]], #[[COUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[P]], %{{.+}} : tensor<1x4x11x11xf32>, tensor<6x2x3x3xf32>) outs(%{{.+}} : tensor<1x2x3x5x7xf32>)
+// CHECK: tensor.collapse_shape {{.+}} into tensor<1x6x5x7xf32>
+func.func @conv(%x: tensor<1x4x9x9xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x6x5x7xf32> {
+  %y = msdd.conv %x, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pads_begin = array<i64: 1, 0>, pads_end = array<i64: 1, 2>, groups = 2 : i64} : (tensor<1x4x9x9xf32>, tensor<6x2x3x3xf32>) -> tensor<1x6x5x7xf32>
+  return %y : tensor<1x6x5x7xf32>
+}
+
+// -----
+
+// The input zero-stuffed (stride 2 in height), the kernel flipped by a gather, then a
+// stride-1 contraction.
+// CHECK-LABEL: func.func @conv_transpose
+// CHECK: %[[U:.+]] = tensor.insert_slice %{{.+}} into %{{.+}}[0, 0, 2, 4] [1, 6, 5, 7] [1, 1, 2, 1] : tensor<1x6x5x7xf32> into tensor<1x6x13x15xf32>
+// CHECK: %[[S:.+]] = tensor.extract_slice %[[U]][0, 0, 1, 0] [1, 6, 12, 15] [1, 1, 1, 1]
+// CHECK: %[[F:.+]] = linalg.generic {{.+}} outs(%{{.+}} : tensor<4x3x3x3xf32>)
+// CHECK: arith.subi
+// CHECK: tensor.extract
+// CHECK: linalg.generic {{.+}} ins(%[[S]], %[[F]] : tensor<1x6x12x15xf32>, tensor<4x3x3x3xf32>) outs(%{{.+}} : tensor<1x2x2x9x9xf32>)
+func.func @conv_transpose(%y: tensor<1x6x5x7xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x4x9x9xf32> {
+  %x = msdd.conv_transpose %y, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pads_begin = array<i64: 1, 0>, groups = 2 : i64} : (tensor<1x6x5x7xf32>, tensor<6x2x3x3xf32>) -> tensor<1x4x9x9xf32>
+  return %x : tensor<1x4x9x9xf32>
+}

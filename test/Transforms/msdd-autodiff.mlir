@@ -66,3 +66,24 @@ func.func @loss(%x: tensor<4xf32>) -> tensor<f32> {
   %l = msdd.reduce_sum %s {axes = array<i64: 0>} : (tensor<2xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A conv's input gradient is the transposed conv with the same attributes; its weight
+// gradient a conv of the transposed input (last input row cropped: no output reads it) by
+// the transposed output gradient, strides and dilations swapped.
+// CHECK-LABEL: func.func @loss_grad
+// CHECK: %[[Y:.+]] = msdd.conv %arg0, %arg1
+// CHECK: %[[G:.+]] = msdd.broadcast
+// CHECK: %[[GX:.+]] = msdd.conv_transpose %[[G]], %arg1 {dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 1>, strides = array<i64: 2, 1>} : (tensor<2x4x3x6xf32>, tensor<4x3x1x3xf32>) -> tensor<2x3x6x6xf32>
+// CHECK: %[[XC:.+]] = msdd.slice %arg0 {axis = 2 : i64, start = 0 : i64} : (tensor<2x3x6x6xf32>) -> tensor<2x3x5x6xf32>
+// CHECK: %[[XT:.+]] = msdd.transpose %[[XC]] {permutation = array<i64: 1, 0, 2, 3>} : (tensor<2x3x5x6xf32>) -> tensor<3x2x5x6xf32>
+// CHECK: %[[GT:.+]] = msdd.transpose %[[G]] {permutation = array<i64: 1, 0, 2, 3>} : (tensor<2x4x3x6xf32>) -> tensor<4x2x3x6xf32>
+// CHECK: %[[DW:.+]] = msdd.conv %[[XT]], %[[GT]] {dilations = array<i64: 2, 1>, pads_begin = array<i64: 0, 1>, pads_end = array<i64: 0, 1>, strides = array<i64: 1, 1>} : (tensor<3x2x5x6xf32>, tensor<4x2x3x6xf32>) -> tensor<3x4x1x3xf32>
+// CHECK: %[[GW:.+]] = msdd.transpose %[[DW]] {permutation = array<i64: 1, 0, 2, 3>} : (tensor<3x4x1x3xf32>) -> tensor<4x3x1x3xf32>
+// CHECK: return %{{.+}}, %[[GX]], %[[GW]]
+func.func @loss(%x: tensor<2x3x6x6xf32> {msdd.name = "x"}, %w: tensor<4x3x1x3xf32> {msdd.name = "w"}) -> tensor<f32> {
+  %y = msdd.conv %x, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 1>, pads_end = array<i64: 0, 1>} : (tensor<2x3x6x6xf32>, tensor<4x3x1x3xf32>) -> tensor<2x4x3x6xf32>
+  %l = msdd.reduce_sum %y {axes = array<i64: 0, 1, 2, 3>} : (tensor<2x4x3x6xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -123,6 +123,20 @@ std::vector<GradCase> allCases() {
   cases.push_back({"cfg_combine", {s, s}, s, op("cfg_combine", {s, s}, s, "{guidance_scale = 2.0 : f64}")});
   cases.push_back({"timestep_embedding", {{3}}, {3, 8},
                    op("timestep_embedding", {{3}}, {3, 8}, "{scale = 2.0 : f64}")});
+  // Convolutions: strided, padded on one side only, dilated; grouped with input rows no
+  // output reads (the weight gradient crops them); 1-D.
+  cases.push_back({"conv", {{2, 3, 7, 8}, {4, 3, 3, 2}}, {2, 4, 4, 8},
+                   op("conv", {{2, 3, 7, 8}, {4, 3, 3, 2}}, {2, 4, 4, 8},
+                      "{strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, "
+                      "pads_begin = array<i64: 1, 0>, pads_end = array<i64: 1, 2>}")});
+  cases.push_back({"conv_grouped", {{1, 4, 6, 6}, {6, 2, 1, 2}}, {1, 6, 3, 3},
+                   op("conv", {{1, 4, 6, 6}, {6, 2, 1, 2}}, {1, 6, 3, 3},
+                      "{strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, "
+                      "pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>, groups = 2 : i64}")});
+  cases.push_back({"conv_1d", {{2, 2, 9}, {3, 2, 3}}, {2, 3, 4},
+                   op("conv", {{2, 2, 9}, {3, 2, 3}}, {2, 3, 4},
+                      "{strides = array<i64: 3>, dilations = array<i64: 1>, "
+                      "pads_begin = array<i64: 2>, pads_end = array<i64: 1>}")});
   cases.push_back({"mse", {s, s}, {}, op("mse", {s, s}, {})});
   cases.push_back({"weighted_mse", {s, s, {2}}, {}, op("weighted_mse", {s, s, {2}}, {}), {false, false, true}});
   return cases;

@@ -290,6 +290,50 @@ def Msdd_DownsampleOp : Msdd_PureOp<"downsample", [DeclareOpInterfaceMethods<Msd
   let results = (outs Msdd_Tensor:$result);
 }
 
+def Msdd_ConvOp : Msdd_PureOp<"conv", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
+  let summary = "grouped, strided, dilated, zero-padded convolution over K spatial dims";
+  let description = [{
+    ONNX's Conv without bias. `input` is `[N, C, D_1..D_K]`, `weight` is
+    `[M, C / groups, k_1..k_K]`; the result is `[N, M, O_1..O_K]` with
+    `O_i = (D_i + pads_begin_i + pads_end_i - ((k_i - 1) dilations_i + 1)) / strides_i + 1`
+    (floor), and
+
+        result[n, g Mg + m, o] = sum_{c, j} input[n, g Cg + c, o strides + j dilations - pads_begin]
+                                           * weight[g Mg + m, c, j]
+
+    (Mg = M / groups, Cg = C / groups; reads outside the input are zero). Each of `strides`,
+    `dilations`, `pads_begin`, `pads_end` has K entries. Its input gradient is a
+    `msdd.conv_transpose` with the same attributes; the weight gradient (groups = 1) a
+    `msdd.conv` of the transposed input and output gradient.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$weight, DenseI64ArrayAttr:$strides,
+                       DenseI64ArrayAttr:$dilations, DenseI64ArrayAttr:$pads_begin,
+                       DenseI64ArrayAttr:$pads_end,
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$groups);
+  let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_ConvTransposeOp : Msdd_PureOp<"conv_transpose", []> {
+  let summary = "transposed convolution: the adjoint of msdd.conv in its input";
+  let description = [{
+    ONNX's ConvTranspose without bias. `input` is `[N, C, D_1..D_K]`, `weight` is
+    `[C, M / groups, k_1..k_K]` (ONNX layout); the result `[N, M, O_1..O_K]` takes its
+    spatial size from the result type (any positive size: ONNX's `output_padding` and
+    `output_shape` only choose it), and
+
+        result[n, g Mg + m, p] = sum_{c, o, j : o strides + j dilations = p + pads_begin}
+                                 input[n, g Cg + c, o] * weight[g Cg + c, m, j]
+
+    (Cg = C / groups, Mg = M / groups). `pads_begin` may be negative (the output then starts
+    before the natural one). With the attributes of a `msdd.conv` and its input's size this
+    is that conv's input gradient. Not differentiable itself.
+  }];
+  let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$weight, DenseI64ArrayAttr:$strides,
+                       DenseI64ArrayAttr:$dilations, DenseI64ArrayAttr:$pads_begin,
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$groups);
+  let results = (outs Msdd_Tensor:$result);
+}
+
 //===----------------------------------------------------------------------===//
 // Diffusion ops
 //===----------------------------------------------------------------------===//

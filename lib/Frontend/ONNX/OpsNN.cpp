@@ -1,8 +1,8 @@
 //===- OpsNN.cpp - ONNX neural-network ops ---------------------------------===//
 //
 // MatMul/Gemm -> msdd.matmul / msdd.linear; Einsum -> a linalg.generic contraction;
-// Conv and ConvTranspose (any rank, grouped, strided, dilated, padded) -> one
-// linalg.generic each; LayerNormalization -> msdd.layer_norm; Softmax -> msdd.softmax;
+// Conv and ConvTranspose (any rank, grouped, strided, dilated, padded) -> msdd.conv /
+// msdd.conv_transpose (differentiable: a feature network inside a training loss); LayerNormalization -> msdd.layer_norm; Softmax -> msdd.softmax;
 // reductions -> msdd.reduce_* (or linalg.generic); BatchNormalization,
 // InstanceNormalization, GlobalAverage/MaxPool from msdd ops.
 //
@@ -313,46 +313,6 @@ LogicalResult convParams(Importer &imp, const Val &X, const Val &W, ConvParams &
   return success();
 }
 
-/// out[n, g, m, o...] = sum_{c, k...} in[n, g*Cg + c, o*stride + k*dil + inOffset] *
-///                                    w[g*Mg + m, c, k...]
-/// then reshaped to [N, G*Mg, o...]. Every indexing map is monotonic and has no constant
-/// term (tiling needs both), so inOffset must be 0 where the op may be tiled.
-Value convGeneric(Importer &imp, Value in, Value w, ArrayRef<int64_t> outSpatial, int64_t G,
-                  int64_t Mg, int64_t Cg, ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
-                  ArrayRef<int64_t> dil, ArrayRef<int64_t> inOffset) {
-  OpBuilder &b = imp.b;
-  int64_t S = kernel.size(), N = imp.shapeOf(in)[0];
-  int64_t nLoops = 3 + S + 1 + S;
-  auto dim = [&](int64_t i) { return b.getAffineDimExpr(i); };
-  // loops: n, g, m, o_0..o_S-1, c, k_0..k_S-1
-  AffineExpr n = dim(0), g = dim(1), m = dim(2), c = dim(3 + S);
-  SmallVector<AffineExpr> inE = {n, g * Cg + c}, wE = {g * Mg + m, c}, outE = {n, g, m};
-  for (int64_t i = 0; i < S; ++i) {
-    AffineExpr o = dim(3 + i), k = dim(4 + S + i);
-    inE.push_back(o * stride[i] + k * dil[i] + inOffset[i]);
-    wE.push_back(k);
-    outE.push_back(o);
-  }
-  SmallVector<AffineMap> maps = {AffineMap::get(nLoops, 0, inE, &imp.ctx),
-                                 AffineMap::get(nLoops, 0, wE, &imp.ctx),
-                                 AffineMap::get(nLoops, 0, outE, &imp.ctx)};
-  SmallVector<utils::IteratorType> iters(3 + S, utils::IteratorType::parallel);
-  iters.append(1 + S, utils::IteratorType::reduction);
-  Shape outShape = {N, G, Mg};
-  outShape.append(outSpatial.begin(), outSpatial.end());
-  EK k = imp.kindOf(in);
-  Value init = imp.fill(outShape, k, 0.0);
-  auto op = b.create<linalg::GenericOp>(
-      imp.loc, TypeRange{init.getType()}, ValueRange{in, w}, ValueRange{init}, maps, iters,
-      [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value p = nb.create<arith::MulFOp>(l, a[0], a[1]);
-        nb.create<linalg::YieldOp>(l, nb.create<arith::AddFOp>(l, a[2], p).getResult());
-      });
-  Shape flat = {N, G * Mg};
-  flat.append(outSpatial.begin(), outSpatial.end());
-  return imp.reshape(op.getResult(0), flat);
-}
-
 Value addChannelBias(Importer &imp, Value y, Val *B) {
   if (!B)
     return y;
@@ -398,20 +358,11 @@ LogicalResult conv(Importer &imp) {
       return imp.fail("the kernel is larger than the padded input");
     outSpatial.push_back(span / p.strides[i] + 1);
   }
-  Value x = imp.get(X);
-  bool padded = llvm::any_of(p.padBegin, [](int64_t v) { return v; }) ||
-                llvm::any_of(p.padEnd, [](int64_t v) { return v; });
-  if (padded) {
-    Shape ps = {N, C}, off = {0, 0}, ones(X.shape.size(), 1);
-    for (int64_t i = 0; i < p.spatial; ++i) {
-      ps.push_back(X.shape[2 + i] + p.padBegin[i] + p.padEnd[i]);
-      off.push_back(p.padBegin[i]);
-    }
-    x = imp.insertSlice(x, imp.fill(ps, X.kind, 0.0), off, ones);
-  }
-  Shape zero(p.spatial, 0);
-  Value y = convGeneric(imp, x, imp.get(W), outSpatial, G, M / G, Cg, p.kernel, p.strides,
-                        p.dilations, zero);
+  Shape outShape = {N, M};
+  outShape.append(outSpatial.begin(), outSpatial.end());
+  Value y = imp.b.create<msdd::ConvOp>(imp.loc, imp.tensorType(outShape, X.kind), imp.get(X),
+                                       imp.get(W), p.strides, p.dilations, p.padBegin, p.padEnd,
+                                       G);
   imp.setOut(0, addChannelBias(imp, y, B));
   return success();
 }
@@ -477,41 +428,11 @@ LogicalResult convTranspose(Importer &imp) {
       return imp.fail("the output would be empty");
     outSpatial.push_back(out);
   }
-  // Zero-stuff the input: x[i] at lead + (keff - 1) + i * stride of a zero tensor; then a
-  // stride-1 convolution with the flipped kernel, read from padBegin + lead.
-  Shape us = {N, C}, off = {0, 0}, st = {1, 1}, inOffset;
-  for (int64_t i = 0; i < p.spatial; ++i) {
-    int64_t keff = (p.kernel[i] - 1) * p.dilations[i] + 1;
-    int64_t lead = std::max<int64_t>(0, -p.padBegin[i]);
-    us.push_back(std::max(natural[i], outSpatial[i] + p.padBegin[i]) + lead + keff - 1);
-    off.push_back(lead + keff - 1);
-    st.push_back(p.strides[i]);
-    inOffset.push_back(p.padBegin[i] + lead);
-  }
-  Value u = imp.insertSlice(imp.get(X), imp.fill(us, X.kind, 0.0), off, st);
-  // Wf[g*Mg + m, c, k] = W[g*Cg + c, m, K-1-k].
-  Shape wf = {M, Cg};
-  wf.append(p.kernel.begin(), p.kernel.end());
-  Value w = imp.gatherGeneric(imp.get(W), wf, [&](OpBuilder &nb, Location l, ValueRange idx) {
-    auto cst = [&](int64_t v) { return nb.create<arith::ConstantIndexOp>(l, v); };
-    Value g = nb.create<arith::DivUIOp>(l, idx[0], cst(Mg));
-    Value m = nb.create<arith::RemUIOp>(l, idx[0], cst(Mg));
-    Value ci = nb.create<arith::AddIOp>(l, nb.create<arith::MulIOp>(l, g, cst(Cg)), idx[1]);
-    SmallVector<Value> c = {ci, m};
-    for (int64_t i = 0; i < p.spatial; ++i)
-      c.push_back(nb.create<arith::SubIOp>(l, cst(p.kernel[i] - 1), idx[2 + i]));
-    return c;
-  });
-  // Start the input at inOffset with a slice: indexing maps must have no constant terms
-  // (tiling would apply them twice).
-  Shape sliceOff = {0, 0}, sliceSize = {N, C}, unit(p.spatial + 2, 1);
-  for (int64_t i = 0; i < p.spatial; ++i) {
-    sliceOff.push_back(inOffset[i]);
-    sliceSize.push_back(us[2 + i] - inOffset[i]);
-  }
-  u = imp.extractSlice(u, sliceOff, sliceSize, unit);
-  Shape ones(p.spatial, 1), zero(p.spatial, 0);
-  Value y = convGeneric(imp, u, w, outSpatial, G, Mg, Cg, p.kernel, ones, p.dilations, zero);
+  Shape outShape = {N, M};
+  outShape.append(outSpatial.begin(), outSpatial.end());
+  Value y = imp.b.create<msdd::ConvTransposeOp>(imp.loc, imp.tensorType(outShape, X.kind),
+                                                imp.get(X), imp.get(W), p.strides, p.dilations,
+                                                p.padBegin, G);
   imp.setOut(0, addChannelBias(imp, y, B));
   return success();
 }

@@ -1418,3 +1418,91 @@ func.func @scale_transition_types(%x: tensor<1x3x4x4xf32>, %s: i64) -> tensor<1x
   %0 = msdd.scale_transition %x, %s, %s {alpha = 0.6 : f64, beta = 0.7 : f64, gamma = 0.25 : f64} : (tensor<1x3x4x4xf32>) -> tensor<1x3x8x8xf64>
   return %0 : tensor<1x3x8x8xf64>
 }
+
+// -----
+
+func.func @conv_rank(%x: tensor<4x9xf32>, %w: tensor<6x4xf32>) -> tensor<4x6xf32> {
+  // expected-error @+1 {{'msdd.conv' op input must have rank >= 3 ([N, C, spatial...]) but has rank 2}}
+  %0 = msdd.conv %x, %w {strides = array<i64>, dilations = array<i64>, pads_begin = array<i64>, pads_end = array<i64>} : (tensor<4x9xf32>, tensor<6x4xf32>) -> tensor<4x6xf32>
+  return %0 : tensor<4x6xf32>
+}
+
+// -----
+
+func.func @conv_strides(%x: tensor<1x4x9x9xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x7x7xf32> {
+  // expected-error @+1 {{'msdd.conv' op strides must have 2 entries but has 1}}
+  %0 = msdd.conv %x, %w {strides = array<i64: 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>} : (tensor<1x4x9x9xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x7x7xf32>
+  return %0 : tensor<1x6x7x7xf32>
+}
+
+// -----
+
+func.func @conv_pads(%x: tensor<1x4x9x9xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x7x7xf32> {
+  // expected-error @+1 {{'msdd.conv' op pads must be >= 0, got [-1, 0]}}
+  %0 = msdd.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: -1, 0>, pads_end = array<i64: 0, 0>} : (tensor<1x4x9x9xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x7x7xf32>
+  return %0 : tensor<1x6x7x7xf32>
+}
+
+// -----
+
+func.func @conv_groups(%x: tensor<1x4x9x9xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x6x7x7xf32> {
+  // expected-error @+1 {{'msdd.conv' op input channels 4 are not divisible by groups 3}}
+  %0 = msdd.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>, groups = 3 : i64} : (tensor<1x4x9x9xf32>, tensor<6x2x3x3xf32>) -> tensor<1x6x7x7xf32>
+  return %0 : tensor<1x6x7x7xf32>
+}
+
+// -----
+
+func.func @conv_weight(%x: tensor<1x4x9x9xf32>, %w: tensor<6x3x3x3xf32>) -> tensor<1x6x7x7xf32> {
+  // expected-error @+1 {{'msdd.conv' op weight [6, 3, 3, 3] does not match 4 input channels in 1 groups}}
+  %0 = msdd.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>} : (tensor<1x4x9x9xf32>, tensor<6x3x3x3xf32>) -> tensor<1x6x7x7xf32>
+  return %0 : tensor<1x6x7x7xf32>
+}
+
+// -----
+
+func.func @conv_output_groups(%x: tensor<1x4x9x9xf32>, %w: tensor<5x2x3x3xf32>) -> tensor<1x5x7x7xf32> {
+  // expected-error @+1 {{'msdd.conv' op output channels 5 are not divisible by groups 2}}
+  %0 = msdd.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>, groups = 2 : i64} : (tensor<1x4x9x9xf32>, tensor<5x2x3x3xf32>) -> tensor<1x5x7x7xf32>
+  return %0 : tensor<1x5x7x7xf32>
+}
+
+// -----
+
+func.func @conv_kernel(%x: tensor<1x4x3x3xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x1x1xf32> {
+  // expected-error @+1 {{'msdd.conv' op the kernel [3, 3] (dilated) is larger than the padded input [3, 3]}}
+  %0 = msdd.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 2, 1>, pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>} : (tensor<1x4x3x3xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x1x1xf32>
+  return %0 : tensor<1x6x1x1xf32>
+}
+
+// -----
+
+func.func @conv_result(%x: tensor<1x4x9x9xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x9x9xf32> {
+  // expected-error @+1 {{'msdd.conv' op result must have shape [1, 6, 4, 7] but has [1, 6, 9, 9]}}
+  %0 = msdd.conv %x, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>} : (tensor<1x4x9x9xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x9x9xf32>
+  return %0 : tensor<1x6x9x9xf32>
+}
+
+// -----
+
+func.func @conv_transpose_pads(%x: tensor<1x6x5x5xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x2x9x9xf32> {
+  // expected-error @+1 {{'msdd.conv_transpose' op pads_begin must have 2 entries but has 3}}
+  %0 = msdd.conv_transpose %x, %w {strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 1, 1, 1>} : (tensor<1x6x5x5xf32>, tensor<6x2x3x3xf32>) -> tensor<1x2x9x9xf32>
+  return %0 : tensor<1x2x9x9xf32>
+}
+
+// -----
+
+func.func @conv_transpose_weight(%x: tensor<1x6x5x5xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x2x9x9xf32> {
+  // expected-error @+1 {{'msdd.conv_transpose' op weight [4, 2, 3, 3] does not match 6 input channels in 1 groups}}
+  %0 = msdd.conv_transpose %x, %w {strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 1, 1>} : (tensor<1x6x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<1x2x9x9xf32>
+  return %0 : tensor<1x2x9x9xf32>
+}
+
+// -----
+
+func.func @conv_transpose_result(%x: tensor<1x6x5x5xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x3x9x9xf32> {
+  // expected-error @+1 {{'msdd.conv_transpose' op result must have batch 1 and 4 channels but has shape [1, 3, 9, 9]}}
+  %0 = msdd.conv_transpose %x, %w {strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 1, 1>, groups = 2 : i64} : (tensor<1x6x5x5xf32>, tensor<6x2x3x3xf32>) -> tensor<1x3x9x9xf32>
+  return %0 : tensor<1x3x9x9xf32>
+}

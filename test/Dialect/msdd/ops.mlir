@@ -479,3 +479,12 @@ func.func @concat_slice(%a: tensor<2x3x8xf32>, %b: tensor<2x5x8xf32>) -> tensor<
   %s = msdd.slice %c {axis = 2 : i64, start = 2 : i64} : (tensor<2x8x8xf32>) -> tensor<2x8x4xf32>
   return %s : tensor<2x8x4xf32>
 }
+
+// CHECK-LABEL: func.func @conv
+// CHECK: %[[Y:.+]] = msdd.conv %{{.+}}, %{{.+}} {dilations = array<i64: 1, 2>, groups = 2 : i64, pads_begin = array<i64: 1, 0>, pads_end = array<i64: 1, 2>, strides = array<i64: 2, 1>} : (tensor<1x4x9x9xf32>, tensor<6x2x3x3xf32>) -> tensor<1x6x5x7xf32>
+// CHECK: msdd.conv_transpose %[[Y]], %{{.+}} {dilations = array<i64: 1, 2>, groups = 2 : i64, pads_begin = array<i64: 1, 0>, strides = array<i64: 2, 1>} : (tensor<1x6x5x7xf32>, tensor<6x2x3x3xf32>) -> tensor<1x4x9x9xf32>
+func.func @conv(%x: tensor<1x4x9x9xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x4x9x9xf32> {
+  %y = msdd.conv %x, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pads_begin = array<i64: 1, 0>, pads_end = array<i64: 1, 2>, groups = 2 : i64} : (tensor<1x4x9x9xf32>, tensor<6x2x3x3xf32>) -> tensor<1x6x5x7xf32>
+  %g = msdd.conv_transpose %y, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pads_begin = array<i64: 1, 0>, groups = 2 : i64} : (tensor<1x6x5x7xf32>, tensor<6x2x3x3xf32>) -> tensor<1x4x9x9xf32>
+  return %g : tensor<1x4x9x9xf32>
+}
