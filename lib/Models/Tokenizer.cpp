@@ -6,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Models/Tokenizer.h"
+#include "msdd/Frontend/ONNX.h"
+#include "llvm/Support/Path.h"
 
 #include "msdd/Models/Schedule.h"
 #include "msdd/MsddDialect.h"
@@ -16,6 +18,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
 
 #include <cmath>
 
@@ -35,6 +38,10 @@ std::vector<int64_t> TokenizerConfig::resolutions() const {
 
 int64_t TokenizerConfig::nfe() const {
   return numScales * samplerSteps * (guidance == 1.0 ? 1 : 2);
+}
+
+int64_t TokenizerConfig::samplesAtScale(int64_t s) const {
+  return batchSize / numScales + (s >= numScales - batchSize % numScales ? 1 : 0);
 }
 
 namespace {
@@ -159,6 +166,8 @@ std::optional<TokenizerConfig> mlir::msdd::parseTokenizerConfig(llvm::StringRef 
   train.number("logit_normal_std", c.logitNormalStd);
   train.string("loss_weighting", c.lossWeighting);
   train.number("logsnr_bias", c.logsnrBias);
+  train.string("perceptual_network", c.perceptualNetwork);
+  train.number("perceptual_weight", c.perceptualWeight);
   train.rejectUnknown();
   top.rejectUnknown();
   if (!error.empty())
@@ -200,6 +209,7 @@ std::optional<TokenizerConfig> mlir::msdd::parseTokenizerConfig(llvm::StringRef 
   check(c.logitNormalStd > 0, "train.logit_normal_std must be positive");
   check(c.lossWeighting == "none" || c.lossWeighting == "sigmoid_logsnr",
         "train.loss_weighting must be 'none' or 'sigmoid_logsnr'");
+  check(c.perceptualWeight >= 0, "train.perceptual_weight must be >= 0");
   if (!error.empty())
     return std::nullopt;
   return c;
@@ -521,8 +531,9 @@ struct Input {
 
 class ModuleBuilder {
 public:
-  ModuleBuilder(MLIRContext *ctx, const TokenizerConfig &c)
-      : c(c), loc(UnknownLoc::get(ctx)), b(ctx), specs(parameterSpecs(c)) {
+  ModuleBuilder(MLIRContext *ctx, const TokenizerConfig &c, func::FuncOp featureNetwork)
+      : c(c), loc(UnknownLoc::get(ctx)), b(ctx), specs(parameterSpecs(c)),
+        featureNetwork(featureNetwork) {
     module = ModuleOp::create(loc);
     b.setInsertionPointToEnd(module->getBody());
   }
@@ -550,6 +561,7 @@ private:
   bool pairCfg_ = false;
   OpBuilder b;
   std::vector<ParamSpec> specs;
+  func::FuncOp featureNetwork;
   OwningOpRef<ModuleOp> module;
 
   RankedTensorType f32(ArrayRef<int64_t> shape) {
@@ -731,6 +743,9 @@ private:
     SmallVector<Input> results{{"loss", f32({})}};
     for (int64_t s = 0; s < S; ++s)
       results.push_back({"loss_s" + std::to_string(s), f32({})});
+    func::FuncOp distance = featureNetwork ? buildPerceptualDistance() : func::FuncOp();
+    if (distance)
+      results.push_back({"loss_perceptual", f32({})});
     func::FuncOp fn = function("loss", {{"images", imagesType(batch)}, {"seed", seedType()}}, all,
                                results, g, /*trainable=*/true);
     Value seed = seedScalar(fn.getArgument(1));
@@ -739,11 +754,11 @@ private:
     ::msdd::MultiscaleSchedule sched = ::msdd::computeMultiscaleSchedule(S, c.gamma);
     std::vector<int64_t> res = c.resolutions();
     double dropThreshold = c.latentDropout > 0 ? normalQuantile(c.latentDropout) : 0.0;
-    Value total;
+    Value total, perceptual;
     SmallVector<Value> perScale;
     int64_t offset = 0;
     for (int64_t s = 0; s < S; ++s) {
-      int64_t n = batch / S + (s >= S - batch % S ? 1 : 0);
+      int64_t n = c.samplesAtScale(s);
       int64_t r = res[s], factor = c.imageSize / r;
       double startT = sched.windowStart[s], endT = sched.windowEnd[s];
       Value xs = g.slice(x, 0, offset, n);
@@ -781,13 +796,58 @@ private:
       }
       Value scaleLoss = b.create<WeightedMseOp>(loc, g.type({}), velocity, target, weight);
       perScale.push_back(scaleLoss);
+      if (distance && s == S - 1) {
+        // The image the prediction implies (the window ends at t = 0) against the real one.
+        Value predicted = g.sub(xu, g.mul(g.reshape(u, {n, 1, 1, 1}),
+                                          g.affine(velocity, startT - endT)));
+        perceptual = b.create<func::CallOp>(loc, distance, ValueRange{predicted, xEnd})
+                         .getResult(0);
+        scaleLoss = g.add(scaleLoss, g.affine(perceptual, c.perceptualWeight));
+      }
       Value share = g.affine(scaleLoss, (double)n / batch);
       total = total ? g.add(total, share) : share;
       offset += n;
     }
     SmallVector<Value> values{total};
     values.append(perScale.begin(), perScale.end());
+    if (perceptual)
+      values.push_back(perceptual);
     b.create<func::ReturnOp>(loc, values);
+  }
+
+  /// `perceptual_distance(predicted, real)`, images [n, 3, R, R] in [-1, 1] at the last
+  /// scale: LPIPS without its learned channel weights. Every feature map of the network
+  /// (the private `perceptual_features`) is unit-normalized over channels; squared
+  /// differences are summed over channels, averaged over positions and images, and summed
+  /// over the network's outputs. Public, so that the distance can be checked and used alone.
+  func::FuncOp buildPerceptualDistance() {
+    auto features = cast<func::FuncOp>(featureNetwork->clone());
+    features.setName("perceptual_features");
+    features.setPrivate();
+    module->push_back(features);
+    int64_t n = c.samplesAtScale(c.numScales - 1);
+    TokenizerGraph g(b, loc, c);
+    func::FuncOp fn = function("perceptual_distance",
+                               {{"predicted", imagesType(n)}, {"real", imagesType(n)}}, {},
+                               {{"distance", f32({})}}, g);
+    auto normalized = [&](Value f) {
+      Shape summed(Graph::shape(f));
+      summed[1] = 1;
+      Value sq = b.create<ReduceSumOp>(loc, g.type(summed), g.mul(f, f),
+                                       b.getDenseI64ArrayAttr({1}), /*keepDims=*/true);
+      return g.mul(f, g.unary<RsqrtOp>(g.affine(sq, 1.0, 1e-8)));
+    };
+    // Two calls: the real images' features need no gradient and stay out of the backward pass.
+    auto a = b.create<func::CallOp>(loc, features, ValueRange{fn.getArgument(0)}).getResults();
+    auto r = b.create<func::CallOp>(loc, features, ValueRange{fn.getArgument(1)}).getResults();
+    Value total;
+    for (auto [fa, fr] : llvm::zip(a, r)) {
+      Value d = b.create<MseOp>(loc, g.type({}), normalized(fa), normalized(fr));
+      d = g.affine(d, double(Graph::shape(fa)[1]));
+      total = total ? g.add(total, d) : d;
+    }
+    b.create<func::ReturnOp>(loc, total);
+    return fn;
   }
 };
 
@@ -795,7 +855,72 @@ private:
 
 OwningOpRef<ModuleOp> mlir::msdd::buildTokenizer(MLIRContext *context,
                                                  const TokenizerConfig &config, bool withLoss,
-                                                 bool pairCfg) {
+                                                 bool pairCfg, func::FuncOp featureNetwork) {
   context->loadDialect<MsddDialect, arith::ArithDialect, func::FuncDialect, tensor::TensorDialect>();
-  return ModuleBuilder(context, config).build(withLoss, pairCfg && config.guidance != 1.0);
+  return ModuleBuilder(context, config, featureNetwork)
+      .build(withLoss, pairCfg && config.guidance != 1.0);
+}
+
+static LogicalResult checkFeatureNetwork(func::FuncOp fn, const TokenizerConfig &config,
+                                         std::string &error) {
+  int64_t n = config.samplesAtScale(config.numScales - 1), r = config.imageSize;
+  auto describe = [](Type t) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << t;
+    return s;
+  };
+  FunctionType type = fn.getFunctionType();
+  auto image = RankedTensorType::get({n, 3, r, r}, Float32Type::get(fn.getContext()));
+  if (type.getNumInputs() != 1 || type.getInput(0) != image) {
+    error = "the feature network must take one input " + describe(image) + " (got " +
+            std::to_string(type.getNumInputs()) + " inputs" +
+            (type.getNumInputs() ? ", the first " + describe(type.getInput(0)) : "") + ")";
+    return failure();
+  }
+  if (type.getNumResults() == 0) {
+    error = "the feature network has no outputs";
+    return failure();
+  }
+  for (Type t : type.getResults()) {
+    auto feature = dyn_cast<RankedTensorType>(t);
+    if (!feature || !feature.getElementType().isF32() || feature.getRank() < 2 ||
+        feature.getDimSize(0) != n) {
+      error = "feature network outputs must be float32 [" + std::to_string(n) +
+              ", C, ...] tensors, got " + describe(t);
+      return failure();
+    }
+  }
+  return success();
+}
+
+func::FuncOp mlir::msdd::featureNetworkOf(ModuleOp module) {
+  auto fns = module.getOps<func::FuncOp>();
+  return fns.empty() ? func::FuncOp() : *fns.begin();
+}
+
+FailureOr<OwningOpRef<ModuleOp>> mlir::msdd::loadFeatureNetwork(MLIRContext &context,
+                                                               const TokenizerConfig &config,
+                                                               llvm::StringRef configPath,
+                                                               std::string &error) {
+  if (config.perceptualNetwork.empty())
+    return OwningOpRef<ModuleOp>();
+  llvm::SmallString<256> path(config.perceptualNetwork);
+  if (!llvm::sys::path::is_absolute(path)) {
+    path = llvm::sys::path::parent_path(configPath);
+    llvm::sys::path::append(path, config.perceptualNetwork);
+  }
+  OnnxImportOptions options;
+  options.inlineWeights = true; // frozen: constants, not parameters
+  options.otherInputsShape = {config.samplesAtScale(config.numScales - 1), 3, config.imageSize,
+                              config.imageSize};
+  auto imported = importOnnx(context, path, options, error);
+  if (failed(imported) || !featureNetworkOf(**imported) ||
+      failed(checkFeatureNetwork(featureNetworkOf(**imported), config, error))) {
+    if (error.empty())
+      error = "the model has no graph";
+    error = path.str().str() + ": " + error;
+    return failure();
+  }
+  return std::move(*imported);
 }

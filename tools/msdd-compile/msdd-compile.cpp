@@ -167,9 +167,18 @@ int main(int argc, char **argv) {
     auto config = msdd::parseTokenizerConfig(file->getBuffer(), error);
     if (!config)
       return fail(inputPath + ": " + error);
+    // The perceptual term's feature network (frozen weights), for the loss only.
+    OwningOpRef<ModuleOp> features;
+    if (train) {
+      auto loaded = msdd::loadFeatureNetwork(context, *config, inputPath, error);
+      if (failed(loaded))
+        return fail(error);
+      features = std::move(*loaded);
+    }
     // Inference artifacts leave out the loss (and its compile time).
     // On GPUs the sampler runs both CFG branches in one batch-2B call.
-    module = msdd::buildTokenizer(&context, *config, /*withLoss=*/train, /*pairCfg=*/cuda);
+    module = msdd::buildTokenizer(&context, *config, /*withLoss=*/train, /*pairCfg=*/cuda,
+                                  features ? msdd::featureNetworkOf(*features) : func::FuncOp());
     // The config's training hyperparameters, where the command line does not override them.
     auto fromConfig = [](cl::opt<double> &flag, double value) {
       if (!flag.getNumOccurrences())

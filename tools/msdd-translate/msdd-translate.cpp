@@ -88,8 +88,14 @@ static int translateConfig() {
     return 1;
   }
   MLIRContext context;
-  OwningOpRef<ModuleOp> module =
-      mlir::msdd::buildTokenizer(&context, *config, /*withLoss=*/true, pairCfg);
+  auto features = mlir::msdd::loadFeatureNetwork(context, *config, inputPath, error);
+  if (failed(features)) {
+    llvm::errs() << "msdd-translate: error: " << error << "\n";
+    return 1;
+  }
+  OwningOpRef<ModuleOp> module = mlir::msdd::buildTokenizer(
+      &context, *config, /*withLoss=*/true, pairCfg,
+      *features ? mlir::msdd::featureNetworkOf(**features) : mlir::func::FuncOp());
   auto out = mlir::openOutputFile(outputPath, &error);
   if (!out) {
     llvm::errs() << "msdd-translate: error: " << outputPath << ": " << error << "\n";

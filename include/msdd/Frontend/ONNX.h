@@ -38,6 +38,9 @@ struct OnnxImportOptions {
   bool inlineWeights = false;
   /// Static shapes for graph inputs whose ONNX shape has symbolic or unknown dimensions.
   std::map<std::string, std::vector<int64_t>> inputShapes;
+  /// The static shape of every graph input `inputShapes` does not name (a feature network's
+  /// image input, whatever its name); empty: the model's own shapes.
+  std::vector<int64_t> otherInputsShape;
 };
 using ImportOptions = OnnxImportOptions;
 

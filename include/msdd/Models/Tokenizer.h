@@ -8,6 +8,7 @@
 #ifndef MSDD_MODELS_TOKENIZER_H
 #define MSDD_MODELS_TOKENIZER_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -38,11 +39,17 @@ struct TokenizerConfig {
   /// "none" or "sigmoid_logsnr" (w = sigmoid(logsnr_bias - logSNR(t))).
   std::string lossWeighting = "none";
   double logsnrBias = 0.0;
+  /// The perceptual term on the last scale: an ONNX feature network (a path, relative to the
+  /// config's folder) and its weight; off when the path is empty.
+  std::string perceptualNetwork;
+  double perceptualWeight = 0.1;
 
   /// Resolution of each scale, coarsest first.
   std::vector<int64_t> resolutions() const;
   /// Denoiser evaluations per decoded image.
   int64_t nfe() const;
+  /// Training samples of scale `s` in a batch (split evenly, the finest get the remainder).
+  int64_t samplesAtScale(int64_t s) const;
 };
 
 /// Parses and checks a config. On failure returns nothing and sets `error` to one line that
@@ -54,8 +61,24 @@ std::optional<TokenizerConfig> parseTokenizerConfig(llvm::StringRef json, std::s
 /// guidance != 1) the sampler evaluates both CFG branches in one call of private batch-2B
 /// denoisers `denoise_cfg_s<k>`: half the launches on a GPU, nothing gained on a CPU but
 /// compile time (msdd-compile sets it for --target cuda).
+///
+/// `featureNetwork`, with the loss, is the perceptual term's network: one function from the
+/// last scale's images [samplesAtScale(S - 1), 3, image_size, image_size] (in [-1, 1]) to
+/// one or more float32 feature maps [N, C, ...]; it is copied into the module.
 OwningOpRef<ModuleOp> buildTokenizer(MLIRContext *context, const TokenizerConfig &config,
-                                     bool withLoss = true, bool pairCfg = false);
+                                     bool withLoss = true, bool pairCfg = false,
+                                     func::FuncOp featureNetwork = {});
+
+/// Imports the config's `train.perceptual_network` (a path relative to `configPath`'s
+/// folder) with its weights as constants and its image input fixed to the last scale's
+/// training batch, and checks its signature (see buildTokenizer). Returns a null module
+/// when the config has none; on failure, sets `error` to "<path>: <problem>".
+FailureOr<OwningOpRef<ModuleOp>> loadFeatureNetwork(MLIRContext &context,
+                                                    const TokenizerConfig &config,
+                                                    llvm::StringRef configPath,
+                                                    std::string &error);
+/// The feature network's function in a module from loadFeatureNetwork.
+func::FuncOp featureNetworkOf(ModuleOp module);
 
 } // namespace mlir::msdd
 

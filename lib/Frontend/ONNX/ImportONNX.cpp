@@ -485,13 +485,24 @@ LogicalResult Importer::addInputs() {
                   onnxTypeName(tt.elem_type()) + " (msdd supports float, double, int32, int64, bool)");
     Shape shape;
     auto given = options.inputShapes.find(name);
-    if (given != options.inputShapes.end()) {
-      shape.assign(given->second.begin(), given->second.end());
+    const std::vector<int64_t> *givenShape =
+        given != options.inputShapes.end() ? &given->second
+        : options.otherInputsShape.empty() ? nullptr
+                                           : &options.otherInputsShape;
+    if (givenShape) {
+      shape.assign(givenShape->begin(), givenShape->end());
       if (failed(checkDims(shape, "--input-shape " + name)))
         return failure();
       if (tt.has_shape() && tt.shape().dim_size() != (int)shape.size())
         return fail("--input-shape gives input '" + name + "' rank " + Twine(shape.size()) +
                     " but the model declares rank " + Twine(tt.shape().dim_size()));
+      // A caller's shape for any input (not one the user named) fills only dynamic dims.
+      for (int d = 0; given == options.inputShapes.end() && tt.has_shape() &&
+                      d < tt.shape().dim_size(); ++d)
+        if (tt.shape().dim(d).has_dim_value() && tt.shape().dim(d).dim_value() != shape[d])
+          return fail("input '" + name + "' must have shape " + shapeStr(shape) +
+                      " here, but the model fixes dimension " + Twine(d) + " to " +
+                      Twine(tt.shape().dim(d).dim_value()));
     } else {
       if (!tt.has_shape())
         return fail("input '" + name + "' has no shape (dynamic shapes are not supported; give "
