@@ -94,6 +94,15 @@ static void printDiagnostic(Diagnostic &diag) {
            std::to_string(fl.getColumn()));
   else
     loc = inputPath;
+  // An op imported from ONNX names its node (NameLoc), possibly inside an inlined call.
+  if (!isa<FileLineColLoc>(diag.getLocation()))
+    diag.getLocation()->walk([&](Location l) {
+      if (auto name = dyn_cast<NameLoc>(l)) {
+        loc += ": " + name.getName().str();
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
   const char *severity = diag.getSeverity() == DiagnosticSeverity::Error     ? "error"
                          : diag.getSeverity() == DiagnosticSeverity::Warning ? "warning"
                                                                              : "note";

@@ -613,8 +613,10 @@ LogicalResult Importer::importGraph() {
     for (const std::string &out : node->output())
       if (!out.empty() && values.count(out))
         return fail("value '" + out + "' is defined twice (the graph is not in SSA form)");
-    loc = node->name().empty() ? (Location)UnknownLoc::get(&ctx)
-                               : (Location)NameLoc::get(b.getStringAttr(node->name()));
+    // Later diagnostics (a compile error in an op from this node) name the node.
+    loc = NameLoc::get(b.getStringAttr(
+        node->name().empty() ? node->op_type() + " node " + std::to_string(nodeIndex)
+                             : node->name()));
     LogicalResult handled = failure();
     try {
       handled = it->second(*this);

@@ -2,7 +2,8 @@
 //
 // Resize / Upsample (nearest, linear, cubic; every coordinate mode) -> a linalg.generic
 // gathering through per-axis index and weight tables computed at import (or
-// msdd.upsample_nearest for integer factors); MaxPool / AveragePool -> a windowed
+// msdd.upsample_nearest for integer factors); MaxPool / AveragePool -> a reshape and
+// msdd.reduce_max / reduce_mean when the windows tile the input, else a windowed
 // linalg.generic; ArgMax / ArgMin / Hardmax, CumSum, Trilu, MeanVarianceNormalization,
 // NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss.
 //
@@ -461,6 +462,20 @@ LogicalResult pool(Importer &imp, bool isMax) {
     ps.push_back(padded[i]);
     off.push_back(pb[i]);
     needPad |= padded[i] != X.shape[2 + i];
+  }
+  // Windows that tile the input (VGG's 2x2 / 2): a reshape and a reduction, in msdd ops
+  // that have gradient rules (a feature network inside a training loss).
+  bool tiles = !imp.hasOut(1);
+  Shape blocks = {X.shape[0], X.shape[1]}, windowAxes;
+  for (int64_t i = 0; i < S; ++i) {
+    tiles &= (*ks)[i] == strides[i] && dil[i] == 1 && pb[i] == 0 && pe[i] == 0 &&
+             X.shape[2 + i] == out[i] * (*ks)[i];
+    blocks.append({out[i], (*ks)[i]});
+    windowAxes.push_back(3 + 2 * i);
+  }
+  if (tiles) {
+    imp.setOut(0, imp.reduce(imp.reshape(x, blocks), windowAxes, false, isMax ? "max" : "mean"));
+    return success();
   }
   if (needPad)
     x = imp.insertSlice(x, imp.fill(ps, k, isMax ? -INFINITY : 0.0), off, ones);

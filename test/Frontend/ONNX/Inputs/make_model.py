@@ -243,6 +243,21 @@ def tiled_ops():
                          "pool": pool}
 
 
+def pool_tiles():
+    """MaxPool and AveragePool whose windows tile the input (2x2 / 2, 2x3 / (2, 3)): a
+    reshape and msdd.reduce_max / reduce_mean, which have gradient rules."""
+    x = f32(2, 3, 8, 6)
+    nodes = [
+        h.make_node("MaxPool", ["x"], ["mx"], kernel_shape=[2, 2], strides=[2, 2]),
+        h.make_node("AveragePool", ["x"], ["avg"], kernel_shape=[2, 3], strides=[2, 3]),
+    ]
+    m = model(nodes, [vi("x", T.FLOAT, [2, 3, 8, 6])],
+              [vi("mx", T.FLOAT, [2, 3, 4, 3]), vi("avg", T.FLOAT, [2, 3, 4, 2])])
+    X = x.astype(np.float64)
+    return m, {"x": x}, {"mx": X.reshape(2, 3, 4, 2, 3, 2).max(axis=(3, 5)),
+                         "avg": X.reshape(2, 3, 4, 2, 2, 3).mean(axis=(3, 5))}
+
+
 def int_ops():
     """Integer and boolean tensors: Gather with runtime indices, Equal, Where, Cast."""
     x, idx = f32(5, 3), np.array([[4, 0], [-1, 2]], np.int64)
@@ -294,7 +309,7 @@ def uint8_input():
                  [vi("y", T.UINT8, [2])]), None, None
 
 
-MODELS = {f.__name__: f for f in [elementwise, gelu_mlp, activations, attention, layernorm_decomposed, shape_fold, tiled_ops, conv, int_ops,
+MODELS = {f.__name__: f for f in [elementwise, gelu_mlp, activations, attention, layernorm_decomposed, shape_fold, tiled_ops, conv, pool_tiles, int_ops,
                                   unsupported_op, missing_initializer, opset18, dynamic_input,
                                   dynamic_reshape, uint8_input]}
 
