@@ -24,7 +24,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <new>
 #include <optional>
@@ -528,14 +530,42 @@ std::string progressLine(const StepReport &report) {
   return line;
 }
 
+/// The files a config's training artifact is built from: the config and, when it names
+/// one, its perceptual feature network (relative to the config's folder). A config that
+/// does not parse is left to msdd-compile to report.
+std::vector<std::string> configInputs(const std::string &config) {
+  std::vector<std::string> files = {config};
+  std::ifstream in(config, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    Json root = Json::parse(text, config);
+    const Json *train = root.find("train");
+    const Json *network = train ? train->find("perceptual_network") : nullptr;
+    if (network && network->isString() && !network->asString().empty()) {
+      std::filesystem::path path(network->asString());
+      if (path.is_relative())
+        path = std::filesystem::path(config).parent_path() / path;
+      files.push_back(path.string());
+    }
+  } catch (const Error &) {
+  }
+  return files;
+}
+
 /// `msdd-compile CONFIG --train -o ARTIFACT` with the msdd-compile beside this executable,
-/// unless ARTIFACT is newer than CONFIG. The compiler reports its own errors.
+/// unless ARTIFACT is newer than CONFIG and its feature network. The compiler reports its
+/// own errors.
 void compileConfigIfStale(const std::string &config, const std::string &artifact) {
   struct stat configStat, artifactStat;
   if (::stat(config.c_str(), &configStat) != 0)
     throw Error(config, "cannot open: " + std::string(std::strerror(errno)));
-  if (::stat(artifact.c_str(), &artifactStat) == 0 &&
-      artifactStat.st_mtime >= configStat.st_mtime)
+  bool fresh = ::stat(artifact.c_str(), &artifactStat) == 0;
+  for (const std::string &input : configInputs(config)) {
+    struct stat inputStat;
+    // A missing network is msdd-compile's to report: compile.
+    fresh &= ::stat(input.c_str(), &inputStat) == 0 && artifactStat.st_mtime >= inputStat.st_mtime;
+  }
+  if (fresh)
     return;
   char self[4096];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
