@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-out/demo}
-STEPS=${STEPS:-3000}
+STEPS=${STEPS:-12000}
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 "$BUILD_DIR/bin/msdd-compile" models/tiny.json --train -o "$OUT/tiny.msdd" \

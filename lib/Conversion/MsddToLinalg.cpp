@@ -812,11 +812,48 @@ Value placeInZeros(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> sh
       b.getDenseI64ArrayAttr(tensorType(input).getShape()), b.getDenseI64ArrayAttr(strides));
 }
 
+/// Ungrouped: im2col then one matrix product (the runtime's BLAS). cols[n, o..., c, j...] =
+/// in[n, c, o stride + j dil] is [N P, C K] (P output points, K kernel taps); times w [M, C K]
+/// transposed gives [N, P, M], transposed to [N, M, o...].
+Value convIm2col(OpBuilder &b, Location loc, Value in, Value w, ArrayRef<int64_t> outSpatial,
+                 ArrayRef<int64_t> stride, ArrayRef<int64_t> dil) {
+  ArrayRef<int64_t> ws = tensorType(w).getShape();
+  int64_t S = ws.size() - 2, N = tensorType(in).getShape()[0], M = ws[0], C = ws[1];
+  int64_t P = 1, K = 1;
+  unsigned numLoops = 2 + 2 * S; // n, o..., c, j...
+  auto dim = [&](int64_t i) { return b.getAffineDimExpr(i); };
+  SmallVector<AffineExpr> inE = {dim(0), dim(1 + S)};
+  SmallVector<int64_t> colsShape = {N};
+  for (int64_t i = 0; i < S; ++i) {
+    inE.push_back(dim(1 + i) * stride[i] + dim(2 + S + i) * dil[i]);
+    colsShape.push_back(outSpatial[i]);
+    P *= outSpatial[i];
+    K *= ws[2 + i];
+  }
+  colsShape.push_back(C);
+  colsShape.append(ws.begin() + 2, ws.end());
+  MLIRContext *ctx = b.getContext();
+  Value cols = buildGeneric(b, loc, {in}, {AffineMap::get(numLoops, 0, inE, ctx)},
+                            emptyTensor(b, loc, colsShape, elementTypeOf(in)),
+                            AffineMap::getMultiDimIdentityMap(numLoops, ctx), numLoops, {},
+                            [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
+  Value product = buildMatmul(b, loc, reshapeTensor(b, loc, cols, {N * P, C * K}),
+                              reshapeTensor(b, loc, w, {M, C * K}), /*transposeRhs=*/true);
+  Value channelsFirst =
+      transposeTensor(b, loc, reshapeTensor(b, loc, product, {N, P, M}), {0, 2, 1});
+  SmallVector<int64_t> outShape = {N, M};
+  outShape.append(outSpatial.begin(), outSpatial.end());
+  return reshapeTensor(b, loc, channelsFirst, outShape);
+}
+
 /// out[n, g, m, o...] = sum_{c, j...} in[n, g Cg + c, o stride + j dil] w[g Mg + m, c, j...],
-/// returned as [N, G Mg, o...]; `in` is already padded. Every indexing map is monotonic and
-/// has no constant term: tiling needs both.
+/// returned as [N, G Mg, o...]; `in` is already padded. Grouped convolutions are one
+/// contraction whose indexing maps are monotonic and have no constant term (tiling needs
+/// both); ungrouped ones go through im2col and BLAS.
 Value convGeneric(OpBuilder &b, Location loc, Value in, Value w, ArrayRef<int64_t> outSpatial,
                   int64_t groups, ArrayRef<int64_t> stride, ArrayRef<int64_t> dil) {
+  if (groups == 1)
+    return convIm2col(b, loc, in, w, outSpatial, stride, dil);
   ArrayRef<int64_t> ws = tensorType(w).getShape();
   int64_t S = ws.size() - 2, N = tensorType(in).getShape()[0];
   int64_t Mg = ws[0] / groups, Cg = ws[1];

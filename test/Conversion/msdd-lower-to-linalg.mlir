@@ -139,3 +139,20 @@ func.func @conv_transpose(%y: tensor<1x6x5x7xf32>, %w: tensor<6x2x3x3xf32>) -> t
   %x = msdd.conv_transpose %y, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pads_begin = array<i64: 1, 0>, groups = 2 : i64} : (tensor<1x6x5x7xf32>, tensor<6x2x3x3xf32>) -> tensor<1x4x9x9xf32>
   return %x : tensor<1x4x9x9xf32>
 }
+
+// -----
+
+// Ungrouped: im2col (a gather generic with the conv's input map), one matmul against the
+// weight as [M, C K], then [N, P, M] transposed to channels first.
+// CHECK-DAG: #[[COLS:.+]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1 * 2 + d4, d2 + d5)>
+// CHECK-LABEL: func.func @conv_im2col
+// CHECK: %[[C:.+]] = linalg.generic {indexing_maps = [#[[COLS]], #{{.+}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%{{.+}} : tensor<2x3x9x8xf32>) outs(%{{.+}} : tensor<2x4x6x3x3x3xf32>)
+// CHECK-DAG: %[[W2:.+]] = tensor.collapse_shape %arg1 {{.+}} into tensor<5x27xf32>
+// CHECK-DAG: %[[C2:.+]] = tensor.collapse_shape %[[C]] {{.+}} into tensor<48x27xf32>
+// CHECK: linalg.matmul_transpose_b ins(%[[C2]], %[[W2]] : tensor<48x27xf32>, tensor<5x27xf32>)
+// CHECK: linalg.transpose {{.+}} permutation = [0, 2, 1]
+// CHECK: tensor.expand_shape {{.+}} into tensor<2x5x4x6xf32>
+func.func @conv_im2col(%x: tensor<2x3x9x8xf32>, %w: tensor<5x3x3x3xf32>) -> tensor<2x5x4x6xf32> {
+  %y = msdd.conv %x, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 0, 0>, pads_end = array<i64: 0, 0>} : (tensor<2x3x9x8xf32>, tensor<5x3x3x3xf32>) -> tensor<2x5x4x6xf32>
+  return %y : tensor<2x5x4x6xf32>
+}
