@@ -419,6 +419,39 @@ LogicalResult ConvOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> gra
   return success();
 }
 
+LogicalResult ConvTransposeOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
+  Emitter e = emitterFor(b, *this);
+  Value x = getInput(), w = getWeight();
+  ArrayRef<int64_t> xs = e.shapeOf(x), ws = e.shapeOf(w);
+  ArrayRef<int64_t> strides = getStrides(), dilations = getDilations();
+  // The adjoint is the conv with the same attributes from g back to x's size. Its padding
+  // (pads_begin, and the end padding that size implies) may be negative: crop g there.
+  SmallVector<int64_t> padsBegin, padsEnd;
+  Value gc = g;
+  for (size_t i = 0; i + 2 < xs.size(); ++i) {
+    int64_t keff = (ws[2 + i] - 1) * dilations[i] + 1, out = e.shapeOf(g)[2 + i];
+    int64_t begin = getPadsBegin()[i], end = (xs[2 + i] - 1) * strides[i] + keff - out - begin;
+    int64_t from = std::max<int64_t>(0, -begin), to = out + std::min<int64_t>(0, end);
+    if (from > 0 || to < out) {
+      SmallVector<int64_t> shape(e.shapeOf(gc));
+      shape[2 + i] = to - from;
+      gc = b.create<SliceOp>(getLoc(), e.withShape(g, shape), gc, 2 + i, from);
+    }
+    padsBegin.push_back(std::max<int64_t>(0, begin));
+    padsEnd.push_back(std::max<int64_t>(0, end));
+  }
+  auto adjoint = b.create<ConvOp>(getLoc(), x.getType(), gc, w, strides, dilations, padsBegin,
+                                  padsEnd, getGroups());
+  grads[0] = adjoint;
+  // y = adjoint^T(x), so dL/dw of y is the adjoint conv's weight gradient with x as its
+  // output gradient (its own input gradient, unused, is dead code).
+  SmallVector<Value> inner(2);
+  if (failed(adjoint.buildVjp(b, x, inner)))
+    return failure();
+  grads[1] = inner[1];
+  return success();
+}
+
 LogicalResult PatchifyOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
   grads[0] = b.create<UnpatchifyOp>(getLoc(), getInput().getType(), g, getPatchSize());
   return success();

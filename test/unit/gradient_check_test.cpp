@@ -137,6 +137,16 @@ std::vector<GradCase> allCases() {
                    op("conv", {{2, 2, 9}, {3, 2, 3}}, {2, 3, 4},
                       "{strides = array<i64: 3>, dilations = array<i64: 1>, "
                       "pads_begin = array<i64: 2>, pads_end = array<i64: 1>}")});
+  // Transposed convolutions: strided and wider than its natural output (the adjoint crops
+  // the gradient's end); grouped and dilated with a negative pads_begin (cropped start).
+  cases.push_back({"conv_transpose", {{2, 3, 4, 5}, {3, 2, 3, 3}}, {2, 2, 8, 12},
+                   op("conv_transpose", {{2, 3, 4, 5}, {3, 2, 3, 3}}, {2, 2, 8, 12},
+                      "{strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, "
+                      "pads_begin = array<i64: 1, 1>}")});
+  cases.push_back({"conv_transpose_grouped", {{1, 4, 5, 3}, {4, 1, 2, 3}}, {1, 2, 6, 4},
+                   op("conv_transpose", {{1, 4, 5, 3}, {4, 1, 2, 3}}, {1, 2, 6, 4},
+                      "{strides = array<i64: 1, 2>, dilations = array<i64: 2, 1>, "
+                      "pads_begin = array<i64: -1, 2>, groups = 2 : i64}")});
   cases.push_back({"mse", {s, s}, {}, op("mse", {s, s}, {})});
   cases.push_back({"weighted_mse", {s, s, {2}}, {}, op("weighted_mse", {s, s, {2}}, {}), {false, false, true}});
   return cases;

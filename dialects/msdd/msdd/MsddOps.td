@@ -313,7 +313,7 @@ def Msdd_ConvOp : Msdd_PureOp<"conv", [DeclareOpInterfaceMethods<Msdd_Differenti
   let results = (outs Msdd_Tensor:$result);
 }
 
-def Msdd_ConvTransposeOp : Msdd_PureOp<"conv_transpose", []> {
+def Msdd_ConvTransposeOp : Msdd_PureOp<"conv_transpose", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "transposed convolution: the adjoint of msdd.conv in its input";
   let description = [{
     ONNX's ConvTranspose without bias. `input` is `[N, C, D_1..D_K]`, `weight` is
@@ -326,7 +326,9 @@ def Msdd_ConvTransposeOp : Msdd_PureOp<"conv_transpose", []> {
 
     (Cg = C / groups, Mg = M / groups). `pads_begin` may be negative (the output then starts
     before the natural one). With the attributes of a `msdd.conv` and its input's size this
-    is that conv's input gradient. Not differentiable itself.
+    is that conv's input gradient; its own input gradient is that conv again (the output
+    gradient cropped where `pads_begin` or the implied end padding is negative), its weight
+    gradient that conv's weight gradient.
   }];
   let arguments = (ins Msdd_Tensor:$input, Msdd_Tensor:$weight, DenseI64ArrayAttr:$strides,
                        DenseI64ArrayAttr:$dilations, DenseI64ArrayAttr:$pads_begin,
