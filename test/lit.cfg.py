@@ -17,6 +17,8 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.msdd_tools_dir, append_path=True)
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%msdd_src", config.msdd_src_root))
+# The Python binding (python/msdd) loads this build's runtime, wherever the build folder is.
+config.environment["MSDD_RUNTIME_LIBRARY"] = os.path.join(config.msdd_obj_root, "lib", "libmsdd_runtime.so")
 llvm_config.add_tool_substitutions(
     ["msdd-opt", "msdd-compile", "msdd-run"], [config.msdd_tools_dir])
 
