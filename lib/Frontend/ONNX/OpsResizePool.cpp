@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "Importer.h"
 
+#include <cfloat>
 #include <cmath>
 
 using namespace mlir;
@@ -400,8 +401,13 @@ LogicalResult hardmax(Importer &imp) {
   return success();
 }
 
-/// MaxPool / AveragePool: pad, then one linalg.generic over (n, c, o..., k...) with a window
-/// operand (as linalg's pooling ops have) giving the k loops their bounds.
+/// Pools with at most this many window offsets become that many strided views (see pool).
+constexpr int64_t kMaxWindowViews = 64;
+
+/// MaxPool / AveragePool. Windows that tile the input: a reshape and a reduction; other
+/// windows with few offsets: strided views of the padded input combined elementwise; with
+/// Indices or many offsets: pad, then one linalg.generic over (n, c, o..., k...) with a
+/// window operand (as linalg's pooling ops have) giving the k loops their bounds.
 LogicalResult pool(Importer &imp, bool isMax) {
   auto xv = imp.need(0);
   if (failed(xv))
@@ -477,70 +483,134 @@ LogicalResult pool(Importer &imp, bool isMax) {
     imp.setOut(0, imp.reduce(imp.reshape(x, blocks), windowAxes, false, isMax ? "max" : "mean"));
     return success();
   }
-  if (needPad)
-    x = imp.insertSlice(x, imp.fill(ps, k, isMax ? -INFINITY : 0.0), off, ones);
   OpBuilder &b = imp.b;
-  int64_t nLoops = 2 + 2 * S;
-  SmallVector<AffineExpr> inE = {b.getAffineDimExpr(0), b.getAffineDimExpr(1)}, wE,
-                          outE = {b.getAffineDimExpr(0), b.getAffineDimExpr(1)};
-  for (int64_t i = 0; i < S; ++i) {
-    AffineExpr o = b.getAffineDimExpr(2 + i), kk = b.getAffineDimExpr(2 + S + i);
-    inE.push_back(o * strides[i] + kk * dil[i]);
-    wE.push_back(kk);
-    outE.push_back(o);
-  }
   Shape outShape = {X.shape[0], X.shape[1]};
   outShape.append(out.begin(), out.end());
-  Value window = b.create<tensor::EmptyOp>(imp.loc, *ks, imp.elemType(k));
-  Value init = imp.fill(outShape, k, isMax ? -INFINITY : 0.0);
-  if (isMax && imp.hasOut(1)) {
-    // Values and Indices: the row-major flat index into X of each window's (first) maximum.
-    Value initIdx = imp.fill(outShape, EK::I64, 0.0);
-    SmallVector<utils::IteratorType> it2(2 + S, utils::IteratorType::parallel);
-    it2.append(S, utils::IteratorType::reduction);
-    AffineMap om = AffineMap::get(nLoops, 0, outE, &imp.ctx);
-    Shape xs = X.shape;
-    auto g2 = b.create<linalg::GenericOp>(
-        imp.loc, TypeRange{init.getType(), initIdx.getType()}, ValueRange{x, window},
-        ValueRange{init, initIdx},
+  Value y;
+  if (!imp.hasOut(1) && numel(*ks) <= kMaxWindowViews) {
+    // Overlapping or padded windows (AlexNet's 3x3 / 2): one strided view of the padded input
+    // per window offset, combined by msdd.maximum / msdd.add. All msdd ops, so a feature
+    // network inside a training loss has a gradient through its pools.
+    // Padding with the lowest finite value, not -inf: the maximum's gradient rule subtracts
+    // its operands, and -inf - -inf would put NaN where two padded views meet.
+    double padValue = !isMax ? 0.0 : k == EK::F64 ? -DBL_MAX : -FLT_MAX;
+    Value source = x;
+    Shape views = {X.shape[0], X.shape[1]};
+    for (int64_t i = 0; i < S; ++i) {
+      // Every view is a range of o * s elements, then every s-th of them.
+      int64_t extent = std::max(padded[i], ((*ks)[i] - 1) * dil[i] + out[i] * strides[i]);
+      SmallVector<Value> parts;
+      auto block = [&](int64_t n) {
+        Shape bs = imp.shapeOf(source);
+        bs[2 + i] = n;
+        parts.push_back(imp.fill(bs, k, padValue));
+      };
+      if (pb[i] > 0)
+        block(pb[i]);
+      parts.push_back(source);
+      if (int64_t end = extent - pb[i] - X.shape[2 + i]; end > 0)
+        block(end);
+      if (parts.size() > 1) {
+        Shape cs = imp.shapeOf(source);
+        cs[2 + i] = extent;
+        source = b.create<msdd::ConcatOp>(imp.loc, imp.tensorType(cs, k), parts, 2 + i);
+      }
+      views.append({out[i], strides[i]});
+    }
+    SmallVector<int64_t> offset(S, 0);
+    for (int64_t w = 0, n = numel(*ks); w < n; ++w) {
+      Value v = source;
+      for (int64_t i = 0; i < S; ++i) {
+        Shape vs = imp.shapeOf(v);
+        int64_t start = offset[i] * dil[i], size = out[i] * strides[i];
+        if (start != 0 || size != vs[2 + i]) {
+          vs[2 + i] = size;
+          v = b.create<msdd::SliceOp>(imp.loc, imp.tensorType(vs, k), v, 2 + i, start);
+        }
+      }
+      v = imp.reshape(v, views);
+      for (int64_t i = 0; i < S; ++i) {
+        if (strides[i] == 1)
+          continue;
+        Shape vs = imp.shapeOf(v);
+        vs[3 + 2 * i] = 1;
+        v = b.create<msdd::SliceOp>(imp.loc, imp.tensorType(vs, k), v, 3 + 2 * i, 0);
+      }
+      v = imp.reshape(v, outShape);
+      if (!y)
+        y = v;
+      else if (isMax)
+        y = b.create<msdd::MaximumOp>(imp.loc, v.getType(), y, v);
+      else
+        y = b.create<msdd::AddOp>(imp.loc, v.getType(), y, v);
+      // The next window offset, last axis fastest.
+      for (int64_t i = S - 1; i >= 0 && ++offset[i] == (*ks)[i]; --i)
+        offset[i] = 0;
+    }
+  } else {
+    // Values and Indices, or many offsets: one generic over (n, c, o..., k...).
+    if (needPad)
+      x = imp.insertSlice(x, imp.fill(ps, k, isMax ? -INFINITY : 0.0), off, ones);
+    int64_t nLoops = 2 + 2 * S;
+    SmallVector<AffineExpr> inE = {b.getAffineDimExpr(0), b.getAffineDimExpr(1)}, wE,
+                            outE = {b.getAffineDimExpr(0), b.getAffineDimExpr(1)};
+    for (int64_t i = 0; i < S; ++i) {
+      AffineExpr o = b.getAffineDimExpr(2 + i), kk = b.getAffineDimExpr(2 + S + i);
+      inE.push_back(o * strides[i] + kk * dil[i]);
+      wE.push_back(kk);
+      outE.push_back(o);
+    }
+    Value window = b.create<tensor::EmptyOp>(imp.loc, *ks, imp.elemType(k));
+    Value init = imp.fill(outShape, k, isMax ? -INFINITY : 0.0);
+    if (isMax && imp.hasOut(1)) {
+      // Values and Indices: the row-major flat index into X of each window's (first) maximum.
+      Value initIdx = imp.fill(outShape, EK::I64, 0.0);
+      SmallVector<utils::IteratorType> it2(2 + S, utils::IteratorType::parallel);
+      it2.append(S, utils::IteratorType::reduction);
+      AffineMap om = AffineMap::get(nLoops, 0, outE, &imp.ctx);
+      Shape xs = X.shape;
+      auto g2 = b.create<linalg::GenericOp>(
+          imp.loc, TypeRange{init.getType(), initIdx.getType()}, ValueRange{x, window},
+          ValueRange{init, initIdx},
+          SmallVector<AffineMap>{AffineMap::get(nLoops, 0, inE, &imp.ctx),
+                                 AffineMap::get(nLoops, 0, wE, &imp.ctx), om, om},
+          it2, [&](OpBuilder &nb, Location l, ValueRange a) {
+            auto idx = [&](int64_t d) {
+              return nb.create<arith::IndexCastOp>(l, nb.getI64Type(), nb.create<linalg::IndexOp>(l, d));
+            };
+            auto c64 = [&](int64_t v) { return nb.create<arith::ConstantOp>(l, nb.getI64IntegerAttr(v)); };
+            Value flat = nb.create<arith::AddIOp>(l, nb.create<arith::MulIOp>(l, idx(0), c64(xs[1])), idx(1));
+            for (int64_t j = 0; j < S; ++j) {
+              int64_t i = columnMajor ? S - 1 - j : j;
+              // o * s + kk * d - pb
+              Value pos = nb.create<arith::AddIOp>(
+                  l, nb.create<arith::MulIOp>(l, idx(2 + i), c64(strides[i])),
+                  nb.create<arith::MulIOp>(l, idx(2 + S + i), c64(dil[i])));
+              pos = nb.create<arith::SubIOp>(l, pos, c64(pb[i]));
+              flat = nb.create<arith::AddIOp>(l, nb.create<arith::MulIOp>(l, flat, c64(xs[2 + i])), pos);
+            }
+            Value better = nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, a[0], a[2]);
+            nb.create<linalg::YieldOp>(l, ValueRange{nb.create<arith::SelectOp>(l, better, a[0], a[2]),
+                                                     nb.create<arith::SelectOp>(l, better, flat, a[3])});
+          });
+      imp.setOut(0, g2.getResult(0));
+      imp.setOut(1, g2.getResult(1));
+      return success();
+    }
+    SmallVector<utils::IteratorType> iters(2 + S, utils::IteratorType::parallel);
+    iters.append(S, utils::IteratorType::reduction);
+    auto g = b.create<linalg::GenericOp>(
+        imp.loc, TypeRange{init.getType()}, ValueRange{x, window}, ValueRange{init},
         SmallVector<AffineMap>{AffineMap::get(nLoops, 0, inE, &imp.ctx),
-                               AffineMap::get(nLoops, 0, wE, &imp.ctx), om, om},
-        it2, [&](OpBuilder &nb, Location l, ValueRange a) {
-          auto idx = [&](int64_t d) {
-            return nb.create<arith::IndexCastOp>(l, nb.getI64Type(), nb.create<linalg::IndexOp>(l, d));
-          };
-          auto c64 = [&](int64_t v) { return nb.create<arith::ConstantOp>(l, nb.getI64IntegerAttr(v)); };
-          Value flat = nb.create<arith::AddIOp>(l, nb.create<arith::MulIOp>(l, idx(0), c64(xs[1])), idx(1));
-          for (int64_t j = 0; j < S; ++j) {
-            int64_t i = columnMajor ? S - 1 - j : j;
-            // o * s + kk * d - pb
-            Value pos = nb.create<arith::AddIOp>(
-                l, nb.create<arith::MulIOp>(l, idx(2 + i), c64(strides[i])),
-                nb.create<arith::MulIOp>(l, idx(2 + S + i), c64(dil[i])));
-            pos = nb.create<arith::SubIOp>(l, pos, c64(pb[i]));
-            flat = nb.create<arith::AddIOp>(l, nb.create<arith::MulIOp>(l, flat, c64(xs[2 + i])), pos);
-          }
-          Value better = nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, a[0], a[2]);
-          nb.create<linalg::YieldOp>(l, ValueRange{nb.create<arith::SelectOp>(l, better, a[0], a[2]),
-                                                   nb.create<arith::SelectOp>(l, better, flat, a[3])});
+                               AffineMap::get(nLoops, 0, wE, &imp.ctx),
+                               AffineMap::get(nLoops, 0, outE, &imp.ctx)},
+        iters, [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value r = isMax ? (Value)nb.create<arith::MaximumFOp>(l, a[2], a[0])
+                          : (Value)nb.create<arith::AddFOp>(l, a[2], a[0]);
+          nb.create<linalg::YieldOp>(l, r);
         });
-    imp.setOut(0, g2.getResult(0));
-    imp.setOut(1, g2.getResult(1));
-    return success();
+    y = g.getResult(0);
   }
-  SmallVector<utils::IteratorType> iters(2 + S, utils::IteratorType::parallel);
-  iters.append(S, utils::IteratorType::reduction);
-  auto g = b.create<linalg::GenericOp>(
-      imp.loc, TypeRange{init.getType()}, ValueRange{x, window}, ValueRange{init},
-      SmallVector<AffineMap>{AffineMap::get(nLoops, 0, inE, &imp.ctx),
-                             AffineMap::get(nLoops, 0, wE, &imp.ctx),
-                             AffineMap::get(nLoops, 0, outE, &imp.ctx)},
-      iters, [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value r = isMax ? (Value)nb.create<arith::MaximumFOp>(l, a[2], a[0])
-                        : (Value)nb.create<arith::AddFOp>(l, a[2], a[0]);
-        nb.create<linalg::YieldOp>(l, r);
-      });
-  Value y = g.getResult(0);
   if (!isMax) {
     // Divide by the element count of each window: real elements, or with
     // count_include_pad also the explicit padding (never what ceil_mode adds).

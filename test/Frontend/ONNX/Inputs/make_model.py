@@ -258,6 +258,78 @@ def pool_tiles():
                          "avg": X.reshape(2, 3, 4, 2, 2, 3).mean(axis=(3, 5))}
 
 
+def pool_reference(x, k, s, pb, pe, ceil, is_max, include_pad, cot):
+    """Forward and the gradient of sum(pool(x) * cot) of a 2-D MaxPool / AveragePool, by
+    loops over windows in float64 (ties: the first maximum in row-major window order)."""
+    n, c, hgt, wid = x.shape
+    outs = []
+    for d, size in enumerate((hgt, wid)):
+        span = size + pb[d] + pe[d] - k[d]
+        o = (-(-span // s[d]) if ceil else span // s[d]) + 1
+        if ceil and (o - 1) * s[d] >= size + pb[d]:
+            o -= 1
+        outs.append(o)
+    y, gx = np.zeros((n, c) + tuple(outs)), np.zeros(x.shape)
+    for i in range(outs[0]):
+        for j in range(outs[1]):
+            r0, c0 = i * s[0] - pb[0], j * s[1] - pb[1]
+            rows = [r for r in range(r0, r0 + k[0]) if 0 <= r < hgt]
+            cols = [q for q in range(c0, c0 + k[1]) if 0 <= q < wid]
+            win = x[:, :, rows][:, :, :, cols].reshape(n, c, -1)
+            if is_max:
+                arg = win.argmax(-1)
+                y[:, :, i, j] = win.max(-1)
+                for a in range(n):
+                    for b in range(c):
+                        gx[a, b, rows[arg[a, b] // len(cols)], cols[arg[a, b] % len(cols)]] += cot[a, b, i, j]
+            else:
+                if include_pad:  # the explicit padding counts, what ceil_mode adds does not
+                    count = ((min(r0 + k[0], hgt + pe[0]) - max(r0, -pb[0])) *
+                             (min(c0 + k[1], wid + pe[1]) - max(c0, -pb[1])))
+                else:
+                    count = len(rows) * len(cols)
+                y[:, :, i, j] = win.sum(-1) / count
+                for r in rows:
+                    for q in cols:
+                        gx[:, :, r, q] += cot[:, :, i, j] / count
+    return y, gx
+
+
+def pool_windows():
+    """Overlapping and padded windows (AlexNet's 3x3 / 2 max pool, a ceil_mode average pool
+    with one-sided padding, a count_include_pad one) and a scalar loss on them: strided views
+    combined by msdd.maximum / msdd.add, so msdd-autodiff differentiates through them."""
+    x = f32(2, 3, 9, 9)
+    specs = [  # name, kernel, strides, pads begin, pads end, ceil_mode, max, count_include_pad
+        ("mx", (3, 3), (2, 2), (1, 1), (1, 1), 0, True, 0),
+        ("avg", (3, 3), (2, 2), (0, 0), (1, 1), 1, False, 0),
+        ("avgpad", (2, 3), (1, 2), (1, 0), (0, 1), 0, False, 1),
+    ]
+    nodes, outputs, inits, ref, grad = [], [], [], {}, np.zeros(x.shape)
+    losses = []
+    for name, k, s, pb, pe, ceil, is_max, include_pad in specs:
+        attrs = dict(kernel_shape=list(k), strides=list(s), pads=list(pb) + list(pe), ceil_mode=ceil)
+        if not is_max:
+            attrs["count_include_pad"] = include_pad
+        nodes.append(h.make_node("MaxPool" if is_max else "AveragePool", ["x"], [name], **attrs))
+        probe, _ = pool_reference(x.astype(np.float64), k, s, pb, pe, ceil, is_max, include_pad,
+                                  np.zeros((2, 3, 9, 9)))
+        cot = f32(*probe.shape)
+        y, g = pool_reference(x.astype(np.float64), k, s, pb, pe, ceil, is_max, include_pad, cot)
+        inits.append(("c_" + name, cot))
+        nodes += [h.make_node("Mul", [name, "c_" + name], ["p_" + name]),
+                  h.make_node("ReduceSum", ["p_" + name], ["l_" + name], keepdims=0)]
+        outputs.append(vi(name, T.FLOAT, list(y.shape)))
+        losses.append("l_" + name)
+        ref[name], grad = y, grad + g
+    nodes += [h.make_node("Sum", losses, ["loss"])]
+    m = model(nodes, [vi("x", T.FLOAT, [2, 3, 9, 9])], [vi("loss", T.FLOAT, [])] + outputs, inits,
+              name="pool_windows")
+    ref["loss"] = np.array(sum((ref[n] * dict(inits)["c_" + n]).sum() for n, *_ in specs))
+    ref["grad.x"] = grad
+    return m, {"x": x}, ref
+
+
 def int_ops():
     """Integer and boolean tensors: Gather with runtime indices, Equal, Where, Cast."""
     x, idx = f32(5, 3), np.array([[4, 0], [-1, 2]], np.int64)
@@ -309,7 +381,7 @@ def uint8_input():
                  [vi("y", T.UINT8, [2])]), None, None
 
 
-MODELS = {f.__name__: f for f in [elementwise, gelu_mlp, activations, attention, layernorm_decomposed, shape_fold, tiled_ops, conv, pool_tiles, int_ops,
+MODELS = {f.__name__: f for f in [elementwise, gelu_mlp, activations, attention, layernorm_decomposed, shape_fold, tiled_ops, conv, pool_tiles, pool_windows, int_ops,
                                   unsupported_op, missing_initializer, opset18, dynamic_input,
                                   dynamic_reshape, uint8_input]}
 
