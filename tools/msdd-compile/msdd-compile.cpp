@@ -45,6 +45,7 @@ static cl::opt<std::string> emit(
     "emit",
     cl::desc("What to write: artifact (default), or the IR after a pipeline stage: "
              "linalg, tiled (cpu), bufferized, loops (cpu), kernels (cuda) or llvm; "
+             "llvm-ir (cpu: the LLVM IR after LLVM's optimizations, as compiled); "
              "ptx (cuda)"),
     cl::init("artifact"), cl::cat(category));
 static cl::opt<bool> timeCompile(
@@ -141,13 +142,14 @@ int main(int argc, char **argv) {
 
   if (target != "cpu" && target != "cuda")
     return fail("unknown target '" + target + "' (available: cpu, cuda)");
-  static const char *stages[] = {"artifact", "linalg",  "tiled", "bufferized",
-                                 "loops",    "kernels", "llvm",  "ptx"};
+  static const char *stages[] = {"artifact", "linalg",  "tiled", "bufferized", "loops",
+                                 "kernels",  "llvm",    "llvm-ir", "ptx"};
   if (!llvm::is_contained(stages, emit.getValue()))
     return fail("unknown value '" + emit +
-                "' for --emit (artifact, linalg, tiled, bufferized, loops, kernels, llvm, ptx)");
+                "' for --emit (artifact, linalg, tiled, bufferized, loops, kernels, llvm, "
+                "llvm-ir, ptx)");
   bool cuda = target == "cuda";
-  if (cuda && (emit == "tiled" || emit == "loops"))
+  if (cuda && (emit == "tiled" || emit == "loops" || emit == "llvm-ir"))
     return fail("--emit=" + emit + " is a CPU stage (cuda: linalg, bufferized, kernels, llvm, ptx)");
   if (!cuda && (emit == "ptx" || emit == "kernels"))
     return fail("--emit=" + emit + " needs --target=cuda");
@@ -155,7 +157,8 @@ int main(int argc, char **argv) {
     return fail("unknown --math-mode '" + mathMode + "' (f32, tf32, bf16)");
   if (cuda && (gpuArch != "sm_90" && gpuArch != "sm_80"))
     return fail("unsupported --gpu-arch '" + gpuArch + "' (sm_90, sm_80)");
-  std::string stopAfter = (emit == "artifact" || emit == "ptx") ? "" : emit.getValue();
+  std::string stopAfter =
+      (emit == "artifact" || emit == "ptx" || emit == "llvm-ir") ? "" : emit.getValue();
   if (minTiles < 1)
     return fail("--min-tiles must be >= 1");
 
@@ -252,6 +255,15 @@ int main(int argc, char **argv) {
     if (!out)
       return fail(outputPath + ": " + error);
     module->print(out->os());
+    out->keep();
+    return 0;
+  }
+  if (emit == "llvm-ir") {
+    auto out = openOutputFile(outputPath, &error);
+    if (!out)
+      return fail(outputPath + ": " + error);
+    if (failed(msdd::writeOptimizedLlvmIr(*module, out->os(), error)))
+      return fail(outputPath + ": " + error);
     out->keep();
     return 0;
   }

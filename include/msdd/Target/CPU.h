@@ -59,6 +59,10 @@ void registerCpuPipeline();
 LogicalResult writeCpuArtifact(ModuleOp module, StringRef outputPath, std::string &error,
                                TimingScope *timing = nullptr);
 
+/// The LLVM IR the CPU back end compiles: `module` (LLVM dialect) translated and optimized for
+/// the host exactly as writeCpuArtifact does, printed to `os` (msdd-compile --emit=llvm-ir).
+LogicalResult writeOptimizedLlvmIr(ModuleOp module, llvm::raw_ostream &os, std::string &error);
+
 } // namespace mlir::msdd
 
 #endif // MSDD_TARGET_CPU_H
