@@ -15,7 +15,6 @@ artifacts do). Images are centre-cropped to its image size; PSNR as msdd-run eva
 """
 import argparse
 import json
-import math
 import os
 import sys
 
