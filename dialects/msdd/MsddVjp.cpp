@@ -214,6 +214,9 @@ MSDD_UNARY_VJP(SiluOp) [&] {
 // Piecewise constant: no gradient flows.
 LogicalResult SignOp::buildVjp(OpBuilder &, Value, MutableArrayRef<Value>) { return success(); }
 LogicalResult StepOp::buildVjp(OpBuilder &, Value, MutableArrayRef<Value>) { return success(); }
+LogicalResult StopGradientOp::buildVjp(OpBuilder &, Value, MutableArrayRef<Value>) {
+  return success();
+}
 
 LogicalResult GeluOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
   Emitter e = emitterFor(b, *this);

@@ -390,6 +390,15 @@ struct ReshapeLowering : OpRewritePattern<ReshapeOp> {
   }
 };
 
+// Differentiation is over by now: the value passes through.
+struct StopGradientLowering : OpRewritePattern<StopGradientOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(StopGradientOp op, PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, op.getInput());
+    return success();
+  }
+};
+
 struct ConcatLowering : OpRewritePattern<ConcatOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ConcatOp op, PatternRewriter &rewriter) const override {
@@ -1220,6 +1229,7 @@ struct ConvertMsddToLinalgPass
                  UnaryLowering<TanhOp, math::TanhOp>, UnaryLowering<ErfOp, math::ErfOp>,
                  UnaryLowering<SinOp, math::SinOp>, UnaryLowering<CosOp, math::CosOp>,
                  SigmoidLowering, ReluLowering, SiluLowering, SignLowering, StepLowering,
+                 StopGradientLowering,
                  BroadcastLowering, SwigluLowering, GeluLowering,
                  ScaleLowering, NoiseMixLowering, EulerStepLowering, CfgCombineLowering,
                  ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,

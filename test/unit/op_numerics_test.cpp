@@ -201,6 +201,7 @@ std::vector<OpCase> allCases() {
   addUnary("sigmoid", sigmoid);
   addUnary("relu", [](double x) { return std::max(x, 0.0); });
   addUnary("silu", [](double x) { return x * sigmoid(x); });
+  addUnary("stop_gradient", [](double x) { return x; });
   cases.push_back({"gelu_erf", unary("msdd.gelu", s), {{s}}, [](const Args &a) {
                      return map(a[0], [](double x) { return 0.5 * x * (1 + std::erf(x / M_SQRT2)); });
                    }});

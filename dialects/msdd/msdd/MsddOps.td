@@ -66,6 +66,19 @@ def Msdd_SiluOp : Msdd_UnaryOp<"silu", "x * sigmoid(x)">;
 def Msdd_SignOp : Msdd_UnaryOp<"sign", "sign(x): -1, 0 or 1">;
 def Msdd_StepOp : Msdd_UnaryOp<"step", "x >= 0 ? 1 : 0 (the Heaviside step; gradients of relu, max)">;
 
+def Msdd_StopGradientOp : Msdd_Op<"stop_gradient", [Pure, SameOperandsAndResultType, DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
+  let summary = "identity whose gradient is zero (a target that training must not move)";
+  let description = [{
+    Returns its input. Reverse-mode differentiation sends no gradient through it, so a value
+    computed from trainable parameters can serve as a fixed regression target (the teacher's
+    targets in distillation). It has no folder: it must survive until `msdd-autodiff` has
+    run; the lowering to linalg forwards the input.
+  }];
+  let arguments = (ins Msdd_Tensor:$input);
+  let results = (outs Msdd_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
 def Msdd_GeluOp : Msdd_Op<"gelu", [Pure, SameOperandsAndResultType, DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {
   let summary = "GELU activation, exact (erf) or tanh-approximated";
   let description = [{
