@@ -164,10 +164,10 @@ Trainer::Trainer(const Artifact &artifact, std::string functionName)
       continue;
     }
     const TensorSpec *output = findOutput(input.name);
-    if (!output)
-      throw fail("input '" + input.name + "' is neither a parameter or optimizer state (an input "
-                 "that is also an output of the same name) nor step, images or seed; msdd-run "
-                 "train cannot fill it");
+    if (!output) {
+      frozen_.push_back(input); // read by every step, never updated: comes from --init
+      continue;
+    }
     if (output->dtype != input.dtype || output->shape != input.shape)
       throw fail("output '" + input.name + "' is " + typeToString(output->dtype, output->shape) +
                  " but updates input " + typeToString(input.dtype, input.shape));
@@ -196,9 +196,24 @@ Trainer::Trainer(const Artifact &artifact, std::string functionName)
     outputs_.insert(output.name, Tensor(output.dtype, output.shape));
 }
 
+/// The tensor that fills frozen input `name`: `name` itself, or for `teacher.<p>` the
+/// parameter `<p>` (a distillation's teacher starts as the model it distils).
+static const Tensor *frozenSource(const NamedTensors &given, const std::string &name) {
+  if (const Tensor *tensor = given.find(name))
+    return tensor;
+  static const std::string teacher = "teacher.";
+  return name.rfind(teacher, 0) == 0 ? given.find(name.substr(teacher.size())) : nullptr;
+}
+
 void Trainer::initialize(const NamedTensors &given, const std::string &source) {
+  auto isFrozen = [&](const std::string &name) {
+    for (const TensorSpec &f : frozen_)
+      if (f.name == name || f.name == "teacher." + name)
+        return true;
+    return false;
+  };
   for (const auto &[name, tensor] : given) {
-    bool known = false;
+    bool known = isFrozen(name);
     for (const TensorSpec &p : parameters_)
       known |= p.name == name;
     if (!known && !statePrefix(name))
@@ -206,17 +221,20 @@ void Trainer::initialize(const NamedTensors &given, const std::string &source) {
                               " (its parameters: " + joinNames(parameters_) + ")");
   }
   NamedTensors tensors;
-  for (const TensorSpec &p : parameters_) {
-    const Tensor *tensor = given.find(p.name);
+  auto take = [&](const TensorSpec &spec, const Tensor *tensor, const char *what) {
     if (!tensor)
-      throw Error(source, "has no parameter '" + p.name + "' (" + typeToString(p.dtype, p.shape) +
-                              ")");
-    if (tensor->dtype() != p.dtype || tensor->shape() != p.shape)
-      throw Error(source, "parameter '" + p.name + "' is " +
+      throw Error(source, std::string("has no ") + what + " '" + spec.name + "' (" +
+                              typeToString(spec.dtype, spec.shape) + ")");
+    if (tensor->dtype() != spec.dtype || tensor->shape() != spec.shape)
+      throw Error(source, std::string(what) + " '" + spec.name + "' is " +
                               typeToString(tensor->dtype(), tensor->shape()) + ", " +
-                              artifact_.path() + " expects " + typeToString(p.dtype, p.shape));
-    tensors.insert(p.name, tensor->clone());
-  }
+                              artifact_.path() + " expects " + typeToString(spec.dtype, spec.shape));
+    tensors.insert(spec.name, tensor->clone());
+  };
+  for (const TensorSpec &p : parameters_)
+    take(p, given.find(p.name), "parameter");
+  for (const TensorSpec &f : frozen_)
+    take(f, frozenSource(given, f.name), "frozen input");
   for (const TensorSpec &s : state_) {
     const char *prefix = statePrefix(s.name);
     if (std::strcmp(prefix, "ema.") == 0)
@@ -230,6 +248,10 @@ void Trainer::initialize(const NamedTensors &given, const std::string &source) {
 }
 
 void Trainer::initializeFromArtifact(uint64_t seed) {
+  if (!frozen_.empty())
+    throw Error(artifact_.path(), "function '" + function_->name + "' reads frozen inputs (" +
+                                      joinNames(frozen_) + "); give them and the initial "
+                                      "parameters with --init W.safetensors");
   const FunctionSpec *init = artifact_.findFunction("init");
   if (!init)
     throw Error(artifact_.path(), "has no 'init' function to initialise the parameters; give "
@@ -299,6 +321,16 @@ NamedTensors Trainer::parameterValues() const {
   return values;
 }
 
+NamedTensors Trainer::modelValues(const NamedTensors &parameters) const {
+  NamedTensors values;
+  for (const TensorSpec &f : frozen_)
+    if (f.name.rfind("teacher.", 0) != 0)
+      values.insert(f.name, tensors_.find(f.name)->clone());
+  for (const auto &[name, tensor] : parameters)
+    values.insert(name, tensor.clone());
+  return values;
+}
+
 NamedTensors Trainer::emaValues() const {
   NamedTensors values;
   for (const TensorSpec &s : state_)
@@ -310,6 +342,7 @@ NamedTensors Trainer::emaValues() const {
 void Trainer::restore(NamedTensors given, int64_t step, const std::string &source) {
   std::vector<TensorSpec> expected(parameters_);
   expected.insert(expected.end(), state_.begin(), state_.end());
+  expected.insert(expected.end(), frozen_.begin(), frozen_.end());
   for (const auto &[name, tensor] : given) {
     bool known = false;
     for (const TensorSpec &spec : expected)
@@ -788,11 +821,11 @@ void TrainingRun::run(const std::function<void(const StepReport &)> &progress) {
   metadata["step"] = std::to_string(trainer_.step());
   metadata["seed"] = std::to_string(seed_);
   metadata["artifact_hash"] = manifestHash(artifact_);
-  writeSafetensors(finalPath(), trainer_.parameterValues(), metadata);
+  writeSafetensors(finalPath(), trainer_.modelValues(trainer_.parameterValues()), metadata);
   NamedTensors ema = trainer_.emaValues();
   if (!ema.empty()) {
     metadata["weights"] = "ema";
-    writeSafetensors(finalEmaPath(), ema, metadata);
+    writeSafetensors(finalEmaPath(), trainer_.modelValues(ema), metadata);
   }
 }
 

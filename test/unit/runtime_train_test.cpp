@@ -100,9 +100,8 @@ TEST(TrainerTest, DiscoversParametersStateAndBatchInputs) {
 
   auto other = Artifact::open(kArtifacts + "/fake.msdd");
   EXPECT_EQ(errorOf([&] { Trainer t(*other, "add"); }),
-            kArtifacts + "/fake.msdd: function 'add': input 'a' is neither a parameter or "
-                         "optimizer state (an input that is also an output of the same name) nor "
-                         "step, images or seed; msdd-run train cannot fill it");
+            kArtifacts + "/fake.msdd: function 'add': has no 'images' input (f32[B, 3, H, W]) "
+                         "for the data loader to fill");
   EXPECT_EQ(errorOf([&] { Trainer t(*artifact, "nope"); }),
             kFake + ": no function 'nope' (available: train_step, init)");
 }

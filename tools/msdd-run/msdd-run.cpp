@@ -117,7 +117,8 @@ options:
   --data DIR               folder of training images (*.png, *.jpg, *.jpeg), sorted by name
   --steps N                total number of steps (a resumed run continues up to N)
   --init W.safetensors     initial parameters (default: the artifact's init function, given
-                           the seed)
+                           the seed) and the frozen inputs of the step, if it has any (a
+                           distillation's encoder, and its teacher.<p> from <p>)
   --out RUN_DIR            the run folder (default: runs/<artifact or config name>)
   --seed S                 seed of the shuffling, crops, flips and per-step seeds (default 0)
   --batch-size B           checked against the artifact's images input [B, 3, H, W], which

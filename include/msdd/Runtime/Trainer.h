@@ -41,26 +41,31 @@ class Trainer {
 public:
   /// Reads the signature of `function`: parameters are inputs that are also outputs of the
   /// same name (their update); those whose names start with a state prefix are optimizer
-  /// state, and each must be the state of a parameter. `step` (f32 scalar), `images` (f32 [B, 3, H, W]) and `seed` (i64
-  /// scalar, optional) are filled per step. Throws Error(artifact, ...) for an input it
-  /// cannot fill, a missing `loss` output, or no parameters.
+  /// state, and each must be the state of a parameter. `step` (f32 scalar), `images` (f32
+  /// [B, 3, H, W]) and `seed` (i64 scalar, optional) are filled per step. Any other input is
+  /// frozen: read by every step, never updated (a distillation's teacher and encoder). Throws
+  /// Error(artifact, ...) for a wrong `step`/`images`/`seed`, a missing `loss` output, or no
+  /// parameters.
   explicit Trainer(const Artifact &artifact, std::string function = "train_step");
 
   const Artifact &artifact() const { return artifact_; }
   const FunctionSpec &function() const { return *function_; }
   const std::vector<TensorSpec> &parameters() const { return parameters_; }
   const std::vector<TensorSpec> &state() const { return state_; }
+  const std::vector<TensorSpec> &frozen() const { return frozen_; }
   /// [B, 3, H, W] of the `images` input.
   const std::vector<int64_t> &imagesShape() const { return images_.shape; }
   bool takesSeed() const { return hasSeed_; }
 
-  /// Sets the parameters from `tensors`, which must hold every parameter with its dtype and
-  /// shape; tensors named like optimizer state are ignored, any other name is an error.
+  /// Sets the parameters and frozen inputs from `tensors`, which must hold every parameter and
+  /// frozen input with its dtype and shape (a frozen `teacher.<p>` may come from `<p>`);
+  /// tensors named like optimizer state are ignored, any other name is an error.
   /// Optimizer state starts at zero, `ema.` copies at the parameters. Step count 0.
   /// `source` names the tensors in errors.
   void initialize(const NamedTensors &tensors, const std::string &source);
   /// initialize() from the artifact's function `init` (inputs: none or `seed`, i64 scalar,
-  /// given `seed`; outputs: the parameters). Throws if the artifact has no `init`.
+  /// given `seed`; outputs: the parameters). Throws if the artifact has no `init` or the
+  /// step reads frozen inputs.
   void initializeFromArtifact(uint64_t seed);
 
   /// Completed steps.
@@ -70,10 +75,13 @@ public:
   /// input's buffer, docs/training.md), which then trades places with the first: no copies.
   StepMetrics runStep(const Tensor &images, uint64_t runSeed);
 
-  /// Parameters then state, in the function's input order: what a checkpoint holds.
+  /// Parameters, state and frozen inputs: what a checkpoint holds.
   const NamedTensors &tensors() const { return tensors_; }
   /// Copies of the parameters only.
   NamedTensors parameterValues() const;
+  /// `parameters` with the frozen inputs that are not `teacher.*`: a whole model to evaluate
+  /// (a distilled decoder with the encoder it was distilled for).
+  NamedTensors modelValues(const NamedTensors &parameters) const;
   /// The exponential moving average of the parameters (the `ema.<p>` state, named `<p>`),
   /// or nothing when the artifact was compiled without --ema.
   NamedTensors emaValues() const;
@@ -86,10 +94,10 @@ public:
 private:
   const Artifact &artifact_;
   const FunctionSpec *function_;
-  std::vector<TensorSpec> parameters_, state_;
+  std::vector<TensorSpec> parameters_, state_, frozen_;
   TensorSpec images_;
   bool hasSeed_ = false;
-  NamedTensors tensors_; // parameters and state
+  NamedTensors tensors_; // parameters, state and frozen inputs
   NamedTensors outputs_; // every output's buffer; updates trade places with tensors_
   int64_t step_ = 0;
   bool initialized_ = false;
