@@ -538,7 +538,7 @@ public:
     b.setInsertionPointToEnd(module->getBody());
   }
 
-  OwningOpRef<ModuleOp> build(bool withLoss, bool pairCfg) {
+  OwningOpRef<ModuleOp> build(TokenizerLoss loss, bool pairCfg) {
     pairCfg_ = pairCfg;
     buildInit();
     buildEncode();
@@ -550,8 +550,10 @@ public:
         buildPairDenoise(s, res[s]);
     buildDecode();
     buildReconstruct();
-    if (withLoss)
+    if (loss == TokenizerLoss::Stage1)
       buildLoss();
+    else if (loss == TokenizerLoss::Distill)
+      buildDistillLoss();
     return std::move(module);
   }
 
@@ -815,6 +817,108 @@ private:
     b.create<func::ReturnOp>(loc, values);
   }
 
+  /// Stage 2: the one-step student's loss (docs/tokenizer.md, "Stage 2"). The student (the
+  /// decoder and null latent, trained) decodes the batch from noise through every scale with
+  /// one guided Euler step per window. Each scale's output is re-noised towards the window's
+  /// start to a local level u ~ U(0, 1), and the frozen teacher (`teacher.*`, the stage-1
+  /// decoder) takes one guided Euler step from there to the window's end: that is the target,
+  /// weighted 1 / (1 + u). The encoder is frozen too.
+  void buildDistillLoss() {
+    TokenizerGraph g(b, loc, c);
+    int64_t n = c.batchSize, S = c.numScales;
+    std::vector<const ParamSpec *> student = decoderParams(), params = decoderParams();
+    std::vector<const ParamSpec *> encoder = select("encoder.");
+    params.insert(params.end(), encoder.begin(), encoder.end());
+    std::vector<ParamSpec> teacher;
+    for (const ParamSpec *p : student)
+      teacher.push_back({"teacher." + p->name, p->shape, p->init});
+    for (const ParamSpec &p : teacher)
+      params.push_back(&p);
+    SmallVector<Input> results{{"loss", f32({})}};
+    for (int64_t s = 0; s < S; ++s)
+      results.push_back({"loss_s" + std::to_string(s), f32({})});
+    func::FuncOp distance = featureNetwork ? buildPerceptualDistance() : func::FuncOp();
+    if (distance)
+      results.push_back({"loss_perceptual", f32({})});
+    func::FuncOp fn =
+        function("loss", {{"images", imagesType(n)}, {"seed", seedType()}}, params, results, g);
+    for (size_t i = 0; i < student.size(); ++i)
+      fn.setArgAttr(2 + i, "msdd.param", b.getUnitAttr());
+    Value seed = seedScalar(fn.getArgument(1));
+
+    auto call = [&](llvm::StringRef callee, SmallVector<Value> args, Type result) {
+      return b.create<func::CallOp>(loc, callee, TypeRange{result}, args).getResult(0);
+    };
+    SmallVector<Value> encoderArgs{fn.getArgument(0)};
+    for (const ParamSpec *p : encoder)
+      encoderArgs.push_back(g.param(p->name));
+    Value latent = call("encode", encoderArgs, latentType(n));
+    // v_uncond + w (v_cond - v_uncond) of the decoder whose parameters are named prefix + p.
+    auto guided = [&](int64_t s, Value x, Value tau, const std::string &prefix) -> Value {
+      auto velocity = [&](Value cond) {
+        SmallVector<Value> args{x, tau, cond};
+        for (const ParamSpec *p : select("decoder."))
+          args.push_back(g.param(prefix + p->name));
+        return call(denoiserName(s), args, x.getType());
+      };
+      Value v = velocity(latent);
+      if (c.guidance == 1.0)
+        return v;
+      Value null = g.broadcastTo(g.param(prefix + "null_latent"),
+                                 {n, c.latentTokens, c.latentChannels});
+      return b.create<CfgCombineOp>(loc, x.getType(), velocity(null), v,
+                                    b.getF64FloatAttr(c.guidance));
+    };
+
+    ::msdd::MultiscaleSchedule sched = ::msdd::computeMultiscaleSchedule(S, c.gamma);
+    std::vector<int64_t> res = c.resolutions();
+    Value x = g.normal(seed, 1, 10, {n, 3, res[0], res[0]});
+    Value total;
+    SmallVector<Value> perScale;
+    for (int64_t s = 0; s < S; ++s) {
+      int64_t r = res[s];
+      double startT = sched.windowStart[s], endT = sched.windowEnd[s];
+      if (s > 0) { // the sampler's scale transition, op by op so that it is differentiable
+        Value up = b.create<UpsampleNearestOp>(loc, g.type({n, 3, r, r}), x, b.getI64IntegerAttr(2));
+        Value noise = b.create<BlockNoiseOp>(loc, g.type({n, 3, r, r}),
+                                             g.normal(seed, 1, 10 + s, {n, 3, r, r}),
+                                             b.getF64FloatAttr(c.gamma), b.getStringAttr("pyramidal"));
+        x = b.create<NoiseMixOp>(loc, up.getType(), up, noise, b.getF64FloatAttr(sched.alpha[s - 1]),
+                                 b.getF64FloatAttr(sched.beta[s - 1]));
+      }
+      Value start = x;
+      Value v = guided(s, start, g.constant({n}, sched.tauStart[s]), "");
+      x = b.create<EulerStepOp>(loc, start.getType(), start, v, b.getF64FloatAttr(startT),
+                                b.getF64FloatAttr(endT));
+      // u ~ U(0, 1) as the normal CDF of a normal sample.
+      Value u = g.affine(g.unary<ErfOp>(g.affine(g.normal(seed, 1, 20 + s, {n}), M_SQRT1_2)), 0.5, 0.5);
+      Value u4 = g.reshape(u, {n, 1, 1, 1});
+      Value renoised = g.add(x, g.mul(u4, g.sub(start, x)));
+      Value tauU = g.affine(u, sched.tauStart[s] - sched.tauEnd[s], sched.tauEnd[s]);
+      Value vTeacher = guided(s, renoised, tauU, "teacher.");
+      Value target = g.sub(renoised, g.mul(u4, g.affine(vTeacher, startT - endT)));
+      target = g.unary<StopGradientOp>(target);
+      Value weight = b.create<DivOp>(loc, u.getType(), g.constant({n}, 1.0), g.affine(u, 1.0, 1.0));
+      Value scaleLoss = b.create<WeightedMseOp>(loc, g.type({}), x, target, weight);
+      perScale.push_back(scaleLoss);
+      total = total ? g.add(total, scaleLoss) : scaleLoss;
+    }
+    Value perceptual;
+    if (distance) {
+      // The feature network takes the stage-1 loss's last-scale batch: the first samples.
+      int64_t m = c.samplesAtScale(S - 1);
+      Value real = g.slice(g.affine(fn.getArgument(0), 2.0, -1.0), 0, 0, m);
+      perceptual = b.create<func::CallOp>(loc, distance, ValueRange{g.slice(x, 0, 0, m), real})
+                       .getResult(0);
+      total = g.add(total, g.affine(perceptual, c.perceptualWeight));
+    }
+    SmallVector<Value> values{total};
+    values.append(perScale.begin(), perScale.end());
+    if (perceptual)
+      values.push_back(perceptual);
+    b.create<func::ReturnOp>(loc, values);
+  }
+
   /// `perceptual_distance(predicted, real)`, images [n, 3, R, R] in [-1, 1] at the last
   /// scale: LPIPS without its learned channel weights. Every feature map of the network
   /// (the private `perceptual_features`) is unit-normalized over channels; squared
@@ -854,11 +958,15 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::msdd::buildTokenizer(MLIRContext *context,
-                                                 const TokenizerConfig &config, bool withLoss,
+                                                 const TokenizerConfig &config, TokenizerLoss loss,
                                                  bool pairCfg, func::FuncOp featureNetwork) {
   context->loadDialect<MsddDialect, arith::ArithDialect, func::FuncDialect, tensor::TensorDialect>();
-  return ModuleBuilder(context, config, featureNetwork)
-      .build(withLoss, pairCfg && config.guidance != 1.0);
+  // A distilled decoder takes one step per scale.
+  TokenizerConfig built = config;
+  if (loss == TokenizerLoss::Distill)
+    built.samplerSteps = 1;
+  return ModuleBuilder(context, built, featureNetwork)
+      .build(loss, pairCfg && config.guidance != 1.0);
 }
 
 static LogicalResult checkFeatureNetwork(func::FuncOp fn, const TokenizerConfig &config,

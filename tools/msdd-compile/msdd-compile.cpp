@@ -53,6 +53,13 @@ static cl::opt<bool> timeCompile(
     cl::desc("Print where the compile time goes: each pass (summed over its runs) and the LLVM "
              "back end, slowest first (stderr)"),
     cl::cat(category));
+static cl::opt<bool> distill(
+    "distill",
+    cl::desc("With a config: compile the one-step-per-scale student's loss (stage 2, "
+             "docs/tokenizer.md) into train_step, like --train; the artifact's decode and "
+             "reconstruct take one step per scale. Train it with msdd-run train --init "
+             "STAGE1.safetensors (the student, the frozen encoder and the teacher)"),
+    cl::cat(category));
 static cl::OptionCategory trainCategory("msdd-compile training options (with --train)");
 static cl::opt<bool> train("train",
                            cl::desc("Compile @loss into train_step(params, optimizer state, step, "
@@ -161,6 +168,10 @@ int main(int argc, char **argv) {
       (emit == "artifact" || emit == "ptx" || emit == "llvm-ir") ? "" : emit.getValue();
   if (minTiles < 1)
     return fail("--min-tiles must be >= 1");
+  if (distill && !llvm::StringRef(inputPath).ends_with(".json"))
+    return fail("--distill needs a tokenizer config (.json), not " + inputPath);
+  if (distill)
+    train = true; // the student's loss compiles like stage 1's
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -189,7 +200,10 @@ int main(int argc, char **argv) {
     }
     // Inference artifacts leave out the loss (and its compile time).
     // On GPUs the sampler runs both CFG branches in one batch-2B call.
-    module = msdd::buildTokenizer(&context, *config, /*withLoss=*/train, /*pairCfg=*/cuda,
+    msdd::TokenizerLoss loss = distill ? msdd::TokenizerLoss::Distill
+                               : train   ? msdd::TokenizerLoss::Stage1
+                                         : msdd::TokenizerLoss::None;
+    module = msdd::buildTokenizer(&context, *config, loss, /*pairCfg=*/cuda,
                                   features ? msdd::featureNetworkOf(*features) : func::FuncOp());
     // The config's training hyperparameters, where the command line does not override them.
     auto fromConfig = [](cl::opt<double> &flag, double value) {

@@ -43,6 +43,11 @@ static cl::opt<bool> pairCfg(
     cl::desc("With --from-config: the sampler evaluates both CFG branches in one batch-2B "
              "denoiser call (what msdd-compile --target cuda builds)"),
     cl::cat(category));
+static cl::opt<bool> distillLoss(
+    "distill",
+    cl::desc("With --from-config: the loss is stage 2's (the one-step student's) instead of "
+             "stage 1's"),
+    cl::cat(category));
 static cl::opt<bool> listOnnxOps("list-onnx-ops",
                                  cl::desc("Print the ONNX op types the importer supports"),
                                  cl::cat(category));
@@ -94,7 +99,8 @@ static int translateConfig() {
     return 1;
   }
   OwningOpRef<ModuleOp> module = mlir::msdd::buildTokenizer(
-      &context, *config, /*withLoss=*/true, pairCfg,
+      &context, *config,
+      distillLoss ? mlir::msdd::TokenizerLoss::Distill : mlir::msdd::TokenizerLoss::Stage1, pairCfg,
       *features ? mlir::msdd::featureNetworkOf(**features) : mlir::func::FuncOp());
   auto out = mlir::openOutputFile(outputPath, &error);
   if (!out) {

@@ -56,8 +56,19 @@ struct TokenizerConfig {
 /// names the key and the problem.
 std::optional<TokenizerConfig> parseTokenizerConfig(llvm::StringRef json, std::string &error);
 
-/// The functions of docs/tokenizer.md: init, encode, denoise_s<k>, decode, reconstruct and,
-/// with `withLoss`, the stage-1 loss (the input of msdd-compile --train). With `pairCfg` (and
+/// Which training loss buildTokenizer adds as `loss` (the input of msdd-compile --train).
+enum class TokenizerLoss {
+  None,
+  /// Stage 1: encoder and decoder from scratch.
+  Stage1,
+  /// Stage 2: the one-step-per-scale student of a stage-1 model (its decoder and null latent
+  /// are trained; the encoder and the teacher, `teacher.<p>`, are frozen inputs). decode and
+  /// reconstruct then take one step per scale.
+  Distill,
+};
+
+/// The functions of docs/tokenizer.md: init, encode, denoise_s<k>, decode, reconstruct and
+/// the training loss `loss`. With `pairCfg` (and
 /// guidance != 1) the sampler evaluates both CFG branches in one call of private batch-2B
 /// denoisers `denoise_cfg_s<k>`: half the launches on a GPU, nothing gained on a CPU but
 /// compile time (msdd-compile sets it for --target cuda).
@@ -66,8 +77,8 @@ std::optional<TokenizerConfig> parseTokenizerConfig(llvm::StringRef json, std::s
 /// last scale's images [samplesAtScale(S - 1), 3, image_size, image_size] (in [-1, 1]) to
 /// one or more float32 feature maps [N, C, ...]; it is copied into the module.
 OwningOpRef<ModuleOp> buildTokenizer(MLIRContext *context, const TokenizerConfig &config,
-                                     bool withLoss = true, bool pairCfg = false,
-                                     func::FuncOp featureNetwork = {});
+                                     TokenizerLoss loss = TokenizerLoss::Stage1,
+                                     bool pairCfg = false, func::FuncOp featureNetwork = {});
 
 /// Imports the config's `train.perceptual_network` (a path relative to `configPath`'s
 /// folder) with its weights as constants and its image input fixed to the last scale's
