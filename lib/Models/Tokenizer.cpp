@@ -734,6 +734,16 @@ private:
     b.create<func::ReturnOp>(loc, images);
   }
 
+  /// The results of a `loss`: the total, one metric per scale, the perceptual term's.
+  SmallVector<Input> lossResults(bool perceptual) {
+    SmallVector<Input> results{{"loss", f32({})}};
+    for (int64_t s = 0; s < c.numScales; ++s)
+      results.push_back({"loss_s" + std::to_string(s), f32({})});
+    if (perceptual)
+      results.push_back({"loss_perceptual", f32({})});
+    return results;
+  }
+
   /// Stage 1: the batch is split evenly over the scales (the coarsest get the remainder
   /// last); each group is trained on its scale's window.
   void buildLoss() {
@@ -742,12 +752,8 @@ private:
     std::vector<const ParamSpec *> all;
     for (const ParamSpec &p : specs)
       all.push_back(&p);
-    SmallVector<Input> results{{"loss", f32({})}};
-    for (int64_t s = 0; s < S; ++s)
-      results.push_back({"loss_s" + std::to_string(s), f32({})});
     func::FuncOp distance = featureNetwork ? buildPerceptualDistance() : func::FuncOp();
-    if (distance)
-      results.push_back({"loss_perceptual", f32({})});
+    SmallVector<Input> results = lossResults(bool(distance));
     func::FuncOp fn = function("loss", {{"images", imagesType(batch)}, {"seed", seedType()}}, all,
                                results, g, /*trainable=*/true);
     Value seed = seedScalar(fn.getArgument(1));
@@ -834,12 +840,8 @@ private:
       teacher.push_back({"teacher." + p->name, p->shape, p->init});
     for (const ParamSpec &p : teacher)
       params.push_back(&p);
-    SmallVector<Input> results{{"loss", f32({})}};
-    for (int64_t s = 0; s < S; ++s)
-      results.push_back({"loss_s" + std::to_string(s), f32({})});
     func::FuncOp distance = featureNetwork ? buildPerceptualDistance() : func::FuncOp();
-    if (distance)
-      results.push_back({"loss_perceptual", f32({})});
+    SmallVector<Input> results = lossResults(bool(distance));
     func::FuncOp fn =
         function("loss", {{"images", imagesType(n)}, {"seed", seedType()}}, params, results, g);
     for (size_t i = 0; i < student.size(); ++i)
