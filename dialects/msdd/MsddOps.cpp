@@ -322,6 +322,8 @@ LogicalResult Rope2dOp::verify() {
                          << getGridHeight() * getGridWidth();
   if (x[3] % 4)
     return emitOpError() << "head dimension " << x[3] << " is not divisible by 4";
+  if (!(getRowStep().convertToDouble() > 0) || !(getColStep().convertToDouble() > 0))
+    return emitOpError("row_step and col_step must be positive");
   return expectShape(*this, "result", getResult(), x);
 }
 

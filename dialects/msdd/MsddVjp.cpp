@@ -538,8 +538,10 @@ LogicalResult AttentionOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value
 
 LogicalResult Rope2dOp::buildVjp(OpBuilder &b, Value g, MutableArrayRef<Value> grads) {
   // A rotation's transpose is the rotation by the opposite angle.
-  grads[0] = b.create<Rope2dOp>(getLoc(), getType(), g, getGridHeight(), getGridWidth(),
-                                getTheta(), !getInverse());
+  auto transposed = cast<Rope2dOp>(b.clone(*getOperation()));
+  transposed->setOperand(0, g);
+  transposed.setInverse(!getInverse());
+  grads[0] = transposed;
   return success();
 }
 

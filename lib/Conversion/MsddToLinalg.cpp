@@ -689,6 +689,8 @@ struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
     double logTheta = std::log(op.getTheta().convertToDouble());
     int64_t gridWidth = op.getGridWidth();
     bool inverse = op.getInverse();
+    double rowStep = op.getRowStep().convertToDouble(), colStep = op.getColStep().convertToDouble();
+    double rowOffset = op.getRowOffset().convertToDouble(), colOffset = op.getColOffset().convertToDouble();
     // View the head dim as pairs: [B, H, L, D/2, 2]; a loop over (b, h, l, j, c) reads both
     // members of pair j through constant indices.
     Value pairs = reshapeTensor(rewriter, loc, op.getInput(), {s[0], s[1], s[2], d / 2, 2});
@@ -710,16 +712,26 @@ struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
           Value width = b.create<arith::ConstantIndexOp>(l, gridWidth);
           Value quarterIdx = b.create<arith::ConstantIndexOp>(l, quarter);
           Value isRow = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ult, j, quarterIdx);
-          Value pos = b.create<arith::SelectOp>(l, isRow,
-                                                b.create<arith::DivUIOp>(l, token, width),
-                                                b.create<arith::RemUIOp>(l, token, width));
+          Type ft = elementTypeOf(args[0]);
+          // The token's place along one grid axis: offset + step * index.
+          auto place = [&](Value index, double step, double offset) -> Value {
+            Value p = indexAsFloat(b, l, index, ft);
+            if (step != 1)
+              p = b.create<arith::MulFOp>(l, p, constFloat(b, l, ft, step));
+            if (offset != 0)
+              p = b.create<arith::AddFOp>(l, p, constFloat(b, l, ft, offset));
+            return p;
+          };
+          Value pos = b.create<arith::SelectOp>(
+              l, isRow, place(b.create<arith::DivUIOp>(l, token, width), rowStep, rowOffset),
+              place(b.create<arith::RemUIOp>(l, token, width), colStep, colOffset));
           Value i = b.create<arith::SelectOp>(l, isRow, j,
                                               b.create<arith::SubIOp>(l, j, quarterIdx));
           // freq = theta^(-i / quarter), i.e. theta^(-2i / (D/2)).
           Value freq = b.create<math::ExpOp>(
-              l, b.create<arith::MulFOp>(l, indexAsFloat(b, l, i, elementTypeOf(args[0])),
+              l, b.create<arith::MulFOp>(l, indexAsFloat(b, l, i, ft),
                                          constLike(b, l, args[0], -logTheta / quarter)));
-          Value angle = b.create<arith::MulFOp>(l, indexAsFloat(b, l, pos, elementTypeOf(args[0])), freq);
+          Value angle = b.create<arith::MulFOp>(l, pos, freq);
           Value cs = b.create<math::CosOp>(l, angle), sn = b.create<math::SinOp>(l, angle);
           if (inverse)
             sn = b.create<arith::NegFOp>(l, sn);

@@ -143,6 +143,7 @@ std::optional<TokenizerConfig> mlir::msdd::parseTokenizerConfig(llvm::StringRef 
   top.integer("mlp_ratio", c.mlpRatio, false);
   top.integer("time_embed_dim", c.timeEmbedDim, false);
   top.number("rope_theta", c.ropeTheta);
+  top.string("rope_layout", c.ropeLayout);
   for (auto [key, m] : {std::pair{"encoder", &c.encoder}, std::pair{"decoder", &c.decoder}}) {
     ConfigReader r(*top.child(key, true), key, error);
     r.integer("depth", m->depth);
@@ -199,6 +200,8 @@ std::optional<TokenizerConfig> mlir::msdd::parseTokenizerConfig(llvm::StringRef 
   check(c.mlpRatio >= 1, "mlp_ratio must be positive");
   check(c.timeEmbedDim >= 2 && c.timeEmbedDim % 2 == 0, "time_embed_dim must be even");
   check(c.ropeTheta > 1, "rope_theta must be > 1");
+  check(c.ropeLayout == "index" || c.ropeLayout == "aligned",
+        "rope_layout must be 'index' or 'aligned'");
   check(c.samplerSteps >= 1, "sampler.steps must be positive");
   check(c.guidance >= 0, "sampler.guidance must be >= 0");
   check(c.gamma > 0 && c.gamma <= 1.0 / 3.0 + 1e-12, "sampler.gamma must be in (0, 1/3]");
@@ -404,6 +407,8 @@ struct Stream {
   bool preOnly;
   SmallVector<Value, 6> modulation; // shift1 scale1 gate1 shift2 scale2 gate2
   Value q, k, v;
+  /// RoPE positions: offset + step * grid index, per axis.
+  double rowStep = 1, rowOffset = 0, colStep = 1, colOffset = 0;
 };
 
 class TokenizerGraph : public Graph {
@@ -419,6 +424,7 @@ public:
     Stream img{linear(patchify(x), "encoder.patch_embed"), grid, grid, "", false, {}, {}, {}, {}};
     Stream lat{broadcastTo(param("encoder.latent_tokens"), {n, c.latentTokens, m.hidden}),
                gh, gw, "", false, {}, {}, {}, {}};
+    placeOnImage(lat);
     for (int64_t i = 0; i < m.depth; ++i)
       block(Part::Encoder, i, img, lat, Value());
     return linear(layerNorm(lat.x), "encoder.out");
@@ -431,6 +437,8 @@ public:
     auto [gh, gw] = latentGrid(c.latentTokens);
     Stream img{linear(patchify(x), "decoder.patch_embed"), grid, grid, "", false, {}, {}, {}, {}};
     Stream lat{linear(latent, "decoder.latent_embed"), gh, gw, "", false, {}, {}, {}, {}};
+    placeOnImage(img);
+    placeOnImage(lat);
     Value temb = b.create<TimestepEmbeddingOp>(loc, type({n, c.timeEmbedDim}), tau,
                                                b.getF64FloatAttr(10000.0),
                                                b.getF64FloatAttr(1000.0));
@@ -473,7 +481,21 @@ private:
   }
   Value rope(Value x, const Stream &s) {
     return b.create<Rope2dOp>(loc, x.getType(), x, s.gridHeight, s.gridWidth,
-                              llvm::APFloat(c.ropeTheta));
+                              llvm::APFloat(c.ropeTheta), /*inverse=*/false,
+                              llvm::APFloat(s.rowStep), llvm::APFloat(s.rowOffset),
+                              llvm::APFloat(s.colStep), llvm::APFloat(s.colOffset));
+  }
+  /// With rope_layout "aligned", spreads the stream's grid over the full-resolution patch
+  /// grid: a token sits at the centre of the area it covers, so a latent token keeps the
+  /// same place relative to the image's patches at every scale.
+  void placeOnImage(Stream &s) const {
+    if (c.ropeLayout != "aligned")
+      return;
+    double full = double(c.imageSize / c.patchSize);
+    s.rowStep = full / double(s.gridHeight);
+    s.colStep = full / double(s.gridWidth);
+    s.rowOffset = (s.rowStep - 1) / 2;
+    s.colOffset = (s.colStep - 1) / 2;
   }
 
   /// One MMDiT block over both streams; `cond` (silu of the conditioning) is null in the

@@ -52,16 +52,30 @@ def timestep_embedding(tau, dim, max_period=10000.0, scale=1000.0):
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
-def rope_tables(grid_h, grid_w, dh, theta):
+def rope_tables(grid_h, grid_w, dh, theta, frame=None):
     """cos, sin [L, dh/2] for the pairs of a row-major (grid_h, grid_w) grid (msdd.rope_2d):
     pairs 0 .. dh/4-1 turn by the row, pairs dh/4 .. dh/2-1 by the column; pair i of a half
-    turns by pos * theta^(-2i / (dh/2)). Computed in float64 outside torch (a constant
-    in an export)."""
+    turns by pos * theta^(-2i / (dh/2)). Positions are the grid indices, or with `frame` (the
+    config's rope_layout "aligned": the full-resolution patch grid's side) the centres of the
+    areas the tokens cover on that grid. Computed in float64 outside torch (a constant in an
+    export)."""
     quarter = dh // 4
     freqs = theta ** (-2.0 * np.arange(quarter) / (dh // 2))
     rows, cols = np.divmod(np.arange(grid_h * grid_w), grid_w)
+    if frame is not None:
+        rows = (rows + 0.5) * (frame / grid_h) - 0.5
+        cols = (cols + 0.5) * (frame / grid_w) - 0.5
     angles = np.concatenate([rows[:, None] * freqs[None, :], cols[:, None] * freqs[None, :]], axis=1)
     return torch.from_numpy(np.cos(angles)), torch.from_numpy(np.sin(angles))
+
+
+def rope_frame(config):
+    """The side of the patch grid that rope_layout "aligned" places every grid on; None for
+    "index" (the default)."""
+    layout = config.get("rope_layout", "index")
+    if layout not in ("index", "aligned"):
+        raise ValueError(f"rope_layout must be 'index' or 'aligned', not {layout!r}")
+    return config["image_size"] // config["patch_size"] if layout == "aligned" else None
 
 
 def apply_rope(x, cos, sin):
@@ -206,6 +220,7 @@ class Encoder(nn.Module):
         e, p = config["encoder"], config["patch_size"]
         self.p, self.size, self.tokens, self.dh = p, config["image_size"], config["latent_tokens"], e["hidden"] // e["heads"]
         self.theta = float(config["rope_theta"])
+        self.frame = rope_frame(config)
         self.patch_embed = Linear(3 * p * p, e["hidden"])
         self.latent_tokens = nn.Parameter(torch.zeros(config["latent_tokens"], e["hidden"]))
         self.blocks = _blocks(e, config["mlp_ratio"], modulated=False, drop="img")
@@ -215,7 +230,7 @@ class Encoder(nn.Module):
         x = 2 * images - 1
         g = self.size // self.p
         rope_img = rope_tables(g, g, self.dh, self.theta)
-        rope_lat = rope_tables(*latent_grid(self.tokens), self.dh, self.theta)
+        rope_lat = rope_tables(*latent_grid(self.tokens), self.dh, self.theta, self.frame)
         img = self.patch_embed(patchify(x, self.p))
         lat = self.latent_tokens.expand(x.shape[0], *self.latent_tokens.shape)
         for block in self.blocks:
@@ -251,6 +266,7 @@ class Decoder(nn.Module):
         super().__init__()
         d, p = config["decoder"], config["patch_size"]
         self.p, self.dh, self.theta = p, d["hidden"] // d["heads"], float(config["rope_theta"])
+        self.frame = rope_frame(config)
         self.tokens = config["latent_tokens"]
         self.patch_embed = Linear(3 * p * p, d["hidden"])
         self.latent_embed = Linear(config["latent_channels"], d["hidden"])
@@ -260,8 +276,8 @@ class Decoder(nn.Module):
 
     def forward(self, x, tau, latent):
         r = int(x.shape[-1])
-        rope_img = rope_tables(r // self.p, r // self.p, self.dh, self.theta)
-        rope_lat = rope_tables(*latent_grid(self.tokens), self.dh, self.theta)
+        rope_img = rope_tables(r // self.p, r // self.p, self.dh, self.theta, self.frame)
+        rope_lat = rope_tables(*latent_grid(self.tokens), self.dh, self.theta, self.frame)
         img, lat = self.patch_embed(patchify(x, self.p)), self.latent_embed(latent)
         c = self.time_embed(tau)
         for block in self.blocks:

@@ -113,6 +113,10 @@ std::vector<GradCase> allCases() {
   cases.push_back({"attention_mask", {q, kv, kv, {4, 6}}, q, op("attention", {q, kv, kv, {4, 6}}, q, "{scale = 0.7 : f64}")});
   cases.push_back({"rope_2d", {{1, 2, 6, 8}}, {1, 2, 6, 8},
                    op("rope_2d", {{1, 2, 6, 8}}, {1, 2, 6, 8}, "{grid_height = 2 : i64, grid_width = 3 : i64}")});
+  cases.push_back({"rope_2d_placed", {{1, 2, 6, 8}}, {1, 2, 6, 8},
+                   op("rope_2d", {{1, 2, 6, 8}}, {1, 2, 6, 8},
+                      "{grid_height = 2 : i64, grid_width = 3 : i64, row_step = 4.0 : f64, "
+                      "row_offset = 1.5 : f64, col_step = 0.5 : f64, col_offset = -0.25 : f64}")});
   cases.push_back({"swiglu", {s, s}, s, op("swiglu", {s, s}, s)});
   cases.push_back({"modulate", {s, {2, 5}, {2, 5}}, s, op("modulate", {s, {2, 5}, {2, 5}}, s)});
   cases.push_back({"upsample_nearest", {{1, 2, 2, 3}}, {1, 2, 4, 6}, op("upsample_nearest", {{1, 2, 2, 3}}, {1, 2, 4, 6})});

@@ -383,25 +383,36 @@ std::vector<OpCase> allCases() {
                    call("msdd.attention", {q, kv, kv, {10, 12}}, q, "{scale = 0.5 : f64}"),
                    {{q}, {kv}, {kv}, {{10, 12}}},
                    [attention](const Args &a) { return attention(a, 0.5, &a[3]); }});
+  // rope_2d on a 3x4 grid of tokens placed at (rowOffset + rowStep * r, colOffset + colStep * c).
+  auto rope = [](double rowStep, double rowOffset, double colStep, double colOffset) {
+    return [=](const Args &a) {
+      const Arr &x = a[0];
+      Arr r(x.shape);
+      int64_t d = 8, quarter = 2;
+      for (int64_t bh = 0; bh < 4; ++bh)
+        for (int64_t tok = 0; tok < 12; ++tok)
+          for (int64_t j = 0; j < d / 2; ++j) {
+            bool row = j < quarter;
+            int64_t i = row ? j : j - quarter;
+            double pos = row ? rowOffset + rowStep * double(tok / 4) : colOffset + colStep * double(tok % 4);
+            double ang = pos * std::pow(100.0, -double(i) / quarter);
+            int64_t base = (bh * 12 + tok) * d + 2 * j;
+            double x0 = x.v[base], x1 = x.v[base + 1];
+            r.v[base] = x0 * std::cos(ang) - x1 * std::sin(ang);
+            r.v[base + 1] = x1 * std::cos(ang) + x0 * std::sin(ang);
+          }
+      return r;
+    };
+  };
   cases.push_back({"rope_2d", call("msdd.rope_2d", {{2, 2, 12, 8}}, {2, 2, 12, 8},
                                    "{grid_height = 3 : i64, grid_width = 4 : i64, theta = 100.0 : f64}"),
-                   {{{2, 2, 12, 8}}}, [](const Args &a) {
-                     const Arr &x = a[0];
-                     Arr r(x.shape);
-                     int64_t d = 8, quarter = 2;
-                     for (int64_t bh = 0; bh < 4; ++bh)
-                       for (int64_t tok = 0; tok < 12; ++tok)
-                         for (int64_t j = 0; j < d / 2; ++j) {
-                           bool row = j < quarter;
-                           int64_t i = row ? j : j - quarter, pos = row ? tok / 4 : tok % 4;
-                           double ang = pos * std::pow(100.0, -double(i) / quarter);
-                           int64_t base = (bh * 12 + tok) * d + 2 * j;
-                           double x0 = x.v[base], x1 = x.v[base + 1];
-                           r.v[base] = x0 * std::cos(ang) - x1 * std::sin(ang);
-                           r.v[base + 1] = x1 * std::cos(ang) + x0 * std::sin(ang);
-                         }
-                     return r;
-                   }});
+                   {{{2, 2, 12, 8}}}, rope(1, 0, 1, 0)});
+  cases.push_back({"rope_2d_placed",
+                   call("msdd.rope_2d", {{2, 2, 12, 8}}, {2, 2, 12, 8},
+                        "{grid_height = 3 : i64, grid_width = 4 : i64, theta = 100.0 : f64, "
+                        "row_step = 5.0 : f64, row_offset = 2.0 : f64, col_step = 0.5 : f64, "
+                        "col_offset = -0.25 : f64}"),
+                   {{{2, 2, 12, 8}}}, rope(5, 2, 0.5, -0.25)});
   cases.push_back({"swiglu", call("msdd.swiglu", {s, s}, s), {{s}, {s}}, [](const Args &a) {
                      Arr r(a[0].shape);
                      for (int64_t i = 0; i < r.size(); ++i)
@@ -556,7 +567,7 @@ std::vector<OpCase> allCases() {
        transitionInputs, transition});
   // The same ops in f64: a much tighter bound shows the lowering is exact up to rounding.
   for (const char *name : {"linear_bias", "matmul_batched_transposed", "softmax",
-                           "layer_norm_affine", "attention_mask_scale", "rope_2d", "gelu_erf",
+                           "layer_norm_affine", "attention_mask_scale", "rope_2d", "rope_2d_placed", "gelu_erf",
                            "weighted_mse", "block_noise_pyramidal", "timestep_embedding"}) {
     OpCase c = *std::find_if(cases.begin(), cases.end(), [&](const OpCase &x) { return x.name == name; });
     for (size_t pos; (pos = c.body.find("f32>")) != std::string::npos;)

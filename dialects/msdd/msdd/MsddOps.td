@@ -250,16 +250,26 @@ def Msdd_Rope2dOp : Msdd_PureOp<"rope_2d", [DeclareOpInterfaceMethods<Msdd_Diffe
   let summary = "2-D rotary position embedding over a grid of tokens";
   let description = [{
     `input` is `[B, H, L, D]` with `L = grid_height * grid_width` tokens in row-major grid
-    order and `D` divisible by 4. The first half of `D` is rotated by the token's row, the
-    second half by its column; in each half, the pair `(2i, 2i+1)` turns by the angle
-    `pos * theta^(-2i / (D/2))`. With `inverse`, every pair turns by the opposite angle
-    (the transpose of the rotation: the op's own gradient).
+    order and `D` divisible by 4. The first half of `D` is rotated by the token's row
+    position, the second half by its column position; in each half, the pair `(2i, 2i+1)`
+    turns by the angle `pos * theta^(-2i / (D/2))`. With `inverse`, every pair turns by the
+    opposite angle (the transpose of the rotation: the op's own gradient).
+
+    The token in grid row `r` and column `c` sits at `(row_offset + row_step * r,
+    col_offset + col_step * c)`. The defaults (step 1, offset 0) use the grid indices; other
+    values place grids of different sizes in one coordinate frame, e.g. an image's patches
+    at every scale and the latent tokens over the same area, so that attention between two
+    streams sees the same relative positions at every scale.
   }];
   let arguments = (ins Msdd_Tensor:$input,
                        ConfinedAttr<I64Attr, [IntPositive]>:$grid_height,
                        ConfinedAttr<I64Attr, [IntPositive]>:$grid_width,
                        DefaultValuedAttr<F64Attr, "10000.0">:$theta,
-                       DefaultValuedAttr<BoolAttr, "false">:$inverse);
+                       DefaultValuedAttr<BoolAttr, "false">:$inverse,
+                       DefaultValuedAttr<F64Attr, "1.0">:$row_step,
+                       DefaultValuedAttr<F64Attr, "0.0">:$row_offset,
+                       DefaultValuedAttr<F64Attr, "1.0">:$col_step,
+                       DefaultValuedAttr<F64Attr, "0.0">:$col_offset);
   let results = (outs Msdd_Tensor:$result);
 }
 

@@ -29,6 +29,10 @@ struct TokenizerConfig {
   MmditConfig encoder, decoder;
   int64_t mlpRatio = 4, timeEmbedDim = 256;
   double ropeTheta = 10000.0;
+  /// Where 2-D RoPE places tokens: "index" (each grid at its own row/column indices) or
+  /// "aligned" (every scale's patches and the latent tokens spread over the full-resolution
+  /// patch grid, at the centres of the areas they cover).
+  std::string ropeLayout = "index";
   // sampler
   int64_t samplerSteps = 1;
   double guidance = 1.0, gamma = 1.0 / 3.0;

@@ -682,6 +682,14 @@ func.func @rope_2d_head_dim(%x: tensor<2x2x16x6xf32>) -> tensor<2x2x16x6xf32> {
 
 // -----
 
+func.func @rope_2d_step(%x: tensor<2x2x16x16xf32>) -> tensor<2x2x16x16xf32> {
+  // expected-error @+1 {{'msdd.rope_2d' op row_step and col_step must be positive}}
+  %0 = msdd.rope_2d %x {grid_height = 4 : i64, grid_width = 4 : i64, col_step = 0.0 : f64} : (tensor<2x2x16x16xf32>) -> tensor<2x2x16x16xf32>
+  return %0 : tensor<2x2x16x16xf32>
+}
+
+// -----
+
 func.func @rope_2d_bad_result(%x: tensor<2x2x16x16xf32>) -> tensor<2x16x2x16xf32> {
   // expected-error @+1 {{'msdd.rope_2d' op result must have shape [2, 2, 16, 16] but has [2, 16, 2, 16]}}
   %0 = msdd.rope_2d %x {grid_height = 4 : i64, grid_width = 4 : i64} : (tensor<2x2x16x16xf32>) -> tensor<2x16x2x16xf32>

@@ -275,9 +275,11 @@ func.func @attention_mask_scale(%q: tensor<2x4x16x32xf32>, %m2: tensor<16x16xf32
 // CHECK-SAME: (%[[X:[^:]*]]: tensor<2x2x12x16xf32>)
 // CHECK: msdd.rope_2d %[[X]] {grid_height = 3 : i64, grid_width = 4 : i64} : (tensor<2x2x12x16xf32>) -> tensor<2x2x12x16xf32>
 // CHECK: msdd.rope_2d %[[X]] {grid_height = 4 : i64, grid_width = 3 : i64, inverse = true, theta = 1.000000e+02 : f64} : (tensor<2x2x12x16xf32>) -> tensor<2x2x12x16xf32>
+// CHECK: msdd.rope_2d %[[X]] {col_offset = 5.000000e-01 : f64, col_step = 2.000000e+00 : f64, grid_height = 3 : i64, grid_width = 4 : i64, row_offset = -2.500000e-01 : f64, row_step = 5.000000e-01 : f64} : (tensor<2x2x12x16xf32>) -> tensor<2x2x12x16xf32>
 func.func @rope_2d(%x: tensor<2x2x12x16xf32>) -> tensor<2x2x12x16xf32> {
   %0 = msdd.rope_2d %x {grid_height = 3 : i64, grid_width = 4 : i64, theta = 10000.0 : f64, inverse = false} : (tensor<2x2x12x16xf32>) -> tensor<2x2x12x16xf32>
   %1 = msdd.rope_2d %x {grid_height = 4 : i64, grid_width = 3 : i64, theta = 100.0 : f64, inverse = true} : (tensor<2x2x12x16xf32>) -> tensor<2x2x12x16xf32>
+  %2 = msdd.rope_2d %x {grid_height = 3 : i64, grid_width = 4 : i64, row_step = 0.5 : f64, row_offset = -0.25 : f64, col_step = 2.0 : f64, col_offset = 0.5 : f64} : (tensor<2x2x12x16xf32>) -> tensor<2x2x12x16xf32>
   return %1 : tensor<2x2x12x16xf32>
 }
 
