@@ -93,14 +93,17 @@ class Model(unittest.TestCase):
         self.assertAlmostEqual(float(w.var()), 1 / 64, delta=0.3 / 64)
 
     def test_denoise_by_hand(self):
-        """One decoder evaluation recomputed in float64 with plain numpy from the state_dict."""
-        cfg = dict(TINY, decoder={"depth": 1, "hidden": 16, "heads": 2})
-        tok = M.Tokenizer(cfg).randomize(5).double()
-        sd = {k: v.numpy() for k, v in tok.state_dict().items()}
-        x, tau, lat = torch.randn(1, 3, 8, 8).double(), torch.tensor([0.4], dtype=torch.float64), torch.randn(1, 16, 8).double()
-        with torch.no_grad():
-            got = tok.denoise(x, tau, lat).numpy()
-        self.assertLess(np.abs(got - np.array(reference_denoise(sd, cfg, x.numpy(), 0.4, lat.numpy()))).max(), 1e-9)
+        """One decoder evaluation recomputed in float64 with plain numpy from the state_dict,
+        with both RoPE layouts."""
+        for layout in ("index", "aligned"):
+            cfg = dict(TINY, decoder={"depth": 1, "hidden": 16, "heads": 2}, rope_layout=layout)
+            tok = M.Tokenizer(cfg).randomize(5).double()
+            sd = {k: v.numpy() for k, v in tok.state_dict().items()}
+            x, tau, lat = torch.randn(1, 3, 8, 8).double(), torch.tensor([0.4], dtype=torch.float64), torch.randn(1, 16, 8).double()
+            with torch.no_grad():
+                got = tok.denoise(x, tau, lat).numpy()
+            want = np.array(reference_denoise(sd, cfg, x.numpy(), 0.4, lat.numpy()))
+            self.assertLess(np.abs(got - want).max(), 1e-9, layout)
 
     def test_safetensors_round_trip(self):
         tok = M.Tokenizer(TINY).randomize(1)
@@ -128,10 +131,19 @@ def reference_denoise(sd, cfg, x, tau, lat):
     def silu(v):
         return v / (1 + np.exp(-v))
 
+    # docs/tokenizer.md's "aligned" layout: a grid of n rows over the full-resolution patch
+    # grid puts its row i at the centre of rows [i G / n, (i + 1) G / n).
+    full = cfg["image_size"] // p
+    aligned = cfg.get("rope_layout", "index") == "aligned"
+
     def rope(v, gw):  # v [L, dh]
         out = v.copy()
+        gh = v.shape[0] // gw
         for t in range(v.shape[0]):
             row, col = divmod(t, gw)
+            if aligned:
+                row = (row * full / gh + (row + 1) * full / gh - 1) / 2
+                col = (col * full / gw + (col + 1) * full / gw - 1) / 2
             for half, pos in ((0, row), (1, col)):
                 for i in range(dh // 4):
                     j, ang = half * dh // 2 + 2 * i, pos * 10000.0 ** (-2 * i / (dh // 2))
