@@ -24,9 +24,16 @@ for lib in $(ldd build/lib/libmsdd_runtime.so | awk '/=>/ {print $3}'); do
   esac
 done
 
+# MODE: f32, tf32, bf16 (flash attention) or bf16-unfused (--flash-attention=false).
+cuda_flags() { # MODE
+  echo "--target cuda --math-mode ${1%-unfused}"
+  [[ "$1" == *-unfused ]] && echo "--flash-attention=false"
+  return 0
+}
+
 compile() { # CONFIG NAME TARGET MODE
   local extra=()
-  [[ "$3" == cuda ]] && extra=(--target cuda --math-mode "$4")
+  [[ "$3" == cuda ]] && extra=($(cuda_flags "$4"))
   local label=$3; [[ "$3" == cuda ]] && label="cuda-$4"
   echo "  $2 $label"
   "$B/msdd-compile" "$1" "${extra[@]}" -o "$D/art/$2_$label.msdd"
@@ -37,23 +44,30 @@ cp models/tiny.json models/paper.json "$D/models/"
 echo "compiling the numerics artifacts"
 for name in micro tiny; do
   compile "$D/models/$name.json" "$name" cpu ""
-  for mode in f32 tf32 bf16; do compile "$D/models/$name.json" "$name" cuda "$mode"; done
+  for mode in f32 tf32 bf16 bf16-unfused; do compile "$D/models/$name.json" "$name" cuda "$mode"; done
 done
 echo "compiling the paper-size decoders"
-/usr/bin/python3 - "$D/models/paper.json" "$D/models/paper_1step.json" <<'PY'
+/usr/bin/python3 - "$D/models/paper.json" "$D/models" <<'PY'
 import json, sys
 config = json.load(open(sys.argv[1]))
 config["name"] = "paper_1step"
 config["sampler"]["steps"] = 1
-json.dump(config, open(sys.argv[2], "w"), indent=2)
+json.dump(config, open(sys.argv[2] + "/paper_1step.json", "w"), indent=2)
+# Batch 8: the flash-attention kernel's images against the unfused attention's.
+config["name"] = "paper_1step_b8"
+config["train"]["batch_size"] = 8
+json.dump(config, open(sys.argv[2] + "/paper_1step_b8.json", "w"), indent=2)
 PY
+for mode in bf16 bf16-unfused; do
+  compile "$D/models/paper_1step_b8.json" paper_1step_b8 cuda "$mode"
+done
 steps_list="1"
 [[ $quick == 0 ]] && steps_list="1 50"
 for steps in $steps_list; do
   config="$D/models/paper.json"; [[ $steps == 1 ]] && config="$D/models/paper_1step.json"
-  for mode in tf32 bf16; do
+  for mode in tf32 bf16 bf16-unfused; do
     echo "  paper ${steps}-step cuda-$mode"
-    "$B/msdd-compile" "$config" --target cuda --math-mode "$mode" -o "$D/art/paper_${steps}step_cuda-$mode.msdd"
+    "$B/msdd-compile" "$config" $(cuda_flags "$mode") -o "$D/art/paper_${steps}step_cuda-$mode.msdd"
   done
 done
 tar -cJf gpu-bundle.tar.xz "$D"

@@ -2,13 +2,15 @@
 """The GPU checks of scripts/gpu-check.sh, on a machine with an NVIDIA GPU and PyTorch.
 
 1. Numerics: each config's encoder and per-scale denoisers, compiled for the CPU and for CUDA
-   (f32, TF32 and bf16 matrix products), against an independent float64 PyTorch reference
+   (f32, TF32 and bf16 matrix products; bf16 with the flash-attention kernel and, as
+   "bf16-unfused", without), against an independent float64 PyTorch reference
    (python/msdd_ref) on the GPU, with random weights in which every layer carries signal;
    and the whole multi-scale decode (same seed, same in-graph noise) CUDA vs CPU.
    Relative error = max |out - ref| / max |ref|; limits 1e-3 (f32, TF32) and 1e-2 (bf16).
 2. Throughput of the paper-size decoder (random weights, batch 64, 4 scales, CFG): 1 step per
    scale (the distilled sampler's cost) and 50 steps per scale (the teacher), msdd-run bench
-   vs the PyTorch reference on the same GPU (TF32 and bf16 autocast).
+   vs the PyTorch reference on the same GPU (TF32 and bf16 autocast); in bf16 also the
+   decoded images of the flash-attention artifact against the unfused one.
 """
 import argparse
 import json
@@ -30,7 +32,7 @@ from msdd_ref.model import Tokenizer, load_config, scale_resolution  # noqa: E40
 from msdd_ref.sampler import sample  # noqa: E402
 
 DECODE_SEEDS = (0, 1, 0)
-LIMIT = {"cpu": 1e-3, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-bf16": 1e-2}
+LIMIT = {"cpu": 1e-3, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-bf16": 1e-2, "cuda-bf16-unfused": 1e-2}
 
 
 def rel(out, ref):
@@ -80,7 +82,7 @@ def numerics(bundle, name, results):
                     log(f"  {name:6s} {label:12s} {fn:11s} vs PyTorch f64: rel error {err:.2e} (for comparison)")
         torch.backends.cuda.matmul.allow_tf32 = False
     decoded = {}
-    for label in ("cpu", "cuda-f32", "cuda-tf32", "cuda-bf16") if DEVICE == "cuda" else ("cpu",):
+    for label in ("cpu", "cuda-f32", "cuda-tf32", "cuda-bf16", "cuda-bf16-unfused") if DEVICE == "cuda" else ("cpu",):
         path = os.path.join(bundle, "art", f"{name}_{label}.msdd")
         if not os.path.exists(path):
             continue
@@ -92,7 +94,7 @@ def numerics(bundle, name, results):
             ok = err <= LIMIT[label]
             results.append({"check": "numerics", "config": name, "artifact": label, "function": fn,
                             "reference": "pytorch-f64", "rel_error": err, "limit": LIMIT[label], "ok": ok})
-            log(f"  {name:6s} {label:9s} {fn:11s} vs PyTorch f64: rel error {err:.2e} "
+            log(f"  {name:6s} {label:17s} {fn:11s} vs PyTorch f64: rel error {err:.2e} "
                 f"{'ok' if ok else 'FAIL'} (limit {LIMIT[label]:g})")
         if "decode" in art.functions:
             names = {i["name"] for i in art.functions["decode"]["inputs"]}
@@ -117,7 +119,7 @@ def numerics(bundle, name, results):
                 results.append({"check": "numerics", "config": name, "artifact": label, "function": fn,
                                 "seed": seed, "reference": "msdd-cpu", "rel_error": err,
                                 "limit": LIMIT[label], "ok": ok})
-                log(f"  {name:6s} {label:9s} {fn:22s} seed {seed} vs CPU backend: rel error {err:.2e} "
+                log(f"  {name:6s} {label:17s} {fn:22s} seed {seed} vs CPU backend: rel error {err:.2e} "
                     f"{'ok' if ok else 'FAIL'} (limit {LIMIT[label]:g})")
 
 
@@ -157,7 +159,9 @@ def throughput(bundle, results, samplers, teacher_sdpa=False):
     plans = [p for p in [("1-step", 1, 5, 2), ("50-step", 50, 1, 0)] if p[1] in samplers]
     for label, steps, runs, warmup in plans:
         nfe = config["num_scales"] * steps * 2
-        for mode in ("tf32", "bf16"):
+        theirs_by_mode = {}
+        for mode in ("tf32", "bf16", "bf16-unfused"):
+            torch_mode = mode.split("-")[0]
             path = os.path.join(bundle, "art", f"paper_{steps}step_cuda-{mode}.msdd")
             if not os.path.exists(path):
                 continue
@@ -170,10 +174,11 @@ def throughput(bundle, results, samplers, teacher_sdpa=False):
                 continue
             # The teacher's PyTorch runs take most of the script's time: with SDPA only on request.
             peers = [("explicit", False)] + ([("sdpa", True)] if steps == 1 or teacher_sdpa else [])
-            theirs = {}
+            theirs = theirs_by_mode.setdefault(torch_mode, {})
             for attention, fused in peers:
-                msdd_ref.model.FUSED_ATTENTION = fused
-                theirs[attention] = bench_torch(model, latent, steps, mode, runs, warmup)
+                if attention not in theirs:
+                    msdd_ref.model.FUSED_ATTENTION = fused
+                    theirs[attention] = bench_torch(model, latent, steps, torch_mode, runs, warmup)
             msdd_ref.model.FUSED_ATTENTION = False
             row = {"check": "throughput", "config": "paper", "sampler": label, "nfe": nfe, "batch": batch,
                    "mode": mode, "msdd_img_per_s": batch * 1e3 / ours["median_ms"],
@@ -186,9 +191,37 @@ def throughput(bundle, results, samplers, teacher_sdpa=False):
                 row["ratio_sdpa"] = row["msdd_img_per_s"] / row["pytorch_sdpa_img_per_s"]
                 sdpa = f", with SDPA {row['pytorch_sdpa_img_per_s']:8.1f} img/s ({row['ratio_sdpa']:.2f}x)"
             results.append(row)
-            log(f"  paper {label:7s} NFE {nfe:3d} {mode:4s}: MSDD {row['msdd_img_per_s']:8.1f} img/s | "
+            log(f"  paper {label:7s} NFE {nfe:3d} {mode:12s}: MSDD {row['msdd_img_per_s']:8.1f} img/s | "
                 f"PyTorch reference {row['pytorch_img_per_s']:8.1f} img/s ({row['ratio']:.2f}x){sdpa}; "
                 f"median of {runs}{', CUDA graph' if row['cuda_graph'] else ''}")
+
+
+def flash_vs_unfused(bundle, results):
+    """The paper decoder's images with the flash-attention kernel against the unfused
+    attention (same seed, random weights): the kernel at the paper's shapes (full 64-key
+    tiles at 1152 and 384 tokens, a partial one at 144)."""
+    config = load_config(os.path.join(bundle, "models", "paper.json"))
+    model = Tokenizer(config).randomize(3).eval()
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    latent = np.random.RandomState(5).randn(
+        8, config["latent_tokens"], config["latent_channels"]).astype(np.float32)
+    outs = {}
+    for mode in ("bf16", "bf16-unfused"):
+        path = os.path.join(bundle, "art", f"paper_1step_b8_cuda-{mode}.msdd")
+        if not os.path.exists(path):
+            return
+        art = Artifact(path)
+        names = {i["name"] for i in art.functions["decode"]["inputs"]}
+        extra = {"latent": latent, "seed": np.array(0, dtype=np.int64)}
+        out = art.call("decode", {k: v for k, v in {**weights, **extra}.items() if k in names})
+        outs[mode] = next(iter(out.values()))
+        art.close()
+    err = rel(outs["bf16"], outs["bf16-unfused"].astype(np.float64))
+    ok = err <= LIMIT["cuda-bf16"]
+    results.append({"check": "numerics", "config": "paper", "artifact": "cuda-bf16", "function": "decode",
+                    "reference": "cuda-bf16-unfused", "rel_error": err, "limit": LIMIT["cuda-bf16"], "ok": ok})
+    log(f"  paper  cuda-bf16 decode (batch 8) vs cuda-bf16-unfused: rel error {err:.2e} "
+        f"{'ok' if ok else 'FAIL'} (limit {LIMIT['cuda-bf16']:g})")
 
 
 def main():
@@ -214,6 +247,8 @@ def main():
     for name in args.configs.split(",") if not args.only_teacher else []:
         if name:
             numerics(args.bundle, name, results)
+    if not args.only_teacher and DEVICE == "cuda":
+        flash_vs_unfused(args.bundle, results)
     if not args.no_throughput:
         samplers = {50} if args.only_teacher else {1} if args.no_teacher else {1, 50}
         throughput(args.bundle, results, samplers, args.teacher_sdpa)

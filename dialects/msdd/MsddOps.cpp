@@ -313,6 +313,59 @@ LogicalResult AttentionOp::verify() {
   return expectShape(*this, "result", getResult(), {q[0], q[1], q[2], v[3]});
 }
 
+//===----------------------------------------------------------------------===//
+// FlashAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FlashAttentionOp::verify() {
+  auto shaped = [](Value v) { return cast<ShapedType>(v.getType()); };
+  bool onTensors = isa<RankedTensorType>(getInit().getType());
+  for (auto [name, v] : {std::pair<StringRef, Value>{"query", getQuery()}, {"key", getKey()},
+                         {"value", getValue()}, {"init", getInit()}}) {
+    ShapedType type = shaped(v);
+    if (isa<RankedTensorType>(type) != onTensors || !type.hasRank())
+      return emitOpError() << name << " must be a ranked " << (onTensors ? "tensor" : "memref")
+                           << " like init";
+    if (type.getRank() != 4 || !type.hasStaticShape())
+      return emitOpError() << name << " must have a static shape of rank 4";
+    Type element = type.getElementType();
+    if (name == "init" ? !element.isF32() : !element.isF16())
+      return emitOpError() << name << " must have " << (name == "init" ? "f32" : "f16")
+                           << " elements";
+  }
+  ArrayRef<int64_t> q = shaped(getQuery()).getShape(), k = shaped(getKey()).getShape(),
+                    v = shaped(getValue()).getShape(), o = shaped(getInit()).getShape();
+  if (k[0] != q[0] || k[1] != q[1] || k[3] != q[3] || v[0] != q[0] || v[1] != q[1] ||
+      v[2] != k[2])
+    return emitOpError() << "query " << shapeStr(q) << ", key " << shapeStr(k) << " and value "
+                         << shapeStr(v) << " do not fit [B, H, Lq, D], [B, H, Lk, D], [B, H, Lk, Dv]";
+  if (o != ArrayRef<int64_t>{q[0], q[1], q[2], v[3]})
+    return emitOpError() << "init must have shape " << shapeStr({q[0], q[1], q[2], v[3]})
+                         << " but has " << shapeStr(o);
+  if (q[3] % 16 != 0 || v[3] % 8 != 0)
+    return emitOpError() << "needs a head dimension that is a multiple of 16 (has " << q[3]
+                         << ") and a value dimension that is a multiple of 8 (has " << v[3] << ")";
+  if (!(getScale().convertToDouble() > 0))
+    return emitOpError("scale must be positive");
+  if (onTensors ? getResult().size() != 1 || getResult()[0].getType() != getInit().getType()
+                : !getResult().empty())
+    return emitOpError(onTensors ? "on tensors must return one tensor of init's type"
+                                 : "on memrefs must not return anything");
+  return success();
+}
+
+void FlashAttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    if (isDpsInit(&operand))
+      effects.emplace_back(MemoryEffects::Write::get(), &operand, SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), &operand, SideEffects::DefaultResource::get());
+  }
+}
+
 LogicalResult Rope2dOp::verify() {
   if (failed(expectRank(*this, "input", getInput(), 4)))
     return failure();

@@ -47,14 +47,16 @@ struct Stage {
 };
 
 /// `beforeFusion`: target passes on linalg-on-tensors that elementwise fusion should see.
+/// `lowering`: msdd-lower-to-linalg's options, e.g. "{flash-attention=true}".
 std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
-                             const char *target = "cpu", const std::string &beforeFusion = "") {
+                             const char *target = "cpu", const std::string &beforeFusion = "",
+                             const std::string &lowering = "") {
   return {
       {"linalg",
        std::string("msdd-expand-sampler, func.func(msdd-fuse-scale-transitions), "
                    "msdd-record-entry-points{target=") + target +
            "}, msdd-inline-calls, symbol-dce,"
-           "func.func(canonicalize, msdd-lower-to-linalg, canonicalize, " +
+           "func.func(canonicalize, msdd-lower-to-linalg" + lowering + ", canonicalize, " +
            beforeFusion + "msdd-fuse-elementwise, canonicalize, cse)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
@@ -97,9 +99,11 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
   // The target-neutral stages are the CPU pipeline's, without the CPU's tiling: on the GPU
   // every point of an op's parallel space is a thread (msdd-map-loops-to-gpu).
   // bf16 factors are rounded where they are produced, not in passes of their own.
+  bool bf16 = cuda.mathMode == "bf16";
   std::string beforeFusion =
-      cuda.mathMode == "bf16" ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
-  for (const Stage &stage : cpuStages(options, "cuda", beforeFusion)) {
+      bf16 ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
+  std::string linalgOptions = bf16 && cuda.flashAttention ? "{flash-attention=true}" : "";
+  for (const Stage &stage : cpuStages(options, "cuda", beforeFusion, linalgOptions)) {
     if (StringRef(stage.name) == "tiled")
       continue;
     if (StringRef(stage.name) == "loops")
@@ -121,7 +125,8 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
   }
   std::string kernels =
       "msdd-linalg-to-runtime-calls{device=cuda math-mode=" + cuda.mathMode + "}, "
-      "msdd-allocate-device-memory, msdd-map-loops-to-gpu, canonicalize, cse, "
+      "msdd-allocate-device-memory, msdd-lower-flash-attention-to-gpu, msdd-map-loops-to-gpu, "
+      "canonicalize, cse, "
       "gpu-kernel-outlining, msdd-merge-gpu-modules, func.func(gpu-async-region), canonicalize";
   if (failed(parsePassPipeline(kernels, pm, llvm::errs())))
     llvm::report_fatal_error("invalid msdd CUDA pipeline (kernels)");

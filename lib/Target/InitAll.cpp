@@ -9,6 +9,7 @@
 
 void mlir::msdd::registerAllDialects(DialectRegistry &registry) {
   registry.insert<MsddDialect>();
+  registerBufferizableOpInterfaceExternalModels(registry);
 }
 
 void mlir::msdd::registerAllPasses() {

@@ -1,4 +1,5 @@
 // RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg --verify-diagnostics | FileCheck %s
+// RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg=flash-attention=true --verify-diagnostics | FileCheck %s --check-prefix=FLASH
 
 // CHECK-DAG: #[[ID:.+]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-DAG: #[[ROW:.+]] = affine_map<(d0, d1) -> (d1)>
@@ -69,9 +70,32 @@ func.func @patchify(%x: tensor<2x3x16x16xf32>) -> tensor<2x16x48xf32> {
 // CHECK: arith.constant 2.500000e-01 : f32
 // CHECK: linalg.batch_matmul_transpose_b
 // CHECK: linalg.batch_matmul ins
+// With flash-attention: f16 copies of q, k and v (the scale stays f32, in the kernel) and
+// one msdd.flash_attention into an f32 init.
+// FLASH-LABEL: func.func @attention
+// FLASH: %[[Q:.+]] = linalg.generic {{.+}} ins(%arg0
+// FLASH: arith.truncf %{{.+}} : f32 to f16
+// FLASH: %[[K:.+]] = linalg.generic {{.+}} ins(%arg1
+// FLASH: %[[V:.+]] = linalg.generic {{.+}} ins(%arg2
+// FLASH: %[[INIT:.+]] = tensor.empty() : tensor<1x2x8x16xf32>
+// FLASH: %[[O:.+]] = msdd.flash_attention %[[Q]], %[[K]], %[[V]] into %[[INIT]] {scale = 2.500000e-01 : f64} : tensor<1x2x8x16xf16>, tensor<1x2x8x16xf16>, tensor<1x2x8x16xf16> into tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+// FLASH: return %[[O]]
 func.func @attention(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
   %0 = msdd.attention %q, %k, %v : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
   return %0 : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+// The kernel has no mask and needs a head dimension divisible by 16: these stay unfused.
+// FLASH-LABEL: func.func @attention_unsupported
+// FLASH-NOT: msdd.flash_attention
+// FLASH-COUNT-2: linalg.batch_matmul_transpose_b
+// FLASH-NOT: msdd.flash_attention
+func.func @attention_unsupported(%q: tensor<1x2x8x16xf32>, %m: tensor<8x8xf32>, %q8: tensor<1x2x8x8xf32>) -> (tensor<1x2x8x16xf32>, tensor<1x2x8x8xf32>) {
+  %0 = msdd.attention %q, %q, %q, %m : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<8x8xf32>) -> tensor<1x2x8x16xf32>
+  %1 = msdd.attention %q8, %q8, %q8 : (tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  return %0, %1 : tensor<1x2x8x16xf32>, tensor<1x2x8x8xf32>
 }
 
 // -----

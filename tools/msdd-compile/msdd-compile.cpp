@@ -41,6 +41,12 @@ static cl::opt<std::string> mathMode(
     cl::desc("CUDA matrix products (cuBLAS): tf32 (default), f32, or bf16 (inputs rounded to "
              "bf16, f32 accumulation)"),
     cl::init("tf32"), cl::cat(category));
+static cl::opt<bool> flashAttention(
+    "flash-attention",
+    cl::desc("CUDA, --math-mode bf16: attention as one fused kernel on tensor cores, f16 "
+             "factors and f32 accumulation, the scores never stored (default true; false: "
+             "the scores go through cuBLAS and memory)"),
+    cl::init(true), cl::cat(category));
 static cl::opt<std::string> emit(
     "emit",
     cl::desc("What to write: artifact (default), or the IR after a pipeline stage: "
@@ -246,6 +252,7 @@ int main(int argc, char **argv) {
     cudaOptions.gpuArch = gpuArch;
     cudaOptions.mathMode = mathMode;
     cudaOptions.emitPtx = emit == "ptx";
+    cudaOptions.flashAttention = flashAttention;
     msdd::buildCudaPipeline(pm, options, cudaOptions);
   }
   else

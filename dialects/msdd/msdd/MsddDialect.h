@@ -9,6 +9,7 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -21,6 +22,9 @@
 namespace mlir::msdd {
 /// The numpy broadcast of two shapes, or failure if they do not broadcast.
 FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> lhs, ArrayRef<int64_t> rhs);
+
+/// Registers the bufferization of msdd's destination-style ops (msdd.flash_attention).
+void registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry);
 } // namespace mlir::msdd
 
 #endif // MSDD_DIALECT_MSDDDIALECT_H

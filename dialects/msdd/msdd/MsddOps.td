@@ -4,6 +4,7 @@
 
 include "msdd/MsddBase.td"
 include "msdd/MsddInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/SymbolInterfaces.td"
@@ -244,6 +245,42 @@ def Msdd_AttentionOp : Msdd_PureOp<"attention", [DeclareOpInterfaceMethods<Msdd_
   let arguments = (ins Msdd_Tensor:$query, Msdd_Tensor:$key, Msdd_Tensor:$value,
                        Optional<Msdd_Tensor>:$mask, OptionalAttr<F64Attr>:$scale);
   let results = (outs Msdd_Tensor:$result);
+}
+
+def Msdd_FlashAttentionOp : Msdd_Op<"flash_attention", [
+    DestinationStyleOpInterface, DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "attention as one fused GPU kernel (the scores are never stored)";
+  let description = [{
+    `init = softmax(query key^T * scale) value`, computed a tile of keys at a time with an
+    online softmax (flash attention), so the `[B, H, Lq, Lk]` scores never reach memory.
+    A target-level op: `msdd-lower-to-linalg{flash-attention}` makes it from
+    `msdd.attention` (without a mask) for CUDA artifacts, and
+    `msdd-lower-flash-attention-to-gpu` turns its bufferized form into a tensor-core
+    kernel. `query` `[B, H, Lq, D]`, `key` `[B, H, Lk, D]` and `value` `[B, H, Lk, Dv]` are
+    f16 (the factors of the kernel's products); the products accumulate, and `init`
+    `[B, H, Lq, Dv]` holds, f32. The kernel's tiles need `D` to be a multiple of 16 and
+    `Dv` of 8.
+
+    Destination style, like linalg: on tensors it returns the updated `init`; on memrefs it
+    writes `init` and returns nothing.
+
+    ```mlir
+    %o = msdd.flash_attention %q, %k, %v into %init {scale = 0.125 : f64}
+        : tensor<2x4x64x32xf16>, tensor<2x4x64x32xf16>, tensor<2x4x64x32xf16>
+          into tensor<2x4x64x32xf32> -> tensor<2x4x64x32xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value, AnyShaped:$init,
+                       F64Attr:$scale);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `into` $init attr-dict `:` type($query) `,` type($key) `,`
+    type($value) `into` type($init) (`->` type($result)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
+  }];
 }
 
 def Msdd_Rope2dOp : Msdd_PureOp<"rope_2d", [DeclareOpInterfaceMethods<Msdd_DifferentiableOpInterface>]> {

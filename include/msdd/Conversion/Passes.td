@@ -12,7 +12,15 @@ def ConvertMsddToLinalg : Pass<"msdd-lower-to-linalg", "func::FuncOp"> {
     `linalg.matmul` / `linalg.batch_matmul` (and their `_transpose_b` forms), which the CPU
     pipeline later hands to the BLAS; reductions (norms, softmax, losses) become
     `linalg.generic` with reduction iterators.
+
+    With `flash-attention` (CUDA artifacts), `msdd.attention` without a mask, in f32, whose
+    head dimensions fit the kernel's tiles becomes `msdd.flash_attention` on f16 copies of
+    its operands (the rounding fuses into their producers); the rest is lowered as without.
   }];
+  let options = [
+    Option<"flashAttention", "flash-attention", "bool", /*default=*/"false",
+           "lower attention to msdd.flash_attention where the kernel supports it">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }
@@ -102,6 +110,24 @@ def AllocateDeviceMemory : Pass<"msdd-allocate-device-memory", "ModuleOp"> {
     `msdd-map-loops-to-gpu` turns into a kernel like any other linalg op.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect"];
+}
+
+def LowerFlashAttentionToGpu : Pass<"msdd-lower-flash-attention-to-gpu", "ModuleOp"> {
+  let summary = "Turn each bufferized msdd.flash_attention into a tensor-core kernel";
+  let description = [{
+    Flash attention (FlashAttention-2's loop order) as a `gpu.launch` of 128 threads per 64
+    query rows of one batch and head: each warp keeps 16 query rows' Q in registers; a
+    key tile of 64 rows of K and V at a time is staged in shared memory (V transposed, rows
+    padded so the fragment reads hit 32 banks); the scores and the output accumulate in
+    f32 through `nvvm.mma.sync` m16n8k16 (f16 factors), and an online softmax (running
+    maximum and sum per row, base-2 exponentials) rescales the output as the keys go by.
+    The `[Lq, Lk]` scores never leave registers. Needs identity-layout buffers, as the
+    bufferized pipeline makes.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::vector::VectorDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect"];
 }
 
 def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {

@@ -1514,3 +1514,83 @@ func.func @conv_transpose_result(%x: tensor<1x6x5x5xf32>, %w: tensor<6x2x3x3xf32
   %0 = msdd.conv_transpose %x, %w {strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, pads_begin = array<i64: 1, 1>, groups = 2 : i64} : (tensor<1x6x5x5xf32>, tensor<6x2x3x3xf32>) -> tensor<1x3x9x9xf32>
   return %0 : tensor<1x3x9x9xf32>
 }
+
+// -----
+
+func.func @flash_attention_mixed(%q: tensor<1x1x4x16xf16>, %o: memref<1x1x4x16xf32>) {
+  // expected-error @+1 {{'msdd.flash_attention' op query must be a ranked memref like init}}
+  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16> into memref<1x1x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @flash_attention_f32_factors(%q: tensor<1x1x4x16xf32>, %o: tensor<1x1x4x16xf32>) -> tensor<1x1x4x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op query must have f16 elements}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x16xf32>, tensor<1x1x4x16xf32>, tensor<1x1x4x16xf32> into tensor<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
+  return %r : tensor<1x1x4x16xf32>
+}
+
+// -----
+
+func.func @flash_attention_init_type(%q: tensor<1x1x4x16xf16>, %o: tensor<1x1x4x16xf16>) -> tensor<1x1x4x16xf16> {
+  // expected-error @+1 {{'msdd.flash_attention' op init must have f32 elements}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16> into tensor<1x1x4x16xf16> -> tensor<1x1x4x16xf16>
+  return %r : tensor<1x1x4x16xf16>
+}
+
+// -----
+
+func.func @flash_attention_rank(%q: tensor<4x16xf16>, %o: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op query must have a static shape of rank 4}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<4x16xf16>, tensor<4x16xf16>, tensor<4x16xf16> into tensor<4x16xf32> -> tensor<4x16xf32>
+  return %r : tensor<4x16xf32>
+}
+
+// -----
+
+func.func @flash_attention_shapes(%q: tensor<1x2x4x16xf16>, %k: tensor<1x2x6x16xf16>, %v: tensor<1x2x5x16xf16>, %o: tensor<1x2x4x16xf32>) -> tensor<1x2x4x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op query [1, 2, 4, 16], key [1, 2, 6, 16] and value [1, 2, 5, 16] do not fit [B, H, Lq, D], [B, H, Lk, D], [B, H, Lk, Dv]}}
+  %r = msdd.flash_attention %q, %k, %v into %o {scale = 0.25 : f64} : tensor<1x2x4x16xf16>, tensor<1x2x6x16xf16>, tensor<1x2x5x16xf16> into tensor<1x2x4x16xf32> -> tensor<1x2x4x16xf32>
+  return %r : tensor<1x2x4x16xf32>
+}
+
+// -----
+
+func.func @flash_attention_init_shape(%q: tensor<1x2x4x16xf16>, %o: tensor<1x2x5x16xf32>) -> tensor<1x2x5x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op init must have shape [1, 2, 4, 16] but has [1, 2, 5, 16]}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x2x4x16xf16>, tensor<1x2x4x16xf16>, tensor<1x2x4x16xf16> into tensor<1x2x5x16xf32> -> tensor<1x2x5x16xf32>
+  return %r : tensor<1x2x5x16xf32>
+}
+
+// -----
+
+func.func @flash_attention_head_dim(%q: tensor<1x1x4x8xf16>, %o: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op needs a head dimension that is a multiple of 16 (has 8) and a value dimension that is a multiple of 8 (has 8)}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16> into tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf32>
+  return %r : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @flash_attention_scale(%q: tensor<1x1x4x16xf16>, %o: tensor<1x1x4x16xf32>) -> tensor<1x1x4x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op scale must be positive}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.0 : f64} : tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16> into tensor<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
+  return %r : tensor<1x1x4x16xf32>
+}
+
+// -----
+
+func.func @flash_attention_no_result(%q: tensor<1x1x4x16xf16>, %o: tensor<1x1x4x16xf32>) {
+  // expected-error @+1 {{'msdd.flash_attention' op on tensors must return one tensor of init's type}}
+  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16> into tensor<1x1x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @flash_attention_memref_result(%q: memref<1x1x4x16xf16>, %o: memref<1x1x4x16xf32>) {
+  // expected-error @+1 {{'msdd.flash_attention' op on memrefs must not return anything}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x4x16xf16>, memref<1x1x4x16xf16>, memref<1x1x4x16xf16> into memref<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
+  return
+}

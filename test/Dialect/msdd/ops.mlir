@@ -490,3 +490,14 @@ func.func @conv(%x: tensor<1x4x9x9xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x4x
   %g = msdd.conv_transpose %y, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pads_begin = array<i64: 1, 0>, groups = 2 : i64} : (tensor<1x6x5x7xf32>, tensor<6x2x3x3xf32>) -> tensor<1x4x9x9xf32>
   return %g : tensor<1x4x9x9xf32>
 }
+
+// Destination style: on tensors the op returns the updated init, on memrefs nothing.
+// CHECK-LABEL: func.func @flash_attention
+// CHECK: %[[O:.+]] = msdd.flash_attention %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}} {scale = 2.500000e-01 : f64} : tensor<2x3x10x16xf16>, tensor<2x3x12x16xf16>, tensor<2x3x12x8xf16> into tensor<2x3x10x8xf32> -> tensor<2x3x10x8xf32>
+// CHECK: msdd.flash_attention %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}} {scale = 2.500000e-01 : f64} : memref<2x3x10x16xf16>, memref<2x3x12x16xf16>, memref<2x3x12x8xf16> into memref<2x3x10x8xf32>{{$}}
+func.func @flash_attention(%q: tensor<2x3x10x16xf16>, %k: tensor<2x3x12x16xf16>, %v: tensor<2x3x12x8xf16>, %o: tensor<2x3x10x8xf32>,
+                           %qm: memref<2x3x10x16xf16>, %km: memref<2x3x12x16xf16>, %vm: memref<2x3x12x8xf16>, %om: memref<2x3x10x8xf32>) -> tensor<2x3x10x8xf32> {
+  %r = msdd.flash_attention %q, %k, %v into %o {scale = 0.25 : f64} : tensor<2x3x10x16xf16>, tensor<2x3x12x16xf16>, tensor<2x3x12x8xf16> into tensor<2x3x10x8xf32> -> tensor<2x3x10x8xf32>
+  msdd.flash_attention %qm, %km, %vm into %om {scale = 0.25 : f64} : memref<2x3x10x16xf16>, memref<2x3x12x16xf16>, memref<2x3x12x8xf16> into memref<2x3x10x8xf32>
+  return %r : tensor<2x3x10x8xf32>
+}

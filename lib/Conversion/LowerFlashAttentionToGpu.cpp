@@ -1,0 +1,360 @@
+//===- LowerFlashAttentionToGpu.cpp - msdd.flash_attention -> gpu.launch --===//
+//
+// The kernel follows FlashAttention-2's loop order: a block owns 64 query rows of one
+// (batch, head) and walks over the keys 64 at a time, so the L x L scores of a layer (8 GB
+// at the paper's 256 px scale and batch 64) never reach memory. Tensor cores take the two
+// products through mma.sync m16n8k16, whose fragment layouts (PTX ISA, "Matrix Fragments
+// for mma.m16n8k16") fix which thread holds which element:
+//   A (16 x 16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
+//   B (16 x 8, column-major): b0 = (k 2t..2t+1, n g), b1 = (k 2t+8.., n g)
+//   C (16 x 8): c0, c1 = (g, 2t..2t+1), c2, c3 = (g+8, 2t..2t+1)
+// with g = lane / 4 and t = lane % 4. The score accumulators of two neighbouring 8-key
+// tiles are then exactly the A fragment of the 16-key slice of P for the second product,
+// so P never leaves registers either.
+//
+//===----------------------------------------------------------------------===//
+#include "msdd/Conversion/Passes.h"
+#include "msdd/MsddDialect.h"
+
+#include <cmath>
+
+namespace mlir::msdd {
+#define GEN_PASS_DEF_LOWERFLASHATTENTIONTOGPU
+#include "msdd/Conversion/Passes.h.inc"
+} // namespace mlir::msdd
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kWarp = 32, kWarps = 4, kThreads = kWarp * kWarps;
+/// Query rows per block (16 per warp) and keys per shared-memory tile.
+constexpr int64_t kQueryTile = 16 * kWarps, kKeyTile = 64;
+/// Words of padding per shared-memory row: rows 8 apart then start 4 banks apart, so the
+/// 8 x 4 lanes of a fragment read hit 32 different banks.
+constexpr int64_t kPadWords = 4;
+
+/// Builds the kernel body of one msdd.flash_attention inside its gpu.launch.
+class FlashKernelBuilder {
+public:
+  FlashKernelBuilder(OpBuilder &b, Location loc, msdd::FlashAttentionOp op)
+      : b(b), loc(loc), op(op) {
+    auto shape = [](Value v) { return cast<MemRefType>(v.getType()).getShape(); };
+    ArrayRef<int64_t> q = shape(op.getQuery()), k = shape(op.getKey()), v = shape(op.getValue());
+    batch = q[0];
+    heads = q[1];
+    queries = q[2];
+    headDim = q[3];
+    keys = k[2];
+    valueDim = v[3];
+    f16 = b.getF16Type();
+    f32 = b.getF32Type();
+    i32 = b.getI32Type();
+    i64 = b.getI64Type();
+    pair = VectorType::get({2}, f16);
+    ptr = LLVM::LLVMPointerType::get(b.getContext());
+  }
+
+  gpu::LaunchOp build();
+
+private:
+  Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value f32Const(double v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)); }
+  Value add(Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.create<arith::MulIOp>(loc, x, y); }
+  Value addc(Value x, int64_t c) { return c ? add(x, index(c)) : x; }
+  Value mulc(Value x, int64_t c) { return c == 1 ? x : mul(x, index(c)); }
+
+  /// The buffer's data as an LLVM pointer: 4- and 16-byte loads, which memref loads of f16
+  /// cannot express.
+  Value basePointer(Value memref) {
+    Value address = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, memref);
+    return b.create<LLVM::IntToPtrOp>(loc, ptr, b.create<arith::IndexCastOp>(loc, i64, address));
+  }
+  /// Loads `type` from f16 element `offset` of `base`.
+  Value loadAt(Type type, Value base, Value offset, unsigned alignment) {
+    Value element = b.create<LLVM::GEPOp>(loc, ptr, f16, base,
+                                          ValueRange{b.create<arith::IndexCastOp>(loc, i64, offset)});
+    return b.create<LLVM::LoadOp>(loc, type, element, alignment);
+  }
+  Value asPair(Value word) { return b.create<LLVM::BitcastOp>(loc, pair, word); }
+  Value packPair(Value x, Value y) {
+    Value v = b.create<LLVM::UndefOp>(loc, pair);
+    v = b.create<LLVM::InsertElementOp>(loc, v, b.create<arith::TruncFOp>(loc, f16, x),
+                                        b.create<LLVM::ConstantOp>(loc, i32, 0));
+    return b.create<LLVM::InsertElementOp>(loc, v, b.create<arith::TruncFOp>(loc, f16, y),
+                                           b.create<LLVM::ConstantOp>(loc, i32, 1));
+  }
+  /// c += a * b on one m16n8k16 tile.
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, SmallVectorImpl<Value> &c) {
+    auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    Value d = b.create<NVVM::MmaOp>(
+        loc, resultType, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::f16, NVVM::MMATypes::f16},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+    for (int64_t i = 0; i < 4; ++i)
+      c[i] = b.create<LLVM::ExtractValueOp>(loc, d, i);
+  }
+  /// Combines `x` over the 4 lanes of a quad (the threads holding one fragment row).
+  template <typename CombineOp> Value quadReduce(Value x) {
+    for (int64_t offset : {1, 2}) {
+      Value other = b.create<gpu::ShuffleOp>(loc, x, b.create<arith::ConstantIntOp>(loc, offset, 32),
+                                             b.create<arith::ConstantIntOp>(loc, kWarp, 32),
+                                             gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      x = b.create<CombineOp>(loc, x, other);
+    }
+    return x;
+  }
+
+  void stageKeyTile(Value keyTile, Value keyBase, Value valueBase, Value kShared, Value vShared);
+
+  OpBuilder &b;
+  Location loc;
+  msdd::FlashAttentionOp op;
+  int64_t batch, heads, queries, headDim, keys, valueDim;
+  Type f16, f32, i32, i64, pair, ptr;
+  Value tid, bh, g, t;
+};
+
+/// Copies keys [keyTile * 64, +64) of this (batch, head) into shared memory: K as rows of
+/// f16 pairs, V transposed (a word holds the values of two neighbouring keys), keys past
+/// the end as zeros.
+void FlashKernelBuilder::stageKeyTile(Value keyTile, Value keyBase, Value valueBase,
+                                      Value kShared, Value vShared) {
+  Value firstKey = mulc(keyTile, kKeyTile);
+  Value lastKey = index(keys - 1);
+  auto clampedKey = [&](Value key, Value &valid) {
+    valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, key, index(keys));
+    return b.create<arith::MinUIOp>(loc, key, lastKey);
+  };
+  // K: kKeyTile rows of headDim / 8 chunks of 16 bytes; headDim % 16 == 0 makes the count a
+  // multiple of the block.
+  auto words4 = VectorType::get({4}, i32);
+  Value zero4 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(words4, b.getI32IntegerAttr(0)));
+  int64_t chunksPerRow = headDim / 8;
+  for (int64_t i = 0; i < kKeyTile * chunksPerRow / kThreads; ++i) {
+    Value id = addc(tid, i * kThreads);
+    Value row = b.create<arith::DivUIOp>(loc, id, index(chunksPerRow));
+    Value chunk = b.create<arith::RemUIOp>(loc, id, index(chunksPerRow));
+    Value valid;
+    Value key = clampedKey(add(firstKey, row), valid);
+    Value words = loadAt(words4, keyBase, add(mulc(key, headDim), mulc(chunk, 8)), 16);
+    words = b.create<arith::SelectOp>(loc, valid, words, zero4);
+    for (int64_t w = 0; w < 4; ++w)
+      b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, w), kShared,
+                                ValueRange{row, addc(mulc(chunk, 4), w)});
+  }
+  // V: pairs of keys x valueDim / 8 chunks; each thread interleaves two keys' chunks into
+  // 8 words, one per value column.
+  auto halves8 = VectorType::get({8}, f16);
+  Value zero8 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(halves8, b.getF16FloatAttr(0)));
+  int64_t chunksPerKey = valueDim / 8, work = kKeyTile / 2 * chunksPerKey;
+  for (int64_t i = 0; i * kThreads < work; ++i) {
+    Value id = addc(tid, i * kThreads);
+    OpBuilder::InsertionGuard guard(b);
+    if ((i + 1) * kThreads > work) {
+      auto inRange = b.create<scf::IfOp>(
+          loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, id, index(work)), false);
+      b.setInsertionPointToStart(&inRange.getThenRegion().front());
+    }
+    Value keyPair = b.create<arith::DivUIOp>(loc, id, index(chunksPerKey));
+    Value chunk = b.create<arith::RemUIOp>(loc, id, index(chunksPerKey));
+    Value rows[2];
+    for (int64_t r = 0; r < 2; ++r) {
+      Value valid;
+      Value key = clampedKey(addc(add(firstKey, mulc(keyPair, 2)), r), valid);
+      rows[r] = b.create<arith::SelectOp>(
+          loc, valid, loadAt(halves8, valueBase, add(mulc(key, valueDim), mulc(chunk, 8)), 16),
+          zero8);
+    }
+    Value interleaved = b.create<vector::ShuffleOp>(
+        loc, rows[0], rows[1], ArrayRef<int64_t>{0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15});
+    Value words = b.create<LLVM::BitcastOp>(loc, VectorType::get({8}, i32), interleaved);
+    for (int64_t e = 0; e < 8; ++e)
+      b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, e), vShared,
+                                ValueRange{addc(mulc(chunk, 8), e), keyPair});
+  }
+}
+
+gpu::LaunchOp FlashKernelBuilder::build() {
+  MLIRContext *ctx = b.getContext();
+  auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto kSharedType = MemRefType::get({kKeyTile, headDim / 2 + kPadWords}, i32, nullptr, workgroup);
+  auto vSharedType = MemRefType::get({valueDim, kKeyTile / 2 + kPadWords}, i32, nullptr, workgroup);
+  int64_t queryTiles = (queries + kQueryTile - 1) / kQueryTile;
+  int64_t keyTiles = (keys + kKeyTile - 1) / kKeyTile;
+  auto launch = b.create<gpu::LaunchOp>(loc, index(queryTiles), index(batch * heads), index(1),
+                                        index(kThreads), index(1), index(1), nullptr, nullptr,
+                                        ValueRange{}, TypeRange{kSharedType, vSharedType});
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  b.create<gpu::TerminatorOp>(loc);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value kShared = launch.getWorkgroupAttributions()[0];
+  Value vShared = launch.getWorkgroupAttributions()[1];
+
+  tid = launch.getThreadIds().x;
+  bh = launch.getBlockIds().y;
+  Value warp = b.create<arith::DivUIOp>(loc, tid, index(kWarp));
+  Value lane = b.create<arith::RemUIOp>(loc, tid, index(kWarp));
+  g = b.create<arith::DivUIOp>(loc, lane, index(4));
+  t = b.create<arith::RemUIOp>(loc, lane, index(4));
+  Value queryBase = basePointer(op.getQuery()), keyBase = basePointer(op.getKey()),
+        valueBase = basePointer(op.getValue());
+  // This (batch, head)'s rows.
+  queryBase = b.create<LLVM::GEPOp>(loc, ptr, f16, queryBase,
+                                    ValueRange{b.create<arith::IndexCastOp>(loc, i64, mulc(bh, queries * headDim))});
+  keyBase = b.create<LLVM::GEPOp>(loc, ptr, f16, keyBase,
+                                  ValueRange{b.create<arith::IndexCastOp>(loc, i64, mulc(bh, keys * headDim))});
+  valueBase = b.create<LLVM::GEPOp>(loc, ptr, f16, valueBase,
+                                    ValueRange{b.create<arith::IndexCastOp>(loc, i64, mulc(bh, keys * valueDim))});
+
+  // The warp's 16 query rows: this thread holds rows g and g + 8 of them. Rows past the end
+  // read the last row and are not stored.
+  Value row0 = add(add(mulc(launch.getBlockIds().x, kQueryTile), mulc(warp, 16)), g);
+  Value row1 = addc(row0, 8);
+  Value lastRow = index(queries - 1);
+  Value qRow0 = b.create<arith::MinUIOp>(loc, row0, lastRow);
+  Value qRow1 = b.create<arith::MinUIOp>(loc, row1, lastRow);
+  Value twoT = mulc(t, 2);
+  SmallVector<SmallVector<Value, 4>> queryFrags;
+  for (int64_t c = 0; c < headDim / 16; ++c) {
+    auto load = [&](Value row, int64_t col) {
+      return asPair(loadAt(i32, queryBase, add(mulc(row, headDim), addc(twoT, 16 * c + col)), 4));
+    };
+    queryFrags.push_back({load(qRow0, 0), load(qRow1, 0), load(qRow0, 8), load(qRow1, 8)});
+  }
+
+  // Loop state: the output accumulators (valueDim / 8 tiles of 4), then per row (g, g + 8)
+  // the running maximum of the base-2 scores and this thread's part of the running sum.
+  int64_t outTiles = valueDim / 8;
+  SmallVector<Value> init(outTiles * 4, f32Const(0));
+  init.append({f32Const(-INFINITY), f32Const(-INFINITY), f32Const(0), f32Const(0)});
+  auto loop = b.create<scf::ForOp>(loc, index(0), index(keyTiles), index(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    ValueRange state = loop.getRegionIterArgs();
+    Value keyTile = loop.getInductionVar();
+    b.create<gpu::BarrierOp>(loc); // the previous tile's readers are done
+    stageKeyTile(keyTile, keyBase, valueBase, kShared, vShared);
+    b.create<gpu::BarrierOp>(loc);
+
+    // S = Q K^T, in base-2 units: scale * log2(e) folded in.
+    constexpr int64_t scoreTiles = kKeyTile / 8;
+    Value scale = f32Const(op.getScale().convertToDouble() / std::log(2.0));
+    SmallVector<SmallVector<Value>> s(scoreTiles);
+    for (int64_t n = 0; n < scoreTiles; ++n) {
+      s[n].assign(4, f32Const(0));
+      Value kRow = addc(g, n * 8);
+      for (int64_t c = 0; c < headDim / 16; ++c) {
+        Value b0 = b.create<memref::LoadOp>(loc, kShared, ValueRange{kRow, addc(t, 8 * c)});
+        Value b1 = b.create<memref::LoadOp>(loc, kShared, ValueRange{kRow, addc(t, 8 * c + 4)});
+        mma(queryFrags[c], {asPair(b0), asPair(b1)}, s[n]);
+      }
+      for (int64_t i = 0; i < 4; ++i)
+        s[n][i] = b.create<arith::MulFOp>(loc, s[n][i], scale);
+      if (keys % kKeyTile != 0) {
+        // Keys past the end weigh nothing.
+        Value key = add(mulc(keyTile, kKeyTile), addc(twoT, n * 8));
+        for (int64_t i = 0; i < 4; ++i) {
+          Value valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, addc(key, i % 2),
+                                                index(keys));
+          s[n][i] = b.create<arith::SelectOp>(loc, valid, s[n][i], f32Const(-INFINITY));
+        }
+      }
+    }
+    // Online softmax per row r in {g, g + 8}: its elements are i = 2r', 2r' + 1.
+    SmallVector<Value> results(state.begin(), state.begin() + outTiles * 4);
+    SmallVector<Value> newMax(2), newSum(2);
+    for (int64_t r = 0; r < 2; ++r) {
+      Value tileMax = s[0][2 * r];
+      for (int64_t n = 0; n < scoreTiles; ++n)
+        for (int64_t i = 2 * r; i < 2 * r + 2; ++i)
+          if (n || i != 2 * r)
+            tileMax = b.create<arith::MaximumFOp>(loc, tileMax, s[n][i]);
+      tileMax = quadReduce<arith::MaximumFOp>(tileMax);
+      Value oldMax = state[outTiles * 4 + r];
+      newMax[r] = b.create<arith::MaximumFOp>(loc, oldMax, tileMax);
+      Value correction = b.create<math::Exp2Op>(loc, b.create<arith::SubFOp>(loc, oldMax, newMax[r]));
+      Value sum = b.create<arith::MulFOp>(loc, state[outTiles * 4 + 2 + r], correction);
+      for (int64_t n = 0; n < scoreTiles; ++n)
+        for (int64_t i = 2 * r; i < 2 * r + 2; ++i) {
+          s[n][i] = b.create<math::Exp2Op>(loc, b.create<arith::SubFOp>(loc, s[n][i], newMax[r]));
+          sum = b.create<arith::AddFOp>(loc, sum, s[n][i]);
+        }
+      newSum[r] = sum;
+      for (int64_t o = 0; o < outTiles; ++o)
+        for (int64_t i = 2 * r; i < 2 * r + 2; ++i)
+          results[o * 4 + i] = b.create<arith::MulFOp>(loc, results[o * 4 + i], correction);
+    }
+    // O += P V, P's A fragments straight from the score accumulators.
+    for (int64_t kc = 0; kc < kKeyTile / 16; ++kc) {
+      const SmallVector<Value> &lo = s[2 * kc], &hi = s[2 * kc + 1];
+      SmallVector<Value, 4> pFrag{packPair(lo[0], lo[1]), packPair(lo[2], lo[3]),
+                                  packPair(hi[0], hi[1]), packPair(hi[2], hi[3])};
+      for (int64_t o = 0; o < outTiles; ++o) {
+        Value vRow = addc(g, o * 8);
+        Value b0 = b.create<memref::LoadOp>(loc, vShared, ValueRange{vRow, addc(t, 8 * kc)});
+        Value b1 = b.create<memref::LoadOp>(loc, vShared, ValueRange{vRow, addc(t, 8 * kc + 4)});
+        SmallVector<Value> acc(results.begin() + o * 4, results.begin() + o * 4 + 4);
+        mma(pFrag, {asPair(b0), asPair(b1)}, acc);
+        std::copy(acc.begin(), acc.end(), results.begin() + o * 4);
+      }
+    }
+    results.append(newMax);
+    results.append(newSum);
+    b.create<scf::YieldOp>(loc, results);
+  }
+
+  // out[row] = O[row] / sum[row], for the rows that exist.
+  Value one = f32Const(1);
+  Value bIndex = b.create<arith::DivUIOp>(loc, bh, index(heads));
+  Value hIndex = b.create<arith::RemUIOp>(loc, bh, index(heads));
+  for (int64_t r = 0; r < 2; ++r) {
+    Value sum = quadReduce<arith::AddFOp>(loop.getResult(outTiles * 4 + 2 + r));
+    Value inverse = b.create<arith::DivFOp>(loc, one, sum);
+    Value row = r ? row1 : row0;
+    OpBuilder::InsertionGuard guard(b);
+    if (queries % kQueryTile != 0) {
+      auto exists = b.create<scf::IfOp>(
+          loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row, index(queries)), false);
+      b.setInsertionPointToStart(&exists.getThenRegion().front());
+    }
+    for (int64_t o = 0; o < outTiles; ++o)
+      for (int64_t i = 0; i < 2; ++i) {
+        Value value = b.create<arith::MulFOp>(loc, loop.getResult(o * 4 + 2 * r + i), inverse);
+        b.create<memref::StoreOp>(loc, value, op.getInit(),
+                                  ValueRange{bIndex, hIndex, row, addc(twoT, o * 8 + i)});
+      }
+  }
+  return launch;
+}
+
+struct LowerFlashAttentionToGpuPass
+    : msdd::impl::LowerFlashAttentionToGpuBase<LowerFlashAttentionToGpuPass> {
+  void runOnOperation() override {
+    SmallVector<msdd::FlashAttentionOp> ops;
+    getOperation().walk([&](msdd::FlashAttentionOp op) { ops.push_back(op); });
+    for (msdd::FlashAttentionOp op : ops) {
+      if (op.getNumResults())
+        return signalPassFailure(), (void)op.emitOpError("is not bufferized");
+      for (Value operand : op->getOperands())
+        if (!cast<MemRefType>(operand.getType()).getLayout().isIdentity()) {
+          op.emitOpError("needs identity-layout buffers");
+          return signalPassFailure();
+        }
+      OpBuilder b(op);
+      auto q = cast<MemRefType>(op.getQuery().getType()).getShape();
+      std::string name = "flash_attention_" + std::to_string(q[0]) + "x" + std::to_string(q[1]) +
+                         "x" + std::to_string(q[2]) + "x" +
+                         std::to_string(cast<MemRefType>(op.getKey().getType()).getShape()[2]) +
+                         "x" + std::to_string(q[3]);
+      Location loc = NameLoc::get(b.getStringAttr(name), op.getLoc());
+      FlashKernelBuilder(b, loc, op).build();
+      op.erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,73 @@
+// RUN: msdd-opt %s --split-input-file --msdd-lower-flash-attention-to-gpu --verify-diagnostics | FileCheck %s
+
+// 100 queries, 70 keys, head dim 32, value dim 16: 2 query tiles x 6 (batch, head) blocks of
+// 128 threads; shared memory for a 64-key tile of K (64 rows of 16 + 4 padding words) and of
+// V transposed (16 rows of 32 + 4 words); 2 key tiles.
+// CHECK-LABEL: func.func @partial_tiles
+// CHECK-DAG: %[[C2:.+]] = arith.constant 2 : index
+// CHECK-DAG: %[[C6:.+]] = arith.constant 6 : index
+// CHECK-DAG: %[[C128:.+]] = arith.constant 128 : index
+// CHECK: gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C2]], %{{.+}} = %[[C6]], %{{.+}} = %{{.+}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C128]], %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) workgroup(%[[KS:.+]] : memref<64x20xi32, #gpu.address_space<workgroup>>, %[[VS:.+]] : memref<16x36xi32, #gpu.address_space<workgroup>>)
+// Q fragments: 2 slices of 16 of the head dim x 4 registers, 4-byte loads.
+// CHECK-COUNT-8: llvm.load %{{.+}} {alignment = 4 : i64} : !llvm.ptr -> i32
+// The loop carries 2 output tiles x 4 accumulators, 2 running maxima and 2 sums.
+// CHECK: %[[LOOP:.+]]:12 = scf.for
+// CHECK: gpu.barrier
+// K: 16-byte loads into shared memory rows; V: two keys' 16-byte loads interleaved.
+// CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xi32>
+// CHECK: memref.store %{{.+}}, %[[KS]]
+// CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<8xf16>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15]
+// CHECK: memref.store %{{.+}}, %[[VS]]
+// CHECK: gpu.barrier
+// S = Q K^T: 8 tiles of 8 keys x 2 slices; keys past 70 get -inf.
+// CHECK-COUNT-16: nvvm.mma.sync {{.+}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: arith.constant 0xFF800000 : f32
+// The row maxima combine over the 4 lanes of a quad; base-2 exponentials.
+// CHECK: gpu.shuffle xor %{{.+}}, %{{.+}}, %{{.+}} : f32
+// CHECK: math.exp2
+// O += P V: 4 slices of 16 keys x 2 output tiles.
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: scf.yield
+// The row sums combine over the quad; the rows past 100 are not stored.
+// CHECK: gpu.shuffle xor %[[LOOP]]#10
+// CHECK: scf.if
+// CHECK: memref.store %{{.+}}, %{{.+}} : memref<2x3x100x16xf32>
+// CHECK: gpu.shuffle xor %[[LOOP]]#11
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.terminator
+// CHECK-NOT: msdd.flash_attention
+func.func @partial_tiles(%q: memref<2x3x100x32xf16>, %k: memref<2x3x70x32xf16>, %v: memref<2x3x70x16xf16>, %o: memref<2x3x100x16xf32>) {
+  msdd.flash_attention %q, %k, %v into %o {scale = 0.25 : f64} : memref<2x3x100x32xf16>, memref<2x3x70x32xf16>, memref<2x3x70x16xf16> into memref<2x3x100x16xf32>
+  return
+}
+
+// -----
+
+// Whole tiles (128 queries and keys, 64 key pairs x 4 chunks of V per block of 128
+// threads): no key mask, no guard on the V copy, no row guard.
+// CHECK-LABEL: func.func @whole_tiles
+// CHECK: scf.for
+// CHECK-NOT: 0xFF800000
+// CHECK-NOT: scf.if
+// CHECK: gpu.terminator
+func.func @whole_tiles(%q: memref<1x1x128x32xf16>, %o: memref<1x1x128x32xf32>) {
+  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x128x32xf16>, memref<1x1x128x32xf16>, memref<1x1x128x32xf16> into memref<1x1x128x32xf32>
+  return
+}
+
+// -----
+
+func.func @strided(%q: memref<1x1x64x16xf16, strided<[2048, 2048, 32, 1]>>, %o: memref<1x1x64x16xf32>) {
+  // expected-error @+1 {{'msdd.flash_attention' op needs identity-layout buffers}}
+  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x64x16xf16, strided<[2048, 2048, 32, 1]>>, memref<1x1x64x16xf16, strided<[2048, 2048, 32, 1]>>, memref<1x1x64x16xf16, strided<[2048, 2048, 32, 1]>> into memref<1x1x64x16xf32>
+  return
+}
+
+// -----
+
+func.func @tensors(%q: tensor<1x1x64x16xf16>, %o: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op is not bufferized}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x64x16xf16>, tensor<1x1x64x16xf16>, tensor<1x1x64x16xf16> into tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+  return %r : tensor<1x1x64x16xf32>
+}
