@@ -127,7 +127,8 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
       "msdd-linalg-to-runtime-calls{device=cuda math-mode=" + cuda.mathMode + "}, "
       "msdd-allocate-device-memory, msdd-lower-flash-attention-to-gpu, msdd-map-loops-to-gpu, "
       "canonicalize, cse, "
-      "gpu-kernel-outlining, msdd-merge-gpu-modules, func.func(gpu-async-region), canonicalize";
+      "gpu-launch-sink-index-computations, gpu-kernel-outlining, msdd-merge-gpu-modules, "
+      "func.func(gpu-async-region), canonicalize";
   if (failed(parsePassPipeline(kernels, pm, llvm::errs())))
     llvm::report_fatal_error("invalid msdd CUDA pipeline (kernels)");
   if (options.stopAfter == "kernels")
