@@ -225,7 +225,13 @@ std::unique_ptr<llvm::TargetMachine> hostTargetMachine(std::string &error) {
 /// 16-wide vector loop in 0.02 s, and a 64x64 training config did not finish compiling.
 /// Serial loops keep it: their short reductions gain from it. (-O3's extra unrolling is off
 /// for the same reason.)
-void optimize(llvm::Module &module, llvm::TargetMachine &machine) {
+///
+/// The host code of CUDA artifacts (`level` O0) is a few long straight-line functions of
+/// launches, copies and cuBLAS calls: nothing to optimize (CUDA graphs replay it without
+/// running it), and blocks so long that LLVM's -O1 and -O2 spend minutes renumbering their
+/// instructions (the micro tokenizer's train step: 260 s at -O2, 2 s at -O0).
+void optimize(llvm::Module &module, llvm::TargetMachine &machine,
+              llvm::OptimizationLevel level = llvm::OptimizationLevel::O2) {
   llvm::LLVMContext &context = module.getContext();
   llvm::MDNode *noUnroll =
       llvm::MDNode::get(context, llvm::MDString::get(context, "llvm.loop.unroll.disable"));
@@ -252,13 +258,18 @@ void optimize(llvm::Module &module, llvm::TargetMachine &machine) {
   builder.registerFunctionAnalyses(functions);
   builder.registerLoopAnalyses(loops);
   builder.crossRegisterProxies(loops, functions, sccs, modules);
-  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, modules);
+  if (level == llvm::OptimizationLevel::O0)
+    builder.buildO0DefaultPipeline(level).run(module, modules);
+  else
+    builder.buildPerModuleDefaultPipeline(level).run(module, modules);
 }
 
 /// LLVM -O2, then host object code into `objectPath`.
 LogicalResult optimizeAndEmit(llvm::Module &module, llvm::TargetMachine &machine,
-                              StringRef objectPath, std::string &error) {
-  optimize(module, machine);
+                              StringRef objectPath, std::string &error, bool launchesOnly) {
+  if (launchesOnly)
+    machine.setOptLevel(llvm::CodeGenOptLevel::None);
+  optimize(module, machine, launchesOnly ? llvm::OptimizationLevel::O0 : llvm::OptimizationLevel::O2);
   std::error_code ec;
   llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);
   if (ec) {
@@ -337,7 +348,10 @@ LogicalResult msdd::writeCpuArtifact(ModuleOp module, StringRef outputPath, std:
   std::unique_ptr<llvm::Module> llvmModule = translateForHost(module, llvmContext, machine, error);
   if (!llvmModule)
     return failure();
-  startStage("LLVM -O2 optimization and code generation");
+  // CUDA artifacts: the host code only launches kernels (see optimize).
+  bool launchesOnly = !module.getOps<gpu::BinaryOp>().empty();
+  startStage(launchesOnly ? "LLVM -O0 code generation (CUDA host code)"
+                          : "LLVM -O2 optimization and code generation");
 
   // The back end is most of the compile time and runs one module on one thread: the module is
   // split (functions with the private helpers they use stay together) and the parts are
@@ -367,7 +381,7 @@ LogicalResult msdd::writeCpuArtifact(ModuleOp module, StringRef outputPath, std:
     objectRemovers.push_back(std::make_unique<llvm::FileRemover>(path));
   }
   if (bitcode.empty()) {
-    if (failed(optimizeAndEmit(*llvmModule, *machine, objectPaths[0], error)))
+    if (failed(optimizeAndEmit(*llvmModule, *machine, objectPaths[0], error, launchesOnly)))
       return failure();
   } else {
     std::vector<std::string> errors(objects);
@@ -387,7 +401,7 @@ LogicalResult msdd::writeCpuArtifact(ModuleOp module, StringRef outputPath, std:
             machine->getTargetTriple().str(), machine->getTargetCPU(),
             machine->getTargetFeatureString(), machine->Options, llvm::Reloc::PIC_, std::nullopt,
             llvm::CodeGenOptLevel::Aggressive));
-        (void)optimizeAndEmit(**part, *partMachine, objectPaths[i], errors[i]);
+        (void)optimizeAndEmit(**part, *partMachine, objectPaths[i], errors[i], launchesOnly);
     };
     for (unsigned t = 0; t < threadCount; ++t)
       threads.emplace_back([&] {
