@@ -2,7 +2,7 @@
 # Builds, on the CPU machine, everything scripts/gpu-check.sh needs on a GPU machine that has
 # no MLIR/LLVM and no network: msdd-run, the runtime and the libraries it loads that such a
 # machine may lack, and the artifacts (CPU and CUDA) of the checks, packed into
-# gpu-bundle.tar.xz (git-ignored; about 25 MiB).
+# gpu-bundle.tar.xz (git-ignored; about 20 MiB).
 #
 #   bash scripts/gpu-bundle.sh [--quick]      (after scripts/setup.sh; --quick: no 50-step
 #                                              paper artifacts, which take longest to build)
@@ -46,6 +46,9 @@ for name in micro tiny; do
   compile "$D/models/$name.json" "$name" cpu ""
   for mode in f32 tf32 bf16 bf16-unfused; do compile "$D/models/$name.json" "$name" cuda "$mode"; done
 done
+echo "compiling the training artifacts"
+"$B/msdd-compile" "$D/models/tiny.json" --train -o "$D/art/tiny_train_cpu.msdd"
+"$B/msdd-compile" "$D/models/tiny.json" --train --target cuda --math-mode f32 -o "$D/art/tiny_train_cuda-f32.msdd"
 echo "compiling the paper-size decoders"
 /usr/bin/python3 - "$D/models/paper.json" "$D/models" <<'PY'
 import json, sys
@@ -65,7 +68,9 @@ steps_list="1"
 [[ $quick == 0 ]] && steps_list="1 50"
 for steps in $steps_list; do
   config="$D/models/paper.json"; [[ $steps == 1 ]] && config="$D/models/paper_1step.json"
-  for mode in tf32 bf16 bf16-unfused; do
+  modes="tf32 bf16 bf16-unfused"
+  [[ $steps == 50 ]] && modes="tf32 bf16"
+  for mode in $modes; do
     echo "  paper ${steps}-step cuda-$mode"
     "$B/msdd-compile" "$config" $(cuda_flags "$mode") -o "$D/art/paper_${steps}step_cuda-$mode.msdd"
   done
