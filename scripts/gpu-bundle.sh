@@ -49,6 +49,8 @@ done
 echo "compiling the training artifacts"
 "$B/msdd-compile" "$D/models/tiny.json" --train -o "$D/art/tiny_train_cpu.msdd"
 "$B/msdd-compile" "$D/models/tiny.json" --train --target cuda --math-mode f32 -o "$D/art/tiny_train_cuda-f32.msdd"
+"$B/msdd-compile" "$D/models/tiny.json" --distill -o "$D/art/tiny_distill_cpu.msdd"
+"$B/msdd-compile" "$D/models/tiny.json" --distill --target cuda --math-mode f32 -o "$D/art/tiny_distill_cuda-f32.msdd"
 echo "compiling the paper-size decoders"
 /usr/bin/python3 - "$D/models/paper.json" "$D/models" <<'PY'
 import json, sys

@@ -13,11 +13,12 @@
    decoded images of the flash-attention artifact against the unfused one.
 3. Training: the tiny tokenizer's stage 1 (msdd-run train) on the GPU against the same run on
    the CPU backend (same initial weights, data order and noise): the losses step by step and
-   the final weights.
+   the final weights; then stage 2 (the one-step distillation) from the CPU run's weights.
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -227,41 +228,50 @@ def flash_vs_unfused(bundle, results):
         f"{'ok' if ok else 'FAIL'} (limit {LIMIT['cuda-bf16']:g})")
 
 
-def training(bundle, results, steps=40):
-    arts = {label: os.path.join(bundle, "art", f"tiny_train_{label}.msdd") for label in ("cpu", "cuda-f32")}
+def training(bundle, results, stage="train", steps=40):
+    """Stage `train` (1) or `distill` (2, from stage 1's CPU weights) on both backends."""
+    arts = {label: os.path.join(bundle, "art", f"tiny_{stage}_{label}.msdd") for label in ("cpu", "cuda-f32")}
     if not all(os.path.exists(p) for p in arts.values()):
         return
     data = os.path.join(ROOT, "data", "photos64", "train")
+    init = os.path.join(bundle, "train_cpu", "final.safetensors")
+    if stage == "distill" and not os.path.exists(init):
+        return
     curves, rates, weights = {}, {}, {}
     for label, path in arts.items():
-        out = os.path.join(bundle, f"train_{label}")
+        out = os.path.join(bundle, f"{stage}_{label}")
+        shutil.rmtree(out, ignore_errors=True)
         cmd = [os.path.join(bundle, "bin", "msdd-run"), "train", path, "--data", data,
                "--steps", str(steps), "--log-every", "1", "--out", out]
+        if stage == "distill":
+            cmd += ["--init", init]
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode:
-            log(f"  tiny training {label}: FAILED: {run.stderr.strip()[-500:]}")
-            results.append({"check": "training", "artifact": label, "ok": False, "error": run.stderr[-500:]})
+            log(f"  tiny {stage} {label}: FAILED: {run.stderr.strip()[-500:]}")
+            results.append({"check": "training", "stage": stage, "artifact": label, "ok": False,
+                            "error": run.stderr[-500:]})
             return
         rows = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
         curves[label] = np.array([r["loss"] for r in rows], dtype=np.float64)
         rates[label] = statistics.median(r["steps_per_s"] for r in rows[len(rows) // 2:])
         weights[label] = read_safetensors(os.path.join(out, "final.safetensors"))
     cpu, gpu = curves["cpu"], curves["cuda-f32"]
-    step_err = np.abs(gpu - cpu) / np.abs(cpu)
+    # Relative to the curve's largest loss (a distillation starts near 0).
+    step_err = np.abs(gpu - cpu) / np.abs(cpu).max()
     weight_err = max(rel(weights["cuda-f32"][k], weights["cpu"][k].astype(np.float64)) for k in weights["cpu"])
     checks = [("loss at step 1", float(step_err[0]), 1e-4),
               (f"loss, worst of {steps} steps", float(step_err.max()), 1e-2),
               (f"weights after {steps} steps (worst tensor)", weight_err, 1e-2)]
     for what, err, limit in checks:
         ok = err <= limit
-        results.append({"check": "training", "config": "tiny", "artifact": "cuda-f32", "what": what,
+        results.append({"check": "training", "stage": stage, "config": "tiny", "artifact": "cuda-f32", "what": what,
                         "reference": "msdd-cpu", "rel_error": err, "limit": limit, "ok": ok})
-        log(f"  tiny   train cuda-f32 {what:36s} vs CPU backend: rel error {err:.2e} "
+        log(f"  tiny   {stage:7s} cuda-f32 {what:36s} vs CPU backend: rel error {err:.2e} "
             f"{'ok' if ok else 'FAIL'} (limit {limit:g})")
-    results.append({"check": "training-speed", "config": "tiny", "steps": steps,
+    results.append({"check": "training-speed", "stage": stage, "config": "tiny", "steps": steps,
                     "cpu_steps_per_s": rates["cpu"], "cuda_steps_per_s": rates["cuda-f32"],
                     "loss_first": float(cpu[0]), "loss_last_cpu": float(cpu[-1]), "loss_last_cuda": float(gpu[-1])})
-    log(f"  tiny   train: loss {cpu[0]:.4f} -> {cpu[-1]:.4f} (CPU) / {gpu[-1]:.4f} (GPU); "
+    log(f"  tiny   {stage}: loss {cpu[0]:.4g} -> {cpu[-1]:.4g} (CPU) / {gpu[-1]:.4g} (GPU); "
         f"{rates['cpu']:.1f} steps/s CPU backend, {rates['cuda-f32']:.1f} steps/s GPU (batch "
         f"{load_config(os.path.join(bundle, 'models', 'tiny.json'))['train']['batch_size']})")
 
@@ -291,7 +301,8 @@ def main():
             numerics(args.bundle, name, results)
     if not args.only_teacher and DEVICE == "cuda":
         flash_vs_unfused(args.bundle, results)
-        training(args.bundle, results)
+        training(args.bundle, results, "train")
+        training(args.bundle, results, "distill")
     if not args.no_throughput:
         samplers = {50} if args.only_teacher else {1} if args.no_teacher else {1, 50}
         throughput(args.bundle, results, samplers, args.teacher_sdpa)
