@@ -154,10 +154,16 @@ struct OutlineParallelLoopsPass
     b.setInsertionPointToEnd(entry);
     b.create<func::ReturnOp>(loc);
 
-    // The call covers the iterations [0, ceil((ub - lb) / step)) of the first dimension.
+    // The call covers the iterations [0, (ub - lb + step - 1) / step) of the first dimension
+    // (steps are positive). Not arith.ceildivsi: the CPU pipeline has no arith-expand, which
+    // would also turn arith.maximumf into compares LLVM cannot vectorize as a reduction.
     OpBuilder call(loop);
     Value lb = loop.getLowerBound()[0], ub = loop.getUpperBound()[0], step = loop.getStep()[0];
-    Value n = call.create<arith::CeilDivSIOp>(loc, call.create<arith::SubIOp>(loc, ub, lb), step);
+    Value callOne = call.create<arith::ConstantIndexOp>(loc, 1);
+    Value span = call.create<arith::SubIOp>(loc, ub, lb);
+    Value rounded =
+        call.create<arith::AddIOp>(loc, span, call.create<arith::SubIOp>(loc, step, callOne));
+    Value n = call.create<arith::DivSIOp>(loc, rounded, step);
     SmallVector<Value> args{call.create<arith::ConstantIndexOp>(loc, 0), n};
     args.append(captured.begin(), captured.end());
     call.create<func::CallOp>(loc, body, args);

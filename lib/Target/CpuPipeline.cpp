@@ -66,12 +66,12 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
        "buffer-results-to-out-params{hoist-static-allocs=true}, canonicalize, "
        "buffer-deallocation-pipeline, canonicalize, func.func(msdd-dealloc-after-last-use)"},
       {"loops",
-       "msdd-linalg-to-runtime-calls, func.func(scf-forall-to-parallel, "
+       "msdd-linalg-to-runtime-calls, func.func(scf-forall-to-parallel, msdd-lower-reductions-to-loops, "
        "convert-linalg-to-loops, canonicalize, cse), msdd-outline-parallel-loops, "
        "canonicalize, cse"},
       {"llvm",
        "lower-affine, expand-strided-metadata, lower-affine, convert-scf-to-cf, "
-       "msdd-approximate-math, convert-math-to-llvm, convert-math-to-libm, arith-expand, convert-arith-to-llvm, "
+       "msdd-approximate-math, convert-math-to-llvm, convert-math-to-libm, convert-arith-to-llvm, "
        "finalize-memref-to-llvm{use-generic-functions=true}, convert-func-to-llvm, convert-cf-to-llvm, "
        "convert-index-to-llvm, reconcile-unrealized-casts, msdd-lower-parallel-dispatch, "
        "msdd-emit-entry-points, canonicalize"},

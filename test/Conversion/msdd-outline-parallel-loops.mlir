@@ -11,7 +11,9 @@
 // CHECK:     memref.load %[[BUF]]
 // CHECK:     arith.mulf %{{.+}}, %[[F]]
 // CHECK-LABEL: func.func @scale
-// CHECK: %[[N:.+]] = arith.ceildivsi
+// CHECK: %[[SPAN:.+]] = arith.subi
+// CHECK: %[[ROUNDED:.+]] = arith.addi %[[SPAN]]
+// CHECK: %[[N:.+]] = arith.divsi %[[ROUNDED]]
 // CHECK: call @__msdd_par_scale_0(%{{.+}}, %[[N]], %arg0, %arg1)
 // CHECK-NOT: scf.parallel
 func.func @scale(%buf: memref<64x32xf32>, %f: f32) {

@@ -55,6 +55,31 @@ def ConvertLinalgToRuntimeCalls : Pass<"msdd-linalg-to-runtime-calls", "ModuleOp
                            "::mlir::arith::ArithDialect"];
 }
 
+def LowerReductionsToLoops : Pass<"msdd-lower-reductions-to-loops", "func::FuncOp"> {
+  let summary = "Lower linalg reductions on memrefs to loops that keep their accumulators in registers";
+  let description = [{
+    `convert-linalg-to-loops` loads and stores a reduction's output element in every iteration
+    of the reduction loop. LLVM cannot keep that element in a register (the output may alias
+    an input), so a row sum or a row maximum becomes a scalar loop that waits on a store each
+    iteration. This pass lowers a bufferized linalg op whose innermost loops are reductions
+    to `scf.for` loops: the outer loops in the op's order, then the trailing reduction loops
+    carrying each output's value as an `iter_args` value, loaded before them and stored
+    after. Ops whose innermost loop is parallel (column sums) are left to
+    `convert-linalg-to-loops`: their inner loop already vectorizes over the output.
+
+    With `reassociate` (the default) the floating-point additions and multiplications that
+    fold into an accumulator are marked `reassoc`, so that LLVM vectorizes the reduction with
+    partial sums; the order of the sum then follows the vector width (a maximum or minimum
+    vectorizes without it).
+  }];
+  let options = [
+    Option<"reassociate", "reassociate", "bool", /*default=*/"true",
+           "let LLVM reorder the additions and multiplications of a reduction">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::affine::AffineDialect"];
+}
+
 def OutlineParallelLoops : Pass<"msdd-outline-parallel-loops", "ModuleOp"> {
   let summary = "Outline outermost scf.parallel loops into functions run by a thread pool";
   let description = [{
