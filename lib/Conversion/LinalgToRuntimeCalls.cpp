@@ -133,7 +133,7 @@ struct ConvertLinalgToRuntimeCallsPass
       int64_t rank = batched ? 3 : 2;
       Type elementType = getElementTypeOrSelf(op->getOperand(0));
       // Looked for before this product's own casts and roundings are inserted.
-      linalg::FillOp zeroFill = cuda ? zeroFillOfAccumulator(op) : nullptr;
+      linalg::FillOp zeroFill = zeroFillOfAccumulator(op);
       OpBuilder b(op);
       Location loc = op.getLoc();
       SmallVector<Value> operands(op->getOperands());
@@ -164,11 +164,9 @@ struct ConvertLinalgToRuntimeCallsPass
         args.push_back(b.create<memref::CastOp>(
             loc, fullyDynamicStrided(getElementTypeOrSelf(operand), rank), operand));
       args.push_back(b.create<arith::ConstantIntOp>(loc, transposeB ? 1 : 0, 64));
-      if (cuda) {
-        args.push_back(b.create<arith::ConstantIntOp>(loc, zeroFill ? 0 : 1, 64));
-        if (zeroFill)
-          zeroFill->erase();
-      }
+      args.push_back(b.create<arith::ConstantIntOp>(loc, zeroFill ? 0 : 1, 64));
+      if (zeroFill)
+        zeroFill->erase();
       if (cuda && !bf16 && !prerounded)
         args.push_back(b.create<arith::ConstantIntOp>(loc, mode, 64));
       b.create<func::CallOp>(loc, getOrDeclare(module, name, ValueRange(args).getTypes()), args);

@@ -18,7 +18,10 @@ namespace {
 
 constexpr char kManifestSymbol[] = "msdd_manifest";
 constexpr char kFormat[] = "msdd-artifact";
-constexpr int64_t kVersion = 1;
+/// The manifest's version, raised whenever the calls between compiled code and the runtime
+/// change, so that an artifact of an older compiler is refused instead of miscalled.
+/// 2: the CPU matrix-product kernels take `accumulate`.
+constexpr int64_t kVersion = 2;
 
 /// Artifacts leave the runtime's kernels undefined and rely on the dynamic loader to find
 /// them in the global scope. A host that loaded libmsdd_runtime.so with RTLD_LOCAL (Python's

@@ -86,17 +86,18 @@ template <typename T> View<T> denseView(std::vector<T> &buffer, int64_t rows, in
   return {buffer.data(), rows, cols, cols, 1};
 }
 
-/// The BLAS gemm of T, row-major, with alpha = beta = 1.
+/// The BLAS gemm of T, row-major, alpha = 1 (beta = 0: C is written without being read).
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float *a, int lda,
-          const float *b, int ldb, float *c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
+          const float *b, int ldb, float beta, float *c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double *a, int lda,
-          const double *b, int ldb, double *c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 1.0, c, ldc);
+          const double *b, int ldb, double beta, double *c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
-template <typename T> void matmulAccumulateSerial(const View<T> &a, const View<T> &b, const View<T> &c);
+template <typename T>
+void multiplyIntoSerial(const View<T> &a, const View<T> &b, const View<T> &c, bool accumulate);
 
 /// Rows [begin, end) of a view.
 template <typename T> View<T> rowsOf(const View<T> &v, int64_t begin, int64_t end) {
@@ -105,42 +106,53 @@ template <typename T> View<T> rowsOf(const View<T> &v, int64_t begin, int64_t en
 
 template <typename T> struct ProductJob {
   View<T> a, b, c;
+  bool accumulate;
   int64_t rowsPerChunk;
 };
 
-/// c += a * b with a: M x K, b: K x N, c: M x N; large products are split by rows (or, for
-/// short wide ones, by columns) over the runtime's pool, one single-threaded BLAS call each.
-template <typename T> void matmulAccumulate(const View<T> &a, const View<T> &b, const View<T> &c) {
+/// c += a * b (c = a * b without `accumulate`) with a: M x K, b: K x N, c: M x N; large
+/// products are split by rows (or, for short wide ones, by columns) over the runtime's pool,
+/// one single-threaded BLAS call each.
+template <typename T>
+void multiplyInto(const View<T> &a, const View<T> &b, const View<T> &c, bool accumulate) {
   int threads = ThreadPool::global().numThreads();
   int64_t work = c.rows * c.cols * a.cols;
   if (threads <= 1 || work < kSmallMatmulWork) {
-    matmulAccumulateSerial(a, b, c);
+    multiplyIntoSerial(a, b, c, accumulate);
     return;
   }
   if (c.rows < 2 * threads && c.cols >= 2 * threads) {
     // Split columns: the same problem, transposed (C^T += B^T A^T).
-    matmulAccumulate(b.transposed(), a.transposed(), c.transposed());
+    multiplyInto(b.transposed(), a.transposed(), c.transposed(), accumulate);
     return;
   }
   int64_t chunks = std::min<int64_t>(c.rows, 4 * threads);
-  ProductJob<T> job{a, b, c, (c.rows + chunks - 1) / chunks};
+  ProductJob<T> job{a, b, c, accumulate, (c.rows + chunks - 1) / chunks};
   ThreadPool::global().parallelFor(
       [](void *ctx, int64_t begin, int64_t end) {
         auto &j = *static_cast<ProductJob<T> *>(ctx);
         for (int64_t chunk = begin; chunk < end; ++chunk) {
           int64_t r0 = chunk * j.rowsPerChunk, r1 = std::min(j.c.rows, r0 + j.rowsPerChunk);
           if (r0 < r1)
-            matmulAccumulateSerial(rowsOf(j.a, r0, r1), j.b, rowsOf(j.c, r0, r1));
+            multiplyIntoSerial(rowsOf(j.a, r0, r1), j.b, rowsOf(j.c, r0, r1), j.accumulate);
         }
       },
       &job, (c.rows + job.rowsPerChunk - 1) / job.rowsPerChunk);
 }
 
-/// c += a * b on the calling thread.
-template <typename T> void matmulAccumulateSerial(const View<T> &a, const View<T> &b, const View<T> &c) {
+/// c += a * b (c = a * b without `accumulate`) on the calling thread.
+template <typename T>
+void multiplyIntoSerial(const View<T> &a, const View<T> &b, const View<T> &c, bool accumulate) {
   int64_t m = c.rows, n = c.cols, k = a.cols;
-  if (m == 0 || n == 0 || k == 0)
+  if (m == 0 || n == 0)
     return;
+  if (k == 0) {
+    if (!accumulate) // an empty sum: c was never initialized
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          c.at(i, j) = T(0);
+    return;
+  }
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     fatal("matmul", "a dimension exceeds the BLAS integer range");
 
@@ -157,18 +169,19 @@ template <typename T> void matmulAccumulateSerial(const View<T> &a, const View<T
   std::optional<BlasOperand<T>> opC = asBlasOperand(c);
   View<T> packedCView{};
   if (!opC) {
-    packedC = pack(c);
+    packedC = accumulate ? pack(c) : std::vector<T>(size_t(m * n));
     packedCView = denseView(packedC, m, n);
     opC = asBlasOperand(packedCView);
   }
 
+  T beta = accumulate ? T(1) : T(0);
   if (opC->trans == CblasNoTrans) {
     gemm(opA->trans, opB->trans, int(m), int(n), int(k), opA->data, int(opA->ld), opB->data,
-         int(opB->ld), opC->data, int(opC->ld));
+         int(opB->ld), beta, opC->data, int(opC->ld));
   } else {
     // C is column-major: compute C^T += B^T A^T into its row-major transpose.
     BlasOperand<T> bt = opB->transposed(), at = opA->transposed();
-    gemm(bt.trans, at.trans, int(n), int(m), int(k), bt.data, int(bt.ld), at.data, int(at.ld),
+    gemm(bt.trans, at.trans, int(n), int(m), int(k), bt.data, int(bt.ld), at.data, int(at.ld), beta,
          opC->data, int(opC->ld));
   }
 
@@ -213,36 +226,37 @@ void configureBlasThreads() {
 template <typename Descriptor> struct BatchJob {
   const Descriptor *a, *b, *c;
   bool transposeB;
+  bool accumulate;
 };
 
 template <typename Descriptor>
 void runBatches(const BatchJob<Descriptor> &job, int64_t begin, int64_t end) {
   for (int64_t batch = begin; batch < end; ++batch)
-    matmulAccumulate(matrixOf(*job.a, 1, batch),
-                     rightOperand(matrixOf(*job.b, 1, batch), job.transposeB),
-                     matrixOf(*job.c, 1, batch));
+    multiplyInto(matrixOf(*job.a, 1, batch),
+                 rightOperand(matrixOf(*job.b, 1, batch), job.transposeB),
+                 matrixOf(*job.c, 1, batch), job.accumulate);
 }
 
 template <typename Descriptor>
 void matmul(const char *kernel, const Descriptor &A, const Descriptor &B, const Descriptor &C,
-            int64_t transposeB) {
+            int64_t transposeB, int64_t accumulate) {
   configureBlasThreads();
   auto a = matrixOf(A, 0, 0), b = rightOperand(matrixOf(B, 0, 0), transposeB != 0),
        c = matrixOf(C, 0, 0);
   checkShapes(kernel, a, b, c);
-  matmulAccumulate(a, b, c);
+  multiplyInto(a, b, c, accumulate != 0);
 }
 
 template <typename Descriptor>
 void batchMatmul(const char *kernel, const Descriptor &A, const Descriptor &B,
-                 const Descriptor &C, int64_t transposeB) {
+                 const Descriptor &C, int64_t transposeB, int64_t accumulate) {
   configureBlasThreads();
   int64_t batches = C.sizes[0];
   if (A.sizes[0] != batches || B.sizes[0] != batches)
     fatal(kernel, "operands have different batch sizes");
   if (batches == 0)
     return;
-  BatchJob<Descriptor> job{&A, &B, &C, transposeB != 0};
+  BatchJob<Descriptor> job{&A, &B, &C, transposeB != 0, accumulate != 0};
   auto a = matrixOf(A, 1, 0), b = rightOperand(matrixOf(B, 1, 0), job.transposeB),
        c = matrixOf(C, 1, 0);
   checkShapes(kernel, a, b, c);
@@ -330,23 +344,23 @@ void msdd_rt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), v
 }
 
 void _mlir_ciface_msdd_rt_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
-                                     msdd_memref2d_f32 *C, int64_t transposeB) {
-  matmul("msdd_rt_matmul_f32", *A, *B, *C, transposeB);
+                                     msdd_memref2d_f32 *C, int64_t transposeB, int64_t accumulate) {
+  matmul("msdd_rt_matmul_f32", *A, *B, *C, transposeB, accumulate);
 }
 
 void _mlir_ciface_msdd_rt_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
-                                     msdd_memref2d_f64 *C, int64_t transposeB) {
-  matmul("msdd_rt_matmul_f64", *A, *B, *C, transposeB);
+                                     msdd_memref2d_f64 *C, int64_t transposeB, int64_t accumulate) {
+  matmul("msdd_rt_matmul_f64", *A, *B, *C, transposeB, accumulate);
 }
 
 void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
-                                           msdd_memref3d_f32 *C, int64_t transposeB) {
-  batchMatmul("msdd_rt_batch_matmul_f32", *A, *B, *C, transposeB);
+                                           msdd_memref3d_f32 *C, int64_t transposeB, int64_t accumulate) {
+  batchMatmul("msdd_rt_batch_matmul_f32", *A, *B, *C, transposeB, accumulate);
 }
 
 void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
-                                           msdd_memref3d_f64 *C, int64_t transposeB) {
-  batchMatmul("msdd_rt_batch_matmul_f64", *A, *B, *C, transposeB);
+                                           msdd_memref3d_f64 *C, int64_t transposeB, int64_t accumulate) {
+  batchMatmul("msdd_rt_batch_matmul_f64", *A, *B, *C, transposeB, accumulate);
 }
 
 void memrefCopy(int64_t elementSize, msdd_unranked_memref *source,

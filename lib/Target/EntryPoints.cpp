@@ -121,7 +121,7 @@ struct RecordEntryPointsPass : msdd::impl::RecordEntryPointsBase<RecordEntryPoin
       fn->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
     }
     llvm::json::Object manifest{{"format", "msdd-artifact"},
-                                {"version", 1},
+                                {"version", 2}, // the runtime's kVersion (lib/Runtime/Artifact.cpp)
                                 {"target", target},
                                 {"functions", std::move(functions)}};
     std::string text;

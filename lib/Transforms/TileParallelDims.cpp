@@ -74,15 +74,28 @@ SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t minTiles) {
   return sizes;
 }
 
+/// A linalg.fill whose every use is the accumulator of a matrix product.
+bool initializesProductsOnly(linalg::LinalgOp op) {
+  if (!isa<linalg::FillOp>(op.getOperation()) || op->use_empty())
+    return false;
+  return llvm::all_of(op->getUses(), [](OpOperand &use) {
+    auto product = dyn_cast<linalg::LinalgOp>(use.getOwner());
+    return product && isa<linalg::ContractionOpInterface>(use.getOwner()) &&
+           product.isDpsInit(&use);
+  });
+}
+
 struct TileParallelDimsPass : msdd::impl::TileParallelDimsBase<TileParallelDimsPass> {
   using TileParallelDimsBase::TileParallelDimsBase;
 
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> candidates;
     getOperation().walk([&](linalg::LinalgOp op) {
-      // Contractions go whole to a library call; ops already inside a tile stay put.
+      // Contractions go whole to a library call; ops already inside a tile stay put. Zero
+      // fills of products' accumulators stay whole too: the library call can then overwrite
+      // its result instead of accumulating (msdd-linalg-to-runtime-calls drops the fill).
       if (!op.hasPureTensorSemantics() || isa<linalg::ContractionOpInterface>(op.getOperation()) ||
-          op->getParentOfType<scf::ForallOp>() || !isTileable(op))
+          op->getParentOfType<scf::ForallOp>() || !isTileable(op) || initializesProductsOnly(op))
         return;
       if (!op.hasDynamicShape() && op.getStaticLoopRanges().size() > 0) {
         int64_t iterations = 1;

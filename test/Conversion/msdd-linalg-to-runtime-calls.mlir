@@ -1,14 +1,15 @@
 // RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls | FileCheck %s
 
 // CHECK-LABEL: func.func private @msdd_rt_matmul_f32
-// CHECK-SAME: (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64)
+// CHECK-SAME: (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64)
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @matmul
 // CHECK: %[[A:.+]] = memref.cast %arg0 : memref<4x8xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
 // CHECK: %[[B:.+]] = memref.cast %arg1
 // CHECK: %[[C:.+]] = memref.cast %arg2
 // CHECK: %[[NOTRANS:.+]] = arith.constant 0 : i64
-// CHECK: call @msdd_rt_matmul_f32(%[[A]], %[[B]], %[[C]], %[[NOTRANS]])
+// CHECK: %[[ACC:.+]] = arith.constant 1 : i64
+// CHECK: call @msdd_rt_matmul_f32(%[[A]], %[[B]], %[[C]], %[[NOTRANS]], %[[ACC]])
 // CHECK-NOT: linalg.matmul
 func.func @matmul(%a: memref<4x8xf32>, %b: memref<8x2xf32>, %c: memref<4x2xf32>) {
   linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x2xf32>) outs(%c : memref<4x2xf32>)
@@ -21,7 +22,7 @@ func.func @matmul(%a: memref<4x8xf32>, %b: memref<8x2xf32>, %c: memref<4x2xf32>)
 // CHECK-LABEL: func.func @batch_transposed_view
 // CHECK: memref.cast %{{.+}} : memref<2x4x8xf32, strided<[64, 8, 1], offset: 16>> to memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>
 // CHECK: %[[TRANS:.+]] = arith.constant 1 : i64
-// CHECK: call @msdd_rt_batch_matmul_f32({{.+}}, %[[TRANS]])
+// CHECK: call @msdd_rt_batch_matmul_f32({{.+}}, %[[TRANS]], %{{.+}})
 func.func @batch_transposed_view(%a: memref<2x8x8xf32>, %b: memref<2x3x8xf32>, %c: memref<2x4x3xf32>) {
   %v = memref.subview %a[0, 2, 0] [2, 4, 8] [1, 1, 1] : memref<2x8x8xf32> to memref<2x4x8xf32, strided<[64, 8, 1], offset: 16>>
   linalg.batch_matmul_transpose_b ins(%v, %b : memref<2x4x8xf32, strided<[64, 8, 1], offset: 16>>, memref<2x3x8xf32>) outs(%c : memref<2x4x3xf32>)
@@ -87,9 +88,9 @@ func.func @cuda_prerounded(%a: memref<4x8xbf16>, %b: memref<8x2xbf16>, %c: memre
 
 // -----
 
-// A zero fill of the accumulator just before the product is dropped: cuBLAS overwrites C
-// (accumulate = 0). Not when something reads or writes that buffer in between, nor for
-// fills of other values. The CPU calls keep the fill (no accumulate argument).
+// A zero fill of the accumulator just before the product is dropped: the BLAS or cuBLAS
+// overwrites C (accumulate = 0). Not when something reads or writes that buffer in between,
+// nor for fills of other values.
 // RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=tf32" | FileCheck %s --check-prefix=OVERWRITE
 // OVERWRITE-LABEL: func.func @cuda_zero_fill
 // OVERWRITE-NOT: linalg.fill
@@ -104,8 +105,16 @@ func.func @cuda_prerounded(%a: memref<4x8xbf16>, %b: memref<8x2xbf16>, %c: memre
 // OVERWRITE: %[[ACC2:.+]] = arith.constant 1 : i64
 // OVERWRITE: call @msdd_rt_cuda_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[ACC2]], %{{.+}})
 // CHECK-LABEL: func.func @cuda_zero_fill
+// CHECK-NOT: linalg.fill
+// CHECK: %[[NOTRANS:.+]] = arith.constant 0 : i64
+// CHECK-NEXT: %[[ACC0:.+]] = arith.constant 0 : i64
+// CHECK-NEXT: call @msdd_rt_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[NOTRANS]], %[[ACC0]])
 // CHECK: linalg.fill
-// CHECK: call @msdd_rt_matmul_f32
+// CHECK: %[[ACC1:.+]] = arith.constant 1 : i64
+// CHECK: call @msdd_rt_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[ACC1]])
+// CHECK: linalg.fill
+// CHECK: %[[ACC2:.+]] = arith.constant 1 : i64
+// CHECK: call @msdd_rt_matmul_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[ACC2]])
 func.func @cuda_zero_fill(%a: memref<4x8xf32>, %b: memref<8x2xf32>, %c: memref<4x2xf32>, %t: memref<4x2xf32>, %u: memref<4x2xf32>, %x: memref<2xf32>) {
   %zero = arith.constant 0.0 : f32
   %one = arith.constant 1.0 : f32

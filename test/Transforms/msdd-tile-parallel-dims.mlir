@@ -24,10 +24,11 @@ func.func @reduction(%x: tensor<512x64xf32>) -> tensor<512xf32> {
 
 // -----
 
-// The contraction stays whole (its accumulator fill is tiled); small ops are left alone.
+// The contraction stays whole, and so does the zero fill of its accumulator (the library
+// call overwrites instead, msdd-linalg-to-runtime-calls); small ops are left alone.
 // CHECK-LABEL: func.func @untouched
-// CHECK: scf.forall (%{{.+}}) = (0) to (128) step (16)
-// CHECK:   linalg.fill
+// CHECK-NOT: scf.forall
+// CHECK: linalg.fill
 // CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<128x128xf32>, tensor<128x128xf32>)
 // CHECK-NOT: scf.forall
 // CHECK: math.exp
@@ -93,4 +94,20 @@ func.func @strided_window(%x: tensor<8x4098xf32>, %k: tensor<3xf32>, %acc: tenso
     linalg.yield %s : f32
   } -> tensor<8x2048xf32>
   return %0 : tensor<8x2048xf32>
+}
+
+// -----
+
+// A fill that something else also reads is tiled like any other op.
+// CHECK-LABEL: func.func @shared_fill
+// CHECK: scf.forall (%{{.+}}) = (0) to (128) step (16)
+// CHECK:   linalg.fill
+// CHECK: linalg.matmul
+func.func @shared_fill(%a: tensor<128x128xf32>, %b: tensor<128x128xf32>) -> (tensor<128x128xf32>, tensor<128x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<128x128xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<128x128xf32>) -> tensor<128x128xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<128x128xf32>, tensor<128x128xf32>) outs(%z : tensor<128x128xf32>) -> tensor<128x128xf32>
+  %s = linalg.add ins(%z, %a : tensor<128x128xf32>, tensor<128x128xf32>) outs(%e : tensor<128x128xf32>) -> tensor<128x128xf32>
+  return %p, %s : tensor<128x128xf32>, tensor<128x128xf32>
 }

@@ -189,7 +189,7 @@ TEST(RuntimeArtifact, OpenReportsBadManifests) {
   } cases[] = {
       {"fake_bad_json.msdd", "bad manifest: invalid JSON at offset 41: expected a string key"},
       {"fake_no_manifest.msdd", "no msdd_manifest symbol (not an MSDD artifact)"},
-      {"fake_version2.msdd", "manifest version 2 is not supported (this runtime reads version 1)"},
+      {"fake_old_version.msdd", "manifest version 1 is not supported (this runtime reads version 2)"},
       {"fake_missing_entry.msdd", "entry symbol 'msdd_entry_ghost' of function 'ghost' is missing"},
       {"fake_bad_dtype.msdd",
        "bad manifest: functions[0].inputs[0]: dtype 'f16' is not one of f32, f64, i32, i64, i1"},
@@ -227,7 +227,7 @@ TEST(RuntimeArtifact, CApi) {
   ASSERT_EQ(msdd_artifact_num_functions(artifact), 3);
   EXPECT_STREQ(msdd_artifact_function_name(artifact, 1), "stats");
   EXPECT_EQ(msdd_artifact_function_name(artifact, 3), nullptr);
-  EXPECT_EQ(Json::parse(msdd_artifact_manifest(artifact)).find("version")->asInt(), 1);
+  EXPECT_EQ(Json::parse(msdd_artifact_manifest(artifact)).find("version")->asInt(), 2);
 
   float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 1, 1, 1, 1, 1}, sum[6] = {};
   const int64_t shape[2] = {2, 3};

@@ -3,7 +3,7 @@
  * Built as shared objects with the .msdd suffix so the runtime tests can exercise loading,
  * validation and the calling convention (docs/artifact-abi.md) without the compiler. Like a
  * real artifact it leaves the runtime's kernels undefined. MSDD_FAKE_VARIANT selects a
- * defect: 0 none, 1 malformed manifest JSON, 2 no manifest symbol, 3 unsupported version,
+ * defect: 0 none, 1 malformed manifest JSON, 2 no manifest symbol, 3 an older manifest version,
  * 4 a manifest entry without its symbol, 5 a manifest with a wrong-typed field.
  *
  *===----------------------------------------------------------------------===*/
@@ -37,20 +37,20 @@ typedef struct { void *allocated, *aligned; int64_t offset; } Any0;
 
 #if MSDD_FAKE_VARIANT == 0
 const char msdd_manifest[] =
-    "{\"format\": \"msdd-artifact\", \"version\": 1, \"target\": \"cpu\", \"functions\": ["
+    "{\"format\": \"msdd-artifact\", \"version\": 2, \"target\": \"cpu\", \"functions\": ["
     FUNCTIONS "]}";
 #elif MSDD_FAKE_VARIANT == 1
-const char msdd_manifest[] = "{\"format\": \"msdd-artifact\", \"version\": 1,, }";
+const char msdd_manifest[] = "{\"format\": \"msdd-artifact\", \"version\": 2,, }";
 #elif MSDD_FAKE_VARIANT == 3
 const char msdd_manifest[] =
-    "{\"format\": \"msdd-artifact\", \"version\": 2, \"target\": \"cpu\", \"functions\": []}";
+    "{\"format\": \"msdd-artifact\", \"version\": 1, \"target\": \"cpu\", \"functions\": []}";
 #elif MSDD_FAKE_VARIANT == 4
 const char msdd_manifest[] =
-    "{\"format\": \"msdd-artifact\", \"version\": 1, \"target\": \"cpu\", \"functions\": ["
+    "{\"format\": \"msdd-artifact\", \"version\": 2, \"target\": \"cpu\", \"functions\": ["
     "{\"name\": \"ghost\", \"entry\": \"msdd_entry_ghost\", \"inputs\": [], \"outputs\": []}]}";
 #elif MSDD_FAKE_VARIANT == 5
 const char msdd_manifest[] =
-    "{\"format\": \"msdd-artifact\", \"version\": 1, \"target\": \"cpu\", \"functions\": ["
+    "{\"format\": \"msdd-artifact\", \"version\": 2, \"target\": \"cpu\", \"functions\": ["
     "{\"name\": \"f\", \"entry\": \"msdd_entry_add\", \"inputs\": [{\"name\": \"a\","
     " \"dtype\": \"f16\", \"shape\": [2]}], \"outputs\": []}]}";
 #endif
@@ -93,7 +93,7 @@ void msdd_entry_stats(void **descriptors) {
   ((int32_t *)count->aligned)[count->offset] = n;
 }
 
-/* y = x w^T through the runtime's BLAS kernel (y starts zeroed). */
+/* y = x w^T through the runtime's BLAS kernel (overwriting y). */
 void msdd_entry_project(void **descriptors) {
-  _mlir_ciface_msdd_rt_matmul_f32(descriptors[0], descriptors[1], descriptors[2], 1);
+  _mlir_ciface_msdd_rt_matmul_f32(descriptors[0], descriptors[1], descriptors[2], 1, 0);
 }

@@ -32,13 +32,13 @@ typedef struct { float *allocated, *aligned; int64_t offset; } F32x0;
 
 #if MSDD_FAKE_TOKENIZER_VARIANT == 2
 const char msdd_manifest[] =
-    "{\"format\": \"msdd-artifact\", \"version\": 1, \"target\": \"cpu\", \"functions\": ["
+    "{\"format\": \"msdd-artifact\", \"version\": 2, \"target\": \"cpu\", \"functions\": ["
     "{\"name\": \"features\", \"entry\": \"msdd_entry_features\","
     " \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4, 3, 16, 16]}],"
     " \"outputs\": [{\"name\": \"y\", \"dtype\": \"f32\", \"shape\": [4, 6, 1, 1]}]}]}";
 #else
 const char msdd_manifest[] =
-    "{\"format\": \"msdd-artifact\", \"version\": 1, \"target\": \"cpu\", \"functions\": ["
+    "{\"format\": \"msdd-artifact\", \"version\": 2, \"target\": \"cpu\", \"functions\": ["
     "{\"name\": \"reconstruct\", \"entry\": \"msdd_entry_reconstruct\","
     " \"inputs\": [" IMAGES("images") ", " SCALAR("seed", "i64") ", " SCALAR("scale", "f32") "],"
     " \"outputs\": [" IMAGES("images") "]},"

@@ -58,7 +58,7 @@
   " \"outputs\": [{\"name\": \"W\", \"dtype\": \"f32\", \"shape\": " SHAPE_W "}]}"
 
 const char msdd_manifest[] =
-    "{\"format\": \"msdd-artifact\", \"version\": 1, \"target\": \"cpu\", \"functions\": ["
+    "{\"format\": \"msdd-artifact\", \"version\": 2, \"target\": \"cpu\", \"functions\": ["
     TRAIN_STEP
 #if MSDD_FAKE_TRAIN_VARIANT != 1
     INIT

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,12 +64,12 @@ struct Matrix {
   std::vector<float> buffer;
 };
 
-/// The largest error of C against C0 + A op(B) (over all batches, computed in double),
-/// relative to |C0| + |A| |op(B)| elementwise: the scale of float rounding, which stays
-/// meaningful when the result cancels to near zero. Also checks that the kernel wrote
-/// nothing outside C's elements.
+/// The largest error of C against C0 + A op(B) (A op(B) without `accumulate`) over all
+/// batches, computed in double, relative to |C0| + |A| |op(B)| elementwise: the scale of float
+/// rounding, which stays meaningful when the result cancels to near zero. Also checks that
+/// the kernel wrote nothing outside C's elements.
 double relativeError(Matrix &a, Matrix &b, Matrix &c, const std::vector<float> &c0Buffer,
-                     bool transposeB) {
+                     bool transposeB, bool accumulate = true) {
   std::vector<bool> isElement(c.buffer.size(), false);
   double worst = 0;
   Matrix c0 = c;
@@ -76,7 +77,7 @@ double relativeError(Matrix &a, Matrix &b, Matrix &c, const std::vector<float> &
   for (int64_t batch = 0; batch < c.batch; ++batch)
     for (int64_t i = 0; i < c.rows; ++i)
       for (int64_t j = 0; j < c.cols; ++j) {
-        double ref = c0.at(batch, i, j), scale = std::fabs(ref);
+        double ref = accumulate ? c0.at(batch, i, j) : 0.0, scale = std::fabs(ref);
         for (int64_t k = 0; k < a.cols; ++k) {
           double product =
               double(a.at(batch, i, k)) * (transposeB ? b.at(batch, j, k) : b.at(batch, k, j));
@@ -96,6 +97,15 @@ struct Dims {
   int64_t m, n, k;
 };
 
+/// Without accumulation C must not be read: its elements start as NaN, which any read would
+/// carry into the result.
+void poisonElements(Matrix &c) {
+  for (int64_t batch = 0; batch < c.batch; ++batch)
+    for (int64_t i = 0; i < c.rows; ++i)
+      for (int64_t j = 0; j < c.cols; ++j)
+        c.at(batch, i, j) = std::numeric_limits<float>::quiet_NaN();
+}
+
 } // namespace
 
 TEST(RuntimeKernels, MatmulMatchesReferenceForAllLayouts) {
@@ -103,20 +113,24 @@ TEST(RuntimeKernels, MatmulMatchesReferenceForAllLayouts) {
   const Dims dims[] = {{5, 7, 3}, {33, 17, 65}, {1, 9, 4}, {8, 1, 6}, {1, 1, 1}, {70, 80, 90}};
   for (const Dims &d : dims)
     for (bool transposeB : {false, true})
-      for (Layout la : kLayouts)
-        for (Layout lb : kLayouts)
-          for (Layout lc : kLayouts) {
-            Matrix a(1, d.m, d.k, la, rng);
-            Matrix b(1, transposeB ? d.n : d.k, transposeB ? d.k : d.n, lb, rng);
-            Matrix c(1, d.m, d.n, lc, rng);
-            std::vector<float> c0 = c.buffer;
-            msdd_memref2d_f32 da = a.desc2d(), db = b.desc2d(), dc = c.desc2d();
-            _mlir_ciface_msdd_rt_matmul_f32(&da, &db, &dc, transposeB);
-            double error = relativeError(a, b, c, c0, transposeB);
-            ASSERT_LT(error, 1e-5) << d.m << "x" << d.n << "x" << d.k << " transposeB "
-                                   << transposeB << " A " << layoutName(la) << " B "
-                                   << layoutName(lb) << " C " << layoutName(lc);
-          }
+      for (bool accumulate : {true, false})
+        for (Layout la : kLayouts)
+          for (Layout lb : kLayouts)
+            for (Layout lc : kLayouts) {
+              Matrix a(1, d.m, d.k, la, rng);
+              Matrix b(1, transposeB ? d.n : d.k, transposeB ? d.k : d.n, lb, rng);
+              Matrix c(1, d.m, d.n, lc, rng);
+              if (!accumulate)
+                poisonElements(c);
+              std::vector<float> c0 = c.buffer;
+              msdd_memref2d_f32 da = a.desc2d(), db = b.desc2d(), dc = c.desc2d();
+              _mlir_ciface_msdd_rt_matmul_f32(&da, &db, &dc, transposeB, accumulate);
+              double error = relativeError(a, b, c, c0, transposeB, accumulate);
+              ASSERT_LT(error, 1e-5) << d.m << "x" << d.n << "x" << d.k << " transposeB "
+                                     << transposeB << " accumulate " << accumulate << " A "
+                                     << layoutName(la) << " B " << layoutName(lb) << " C "
+                                     << layoutName(lc);
+            }
 }
 
 TEST(RuntimeKernels, MatmulWithEmptyReductionLeavesCUnchanged) {
@@ -125,8 +139,23 @@ TEST(RuntimeKernels, MatmulWithEmptyReductionLeavesCUnchanged) {
       c(1, 4, 5, Layout::RowMajor, rng);
   std::vector<float> c0 = c.buffer;
   msdd_memref2d_f32 da = a.desc2d(), db = b.desc2d(), dc = c.desc2d();
-  _mlir_ciface_msdd_rt_matmul_f32(&da, &db, &dc, 0);
+  _mlir_ciface_msdd_rt_matmul_f32(&da, &db, &dc, 0, 1);
   EXPECT_EQ(c.buffer, c0);
+}
+
+TEST(RuntimeKernels, MatmulWithEmptyReductionOverwritesCWithZeros) {
+  // Without accumulation C = A op(B) is an empty sum: zero, whatever C held.
+  std::mt19937 rng(1);
+  Matrix a(1, 4, 0, Layout::RowMajor, rng), b(1, 0, 5, Layout::RowMajor, rng),
+      c(1, 4, 5, Layout::Strided, rng);
+  poisonElements(c);
+  std::vector<float> c0 = c.buffer;
+  msdd_memref2d_f32 da = a.desc2d(), db = b.desc2d(), dc = c.desc2d();
+  _mlir_ciface_msdd_rt_matmul_f32(&da, &db, &dc, 0, 0);
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 5; ++j)
+      EXPECT_EQ(c.at(0, i, j), 0.0f);
+  EXPECT_LT(relativeError(a, b, c, c0, false, false), 1.0); // nothing outside C written
 }
 
 TEST(RuntimeKernels, BatchMatmulMatchesReference) {
@@ -136,22 +165,26 @@ TEST(RuntimeKernels, BatchMatmulMatchesReference) {
   for (const Dims &d : dims)
     for (int64_t batches : {1, 3, 10})
       for (bool transposeB : {false, true})
-        for (Layout la : kLayouts)
-          for (Layout lb : kLayouts)
-            for (Layout lc : {Layout::RowMajor, Layout::ColumnMajor, Layout::Strided}) {
-              if (d.m * d.n * d.k > 64 * 64 * 64 && batches == 10)
-                continue; // keeps the reference loop quick
-              Matrix a(batches, d.m, d.k, la, rng);
-              Matrix b(batches, transposeB ? d.n : d.k, transposeB ? d.k : d.n, lb, rng);
-              Matrix c(batches, d.m, d.n, lc, rng);
-              std::vector<float> c0 = c.buffer;
-              msdd_memref3d_f32 da = a.desc3d(), db = b.desc3d(), dc = c.desc3d();
-              _mlir_ciface_msdd_rt_batch_matmul_f32(&da, &db, &dc, transposeB);
-              double error = relativeError(a, b, c, c0, transposeB);
-              ASSERT_LT(error, 1e-5) << batches << " x " << d.m << "x" << d.n << "x" << d.k
-                                     << " transposeB " << transposeB << " A " << layoutName(la)
-                                     << " B " << layoutName(lb) << " C " << layoutName(lc);
-            }
+        for (bool accumulate : {true, false})
+          for (Layout la : kLayouts)
+            for (Layout lb : kLayouts)
+              for (Layout lc : {Layout::RowMajor, Layout::ColumnMajor, Layout::Strided}) {
+                if (d.m * d.n * d.k > 64 * 64 * 64 && batches == 10)
+                  continue; // keeps the reference loop quick
+                Matrix a(batches, d.m, d.k, la, rng);
+                Matrix b(batches, transposeB ? d.n : d.k, transposeB ? d.k : d.n, lb, rng);
+                Matrix c(batches, d.m, d.n, lc, rng);
+                if (!accumulate)
+                  poisonElements(c);
+                std::vector<float> c0 = c.buffer;
+                msdd_memref3d_f32 da = a.desc3d(), db = b.desc3d(), dc = c.desc3d();
+                _mlir_ciface_msdd_rt_batch_matmul_f32(&da, &db, &dc, transposeB, accumulate);
+                double error = relativeError(a, b, c, c0, transposeB, accumulate);
+                ASSERT_LT(error, 1e-5)
+                    << batches << " x " << d.m << "x" << d.n << "x" << d.k << " transposeB "
+                    << transposeB << " accumulate " << accumulate << " A " << layoutName(la)
+                    << " B " << layoutName(lb) << " C " << layoutName(lc);
+              }
 }
 
 TEST(RuntimeKernels, BatchMatmulWithInterleavedBatchDimension) {
@@ -166,7 +199,7 @@ TEST(RuntimeKernels, BatchMatmulWithInterleavedBatchDimension) {
   msdd_memref3d_f32 da{a.buffer.data(), a.buffer.data(), a.offset, {batches, m, k},
                        {k, batches * k, 1}};
   msdd_memref3d_f32 db = b.desc3d(), dc = c.desc3d();
-  _mlir_ciface_msdd_rt_batch_matmul_f32(&da, &db, &dc, 0);
+  _mlir_ciface_msdd_rt_batch_matmul_f32(&da, &db, &dc, 0, 1);
   for (int64_t batch = 0; batch < batches; ++batch)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {

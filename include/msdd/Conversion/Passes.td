@@ -31,15 +31,15 @@ def ConvertLinalgToRuntimeCalls : Pass<"msdd-linalg-to-runtime-calls", "ModuleOp
     `linalg.matmul`, `linalg.matmul_transpose_b`, `linalg.batch_matmul` and
     `linalg.batch_matmul_transpose_b` on f32 or f64 memrefs become calls to
     `msdd_rt_matmul_<type>` / `msdd_rt_batch_matmul_<type>` (C-interface functions of the runtime,
-    backed by a tuned BLAS). Runs after bufferization.
+    backed by a tuned BLAS) with `transposeB` and `accumulate` after the operands. Runs after
+    bufferization. `accumulate` is 0 when a `linalg.fill` of zero initializes the accumulator
+    before the product and nothing else touches that buffer in between: the fill is dropped
+    and the BLAS runs with beta = 0, which writes C without reading it (one pass over C
+    instead of three).
 
     With `device=cuda` the calls are `msdd_rt_cuda_matmul_<type>` /
     `msdd_rt_cuda_batch_matmul_<type>` on device buffers (cuBLAS, loaded by the runtime at
-    run time), with `accumulate` after `transposeB` and, for f32 and f64, the math mode last
-    (0 plain f32, 1 TF32 tensor cores). `accumulate` is 0 when a `linalg.fill` of zero
-    initializes the accumulator before the product and nothing else touches that buffer in
-    between: the fill is dropped and cuBLAS runs with beta = 0, which writes C without reading
-    it (one pass over C instead of three). Products with bf16 factors and an f32 accumulator
+    run time), for f32 and f64 with the math mode last (0 plain f32, 1 TF32 tensor cores). Products with bf16 factors and an f32 accumulator
     (`msdd-round-contraction-operands`) call `..._bf16`. With `math-mode=bf16`, f32 factors
     are first rounded into dense bf16 buffers (a `linalg.generic` each, a kernel later) and
     the call is `..._bf16` too (bf16 tensor cores); accumulation is f32 in every mode.

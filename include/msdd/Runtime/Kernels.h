@@ -56,20 +56,25 @@ typedef struct msdd_memref3d_f64 {
 void msdd_rt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx,
                           int64_t n);
 
-/* C[M,N] += A[M,K] * op(B), op(B) = B[K,N], or B[N,K]^T if transposeB != 0. Operands may be
- * arbitrary strided views. */
+/* C[M,N] += A[M,K] * op(B), op(B) = B[K,N], or B[N,K]^T if transposeB != 0; with
+ * accumulate == 0, C = A * op(B) (C is not read: the zero fill before a product is dropped).
+ * Operands may be arbitrary strided views. */
 void _mlir_ciface_msdd_rt_matmul_f32(msdd_memref2d_f32 *A, msdd_memref2d_f32 *B,
-                                     msdd_memref2d_f32 *C, int64_t transposeB);
+                                     msdd_memref2d_f32 *C, int64_t transposeB,
+                                     int64_t accumulate);
 
-/* The same per batch: C[b] += A[b] * op(B[b]). */
+/* The same per batch: C[b] (+)= A[b] * op(B[b]). */
 void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f32 *B,
-                                           msdd_memref3d_f32 *C, int64_t transposeB);
+                                           msdd_memref3d_f32 *C, int64_t transposeB,
+                                           int64_t accumulate);
 
 /* The f64 forms (gradient checks and references run in double precision). */
 void _mlir_ciface_msdd_rt_matmul_f64(msdd_memref2d_f64 *A, msdd_memref2d_f64 *B,
-                                     msdd_memref2d_f64 *C, int64_t transposeB);
+                                     msdd_memref2d_f64 *C, int64_t transposeB,
+                                     int64_t accumulate);
 void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
-                                           msdd_memref3d_f64 *C, int64_t transposeB);
+                                           msdd_memref3d_f64 *C, int64_t transposeB,
+                                           int64_t accumulate);
 
 /* bf16 operands (CUDA artifacts compiled with --math-mode bf16): 16-bit words. */
 typedef struct msdd_memref2d_bf16 {
