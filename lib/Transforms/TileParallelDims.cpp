@@ -50,8 +50,14 @@ bool isTileable(linalg::LinalgOp op) {
   });
 }
 
+/// The innermost loop runs along contiguous memory: tiles of it stay at least this wide (a
+/// 16-float vector, a cache line), or a column sum over [4608, 128] became 64 tiles of 2
+/// columns whose 2-iteration inner loops could not be vectorized.
+constexpr int64_t kMinInnermostTile = 16;
+
 /// Tile sizes that cut the outermost parallel loops into about `minTiles` tiles: whole loops
-/// of size-1 tiles while they fit, then one loop cut into the remaining factor.
+/// of size-1 tiles while they fit, then one loop cut into the remaining factor (the innermost
+/// loop into tiles no narrower than kMinInnermostTile).
 SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t minTiles) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
@@ -71,6 +77,8 @@ SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t minTiles) {
     sizes[d] = llvm::divideCeil(range, wanted);
     break;
   }
+  if (!ranges.empty() && sizes.back() != 0)
+    sizes.back() = std::max(sizes.back(), std::min(ranges.back(), kMinInnermostTile));
   return sizes;
 }
 

@@ -111,3 +111,16 @@ func.func @shared_fill(%a: tensor<128x128xf32>, %b: tensor<128x128xf32>) -> (ten
   %s = linalg.add ins(%z, %a : tensor<128x128xf32>, tensor<128x128xf32>) outs(%e : tensor<128x128xf32>) -> tensor<128x128xf32>
   return %p, %s : tensor<128x128xf32>, tensor<128x128xf32>
 }
+
+// -----
+
+// A column sum's only parallel loop is the innermost, contiguous one: its tiles stay 16
+// wide (2 tiles here, not the 8 of 4 columns that min-tiles=8 alone would make), so that each
+// tile's loop over a row vectorizes.
+// CHECK-LABEL: func.func @column_sum
+// CHECK: scf.forall (%{{.+}}) = (0) to (32) step (16)
+// CHECK:   linalg.generic {{.+}} iterator_types = ["reduction", "parallel"]
+func.func @column_sum(%x: tensor<512x32xf32>) -> tensor<32xf32> {
+  %0 = msdd.reduce_sum %x {axes = array<i64: 0>} : (tensor<512x32xf32>) -> tensor<32xf32>
+  return %0 : tensor<32xf32>
+}

@@ -25,7 +25,8 @@ def TileParallelDims : Pass<"msdd-tile-parallel-dims", "func::FuncOp"> {
     Target-neutral work distribution: every linalg op (matrix products excepted, which a
     library call handles whole, and the zero fills of their accumulators, which the call
     replaces) is tiled along its outermost parallel dimensions so that it
-    has at least `min-tiles` tiles where its shape allows. The CPU pipeline maps the resulting
+    has at least `min-tiles` tiles where its shape allows; tiles of the innermost loop
+    (contiguous memory) stay at least 16 wide, so that they vectorize. The CPU pipeline maps the resulting
     loops onto a thread pool, the GPU pipeline onto blocks. Ops whose indexing maps are not
     sums of loop dimensions with non-negative coefficients (constant offsets, mod, floordiv,
     negative coefficients) are left whole: tiling would offset their slices wrongly.
