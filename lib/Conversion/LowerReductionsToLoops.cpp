@@ -32,6 +32,9 @@ unsigned trailingReductionLoops(linalg::LinalgOp op) {
     ++count;
   unsigned first = iterators.size() - count;
   for (OpOperand &init : op.getDpsInitsMutable()) {
+    // An output that is also read as an input would be read stale from memory.
+    if (llvm::is_contained(op.getDpsInputs(), init.get()))
+      return 0;
     AffineMap map = op.getMatchingIndexingMap(&init);
     for (unsigned dim = first; dim < iterators.size(); ++dim)
       if (map.isFunctionOfDim(dim))

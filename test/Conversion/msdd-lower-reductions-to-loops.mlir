@@ -115,12 +115,13 @@ func.func @total(%in: memref<5x7xf32>, %out: memref<f32>) {
 // -----
 
 // Left to convert-linalg-to-loops: a column sum (its inner loop is parallel and vectorizes
-// over the output), an op on tensors, and an elementwise op.
+// over the output), an op on tensors, an elementwise op, and a reduction that also reads its
+// output as an input (the accumulator in a register would make that read stale).
 // CHECK-LABEL: func.func @untouched
-// CHECK-COUNT-3: linalg.generic
+// CHECK-COUNT-4: linalg.generic
 // CHECK-NOT: scf.for
 func.func @untouched(%in: memref<8x16xf32>, %col: memref<16xf32>, %t: tensor<8xf32>,
-                     %ti: tensor<8x16xf32>) -> tensor<8xf32> {
+                     %ti: tensor<8x16xf32>, %rows: memref<8xf32>) -> tensor<8xf32> {
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>],
                   iterator_types = ["reduction", "parallel"]}
       ins(%in : memref<8x16xf32>) outs(%col : memref<16xf32>) {
@@ -140,6 +141,14 @@ func.func @untouched(%in: memref<8x16xf32>, %col: memref<16xf32>, %t: tensor<8xf
       ins(%in : memref<8x16xf32>) outs(%in : memref<8x16xf32>) {
   ^bb0(%x: f32, %y: f32):
     %s = arith.addf %x, %x : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>,
+                                   affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%rows, %in : memref<8xf32>, memref<8x16xf32>) outs(%rows : memref<8xf32>) {
+  ^bb0(%c: f32, %x: f32, %acc: f32):
+    %s = arith.addf %c, %x : f32
     linalg.yield %s : f32
   }
   return %r : tensor<8xf32>
