@@ -374,21 +374,55 @@ void memrefCopy(int64_t elementSize, msdd_unranked_memref *source,
   char *srcBase = reinterpret_cast<char *>(src[1]) + src[2] * elementSize;
   char *dstBase = reinterpret_cast<char *>(dst[1]) + dst[2] * elementSize;
   const int64_t *sizes = src + 3, *srcStrides = src + 3 + rank, *dstStrides = dst + 3 + rank;
-  int64_t total = 1;
-  for (int64_t d = 0; d < rank; ++d)
-    total *= sizes[d];
-  if (total == 0)
-    return;
-  std::vector<int64_t> index(rank, 0);
-  for (int64_t n = 0; n < total; ++n) {
-    int64_t srcOff = 0, dstOff = 0;
-    for (int64_t d = 0; d < rank; ++d) {
-      srcOff += index[d] * srcStrides[d];
-      dstOff += index[d] * dstStrides[d];
+
+  // Dimensions that are contiguous in both views merge into their inner neighbour, so that
+  // the copy is a few long runs (a slice of heads written into a joint sequence: runs of
+  // tokens x head-dim elements), not one call per element.
+  std::vector<int64_t> shape, srcStride, dstStride; // innermost first
+  for (int64_t d = rank - 1; d >= 0; --d) {
+    if (sizes[d] == 0)
+      return;
+    if (sizes[d] == 1)
+      continue;
+    if (!shape.empty() && srcStrides[d] == srcStride.back() * shape.back() &&
+        dstStrides[d] == dstStride.back() * shape.back()) {
+      shape.back() *= sizes[d];
+      continue;
     }
-    std::memcpy(dstBase + dstOff * elementSize, srcBase + srcOff * elementSize, elementSize);
-    for (int64_t d = rank - 1; d >= 0 && ++index[d] == sizes[d]; --d)
+    shape.push_back(sizes[d]);
+    srcStride.push_back(srcStrides[d]);
+    dstStride.push_back(dstStrides[d]);
+  }
+  if (shape.empty()) { // one element
+    std::memcpy(dstBase, srcBase, elementSize);
+    return;
+  }
+  int64_t run = shape[0];
+  bool dense = srcStride[0] == 1 && dstStride[0] == 1;
+  std::vector<int64_t> index(shape.size(), 0);
+  int64_t srcOff = 0, dstOff = 0;
+  while (true) {
+    if (dense) {
+      std::memcpy(dstBase + dstOff * elementSize, srcBase + srcOff * elementSize,
+                  run * elementSize);
+    } else {
+      for (int64_t i = 0; i < run; ++i)
+        std::memcpy(dstBase + (dstOff + i * dstStride[0]) * elementSize,
+                    srcBase + (srcOff + i * srcStride[0]) * elementSize, elementSize);
+    }
+    // The next run: an odometer over the outer dimensions.
+    size_t d = 1;
+    for (; d < shape.size(); ++d) {
+      srcOff += srcStride[d];
+      dstOff += dstStride[d];
+      if (++index[d] < shape[d])
+        break;
+      srcOff -= srcStride[d] * shape[d];
+      dstOff -= dstStride[d] * shape[d];
       index[d] = 0;
+    }
+    if (d == shape.size())
+      return;
   }
 }
 

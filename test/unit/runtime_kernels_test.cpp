@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -208,4 +210,83 @@ TEST(RuntimeKernels, BatchMatmulWithInterleavedBatchDimension) {
           ref += double(a.at(0, i, batch * k + kk)) * b.at(batch, kk, j);
         EXPECT_NEAR(c.at(batch, i, j), ref, 1e-5 * (1 + std::fabs(ref)));
       }
+}
+
+namespace {
+
+/// A strided view for memrefCopy: its sizes, strides (in elements) and offset.
+struct CopyView {
+  std::vector<int64_t> sizes, strides;
+  int64_t offset;
+
+  /// MLIR's ranked descriptor {allocated, aligned, offset, sizes, strides} over `base`.
+  std::vector<int64_t> descriptor(void *base) const {
+    std::vector<int64_t> d{reinterpret_cast<int64_t>(base), reinterpret_cast<int64_t>(base),
+                           offset};
+    d.insert(d.end(), sizes.begin(), sizes.end());
+    d.insert(d.end(), strides.begin(), strides.end());
+    return d;
+  }
+  /// One past the largest element offset the view touches.
+  int64_t extent() const {
+    int64_t last = offset;
+    for (size_t d = 0; d < sizes.size(); ++d)
+      last += (sizes[d] - 1) * strides[d];
+    return last + 1;
+  }
+};
+
+/// memrefCopy from `from` to `to` (same sizes) against an element-by-element copy, for
+/// elements of `elementSize` bytes: the whole destination buffer must match, so nothing
+/// outside the destination view may change.
+void checkCopy(const CopyView &from, const CopyView &to, int64_t elementSize) {
+  std::mt19937 rng(11);
+  std::vector<uint8_t> source(size_t(from.extent() * elementSize)),
+      destination(size_t(to.extent() * elementSize + 3 * elementSize));
+  for (uint8_t &byte : source)
+    byte = uint8_t(rng());
+  for (uint8_t &byte : destination)
+    byte = uint8_t(rng());
+  std::vector<uint8_t> expected = destination;
+  int64_t rank = int64_t(from.sizes.size()), total = 1;
+  for (int64_t size : from.sizes)
+    total *= size;
+  std::vector<int64_t> index(size_t(rank), 0);
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t s = from.offset, t = to.offset;
+    for (int64_t d = 0; d < rank; ++d) {
+      s += index[size_t(d)] * from.strides[size_t(d)];
+      t += index[size_t(d)] * to.strides[size_t(d)];
+    }
+    std::memcpy(&expected[size_t(t * elementSize)], &source[size_t(s * elementSize)],
+                size_t(elementSize));
+    for (int64_t d = rank - 1; d >= 0 && ++index[size_t(d)] == from.sizes[size_t(d)]; --d)
+      index[size_t(d)] = 0;
+  }
+  std::vector<int64_t> s = from.descriptor(source.data()), t = to.descriptor(destination.data());
+  msdd_unranked_memref us{rank, s.data()}, ut{rank, t.data()};
+  memrefCopy(elementSize, &us, &ut);
+  EXPECT_EQ(destination, expected);
+}
+
+} // namespace
+
+TEST(RuntimeKernels, MemrefCopyMatchesElementwiseCopy) {
+  for (int64_t elementSize : {1, 4, 8}) {
+    SCOPED_TRACE(elementSize);
+    // Heads [2, 4, 32, 8] written into a joint sequence [2, 4, 40, 8] after 8 latent rows:
+    // contiguous runs of 32 x 8 elements.
+    checkCopy({{2, 4, 32, 8}, {1024, 256, 8, 1}, 0}, {{2, 4, 32, 8}, {1280, 320, 8, 1}, 64},
+              elementSize);
+    // A transposed source, then a transposed destination: no unit stride on one side.
+    checkCopy({{6, 5}, {1, 6}, 3}, {{6, 5}, {5, 1}, 0}, elementSize);
+    checkCopy({{6, 5}, {5, 1}, 0}, {{6, 5}, {1, 6}, 3}, elementSize);
+    // Dimensions of size 1 between contiguous ones, and a broadcast (stride 0) source.
+    checkCopy({{3, 1, 4, 7}, {28, 5, 7, 1}, 2}, {{3, 1, 4, 7}, {28, 28, 7, 1}, 1}, elementSize);
+    checkCopy({{4, 9}, {0, 1}, 0}, {{4, 9}, {10, 1}, 0}, elementSize);
+    // Rank 0, an empty view, and a fully contiguous copy.
+    checkCopy({{}, {}, 5}, {{}, {}, 2}, elementSize);
+    checkCopy({{3, 0, 2}, {0, 2, 1}, 0}, {{3, 0, 2}, {0, 2, 1}, 0}, elementSize);
+    checkCopy({{2, 3, 4}, {12, 4, 1}, 0}, {{2, 3, 4}, {12, 4, 1}, 0}, elementSize);
+  }
 }
