@@ -1,7 +1,7 @@
 // RUN: msdd-opt %s --split-input-file --msdd-record-entry-points --verify-diagnostics | FileCheck %s
 
 // Names come from msdd.name, else arg<i> / result<i>; private functions are not entry points.
-// CHECK: module attributes {msdd.manifest = "{\22format\22:\22msdd-artifact\22,\22functions\22:[{\22entry\22:\22msdd_entry_f\22,\22inputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22x\22,\22shape\22:[2,3]},{\22dtype\22:\22i64\22,\22name\22:\22arg1\22,\22shape\22:[]}],\22name\22:\22f\22,\22outputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22result0\22,\22shape\22:[2,3]}]}],\22target\22:\22cpu\22,\22version\22:1}"}
+// CHECK: module attributes {msdd.manifest = "{\22format\22:\22msdd-artifact\22,\22functions\22:[{\22entry\22:\22msdd_entry_f\22,\22inputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22x\22,\22shape\22:[2,3]},{\22dtype\22:\22i64\22,\22name\22:\22arg1\22,\22shape\22:[]}],\22name\22:\22f\22,\22outputs\22:[{\22dtype\22:\22f32\22,\22name\22:\22result0\22,\22shape\22:[2,3]}]}],\22target\22:\22cpu\22,\22version\22:2}"}
 // CHECK-LABEL: func.func @f
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func private @helper
