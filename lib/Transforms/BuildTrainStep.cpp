@@ -77,13 +77,18 @@ struct BuildTrainStepPass : msdd::impl::BuildTrainStepBase<BuildTrainStepPass> {
                          << "' (adamw, adam, sgd)";
       return signalPassFailure();
     }
-    if (schedule != "constant" && schedule != "cosine") {
+    if (schedule != "constant" && schedule != "cosine" && schedule != "wsd") {
       module.emitError() << "msdd-build-train-step: unknown schedule '" << schedule
-                         << "' (constant, cosine)";
+                         << "' (constant, cosine, wsd)";
       return signalPassFailure();
     }
     if (schedule == "cosine" && totalSteps <= warmupSteps) {
       module.emitError("msdd-build-train-step: the cosine schedule needs total-steps > warmup-steps");
+      return signalPassFailure();
+    }
+    if (schedule == "wsd" && (decaySteps <= 0 || totalSteps < warmupSteps + decaySteps)) {
+      module.emitError("msdd-build-train-step: the wsd schedule needs decay-steps > 0 and "
+                       "total-steps >= warmup-steps + decay-steps");
       return signalPassFailure();
     }
 
@@ -170,7 +175,9 @@ struct BuildTrainStepPass : msdd::impl::BuildTrainStepBase<BuildTrainStepPass> {
         g = o.mul(g, factor);
     }
 
-    // Learning rate at `step` (1-based): linear warm-up, then constant or cosine decay.
+    // Learning rate at `step` (1-based): linear warm-up, then constant, cosine decay, or
+    // constant until a linear decay over the last decay-steps (wsd: a run of unknown length
+    // trains at the constant rate and branches its decay from any checkpoint).
     Value rate = o.scalar(lr.getValue());
     if (warmupSteps > 0)
       rate = o.mul(rate, o.min(o.scalar(1.0), o.affine(stepArg, 1.0 / warmupSteps)));
@@ -179,6 +186,10 @@ struct BuildTrainStepPass : msdd::impl::BuildTrainStepBase<BuildTrainStepPass> {
       Value progress = o.min(o.scalar(1.0), o.max(o.scalar(0.0),
                                                   o.affine(stepArg, 1.0 / span, -warmupSteps / span)));
       rate = o.mul(rate, o.affine(o.unary<CosOp>(o.affine(progress, M_PI)), 0.5, 0.5));
+    } else if (schedule == "wsd") {
+      double decay = double(decaySteps);
+      Value remaining = o.affine(stepArg, -1.0 / decay, double(totalSteps) / decay);
+      rate = o.mul(rate, o.min(o.scalar(1.0), o.max(o.scalar(0.0), remaining)));
     }
 
     SmallVector<Value> newParams, newState[3];

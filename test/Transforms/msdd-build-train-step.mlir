@@ -1,5 +1,9 @@
 // RUN: msdd-opt %s --msdd-autodiff="function=loss" --msdd-build-train-step="optimizer=adamw lr=0.01 weight-decay=0.1 clip-norm=1.0 schedule=cosine warmup-steps=10 total-steps=100 ema=0.99" | FileCheck %s
 // RUN: msdd-opt %s --msdd-autodiff="function=loss" --msdd-build-train-step="optimizer=sgd momentum=0.9" | FileCheck %s --check-prefix=SGD
+// RUN: msdd-opt %s --msdd-autodiff="function=loss" --msdd-build-train-step="schedule=wsd warmup-steps=10 total-steps=100 decay-steps=20" | FileCheck %s --check-prefix=WSD
+// RUN: not msdd-opt %s --msdd-autodiff="function=loss" --msdd-build-train-step="schedule=wsd total-steps=100" 2>&1 | FileCheck %s --check-prefix=WSDNODECAY
+// RUN: not msdd-opt %s --msdd-autodiff="function=loss" --msdd-build-train-step="schedule=wsd warmup-steps=90 total-steps=100 decay-steps=20" 2>&1 | FileCheck %s --check-prefix=WSDNODECAY
+// RUN: not msdd-opt %s --msdd-autodiff="function=loss" --msdd-build-train-step="schedule=linear" 2>&1 | FileCheck %s --check-prefix=BADSCHEDULE
 // RUN: not msdd-opt %s --msdd-build-train-step 2>&1 | FileCheck %s --check-prefix=NOGRAD
 // RUN: not msdd-opt %s --msdd-autodiff="function=loss" --msdd-build-train-step="optimizer=lion" 2>&1 | FileCheck %s --check-prefix=BADOPT
 
@@ -34,6 +38,19 @@
 // SGD-SAME: {msdd.name = "momentum.w"}
 // SGD-NOT: adam_m
 
+// Warm-up, then min(1, max(0, (total - step) / decay)): 1 until step 80, 0 at step 100.
+// WSD-LABEL: func.func @train_step(
+// WSD-SAME: %[[STEP:[a-z0-9]+]]: tensor<f32> {msdd.name = "step"}
+// WSD: msdd.scale %[[STEP]] {factor = 1.000000e-01 : f64}
+// WSD: %[[REMAINING:.+]] = msdd.scale %[[STEP]] {bias = 5.000000e+00 : f64, factor = -5.000000e-02 : f64}
+// WSD: %[[LOW:.+]] = msdd.maximum %{{.+}}, %[[REMAINING]]
+// WSD: %[[FACTOR:.+]] = msdd.minimum %{{.+}}, %[[LOW]]
+// WSD: msdd.mul %{{.+}}, %[[FACTOR]]
+// WSD-NOT: msdd.cos
+// WSD: return
+
+// WSDNODECAY: error: msdd-build-train-step: the wsd schedule needs decay-steps > 0 and total-steps >= warmup-steps + decay-steps
+// BADSCHEDULE: error: msdd-build-train-step: unknown schedule 'linear' (constant, cosine, wsd)
 // NOGRAD: error: msdd-build-train-step: needs @loss and @loss_grad (run msdd-autodiff first)
 // BADOPT: error: msdd-build-train-step: unknown optimizer 'lion' (adamw, adam, sgd)
 

@@ -1,8 +1,8 @@
 //===- train_step_test.cpp - msdd-build-train-step vs a float64 reference --===//
 //
 // loss(W, b; x, t) = mse(x W^T + b, t) has a closed-form gradient, so three compiled steps of
-// each optimizer (with clipping, warm-up + cosine schedule and EMA) are checked against the
-// same steps in double precision.
+// each optimizer (with clipping, warm-up + cosine or wsd schedule and EMA) are checked against
+// the same steps in double precision.
 //
 //===----------------------------------------------------------------------===//
 #include "compile_util.h"
@@ -33,6 +33,8 @@ struct Config {
   double lr = 0.05, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weightDecay = 0.1, momentum = 0.0;
   double clip = 0.5, ema = 0.9;
   int warmup = 2, total = 5;
+  std::string schedule = "cosine";
+  int decay = 0; // wsd only
 };
 
 std::unique_ptr<msdd::rt::Artifact> compileTrainStep(const Config &c) {
@@ -41,8 +43,9 @@ std::unique_ptr<msdd::rt::Artifact> compileTrainStep(const Config &c) {
       " lr=" + std::to_string(c.lr) + " beta1=" + std::to_string(c.beta1) +
       " beta2=" + std::to_string(c.beta2) + " eps=" + std::to_string(c.eps) +
       " weight-decay=" + std::to_string(c.weightDecay) + " momentum=" + std::to_string(c.momentum) +
-      " clip-norm=" + std::to_string(c.clip) + " schedule=cosine warmup-steps=" +
+      " clip-norm=" + std::to_string(c.clip) + " schedule=" + c.schedule + " warmup-steps=" +
       std::to_string(c.warmup) + " total-steps=" + std::to_string(c.total) +
+      " decay-steps=" + std::to_string(c.decay) +
       " ema=" + std::to_string(c.ema) + "}";
   std::string error;
   auto artifact = msdd::test::compileToArtifact(kModel, error, prologue);
@@ -80,8 +83,13 @@ struct Reference {
       sq += g * g;
     gradNorm = std::sqrt(sq);
     double factor = std::min(1.0, c.clip / (gradNorm + 1e-6));
-    double progress = std::min(1.0, std::max(0.0, double(t - c.warmup) / (c.total - c.warmup)));
-    lr = c.lr * std::min(1.0, double(t) / c.warmup) * 0.5 * (1 + std::cos(M_PI * progress));
+    lr = c.lr * std::min(1.0, double(t) / c.warmup);
+    if (c.schedule == "cosine") {
+      double progress = std::min(1.0, std::max(0.0, double(t - c.warmup) / (c.total - c.warmup)));
+      lr *= 0.5 * (1 + std::cos(M_PI * progress));
+    } else { // wsd
+      lr *= std::min(1.0, std::max(0.0, double(c.total - t) / c.decay));
+    }
     for (auto [name, g] : {std::pair<std::string, Vec *>{"w", &gw}, {"b", &gb}}) {
       Vec &p = state[name];
       for (size_t i = 0; i < p.size(); ++i) {
@@ -181,9 +189,12 @@ TEST_P(TrainStep, MatchesFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, TrainStep,
                          ::testing::Values(Config{"adamw"}, Config{"adam"},
-                                           Config{"sgd", 0.05, 0.9, 0.95, 1e-8, 0.1, 0.9}),
+                                           Config{"sgd", 0.05, 0.9, 0.95, 1e-8, 0.1, 0.9},
+                                           // Steps 3 and 4 fall in the decay: 2/3 and 1/3 of lr.
+                                           Config{"adamw", 0.05, 0.9, 0.95, 1e-8, 0.1, 0.0, 0.5,
+                                                  0.9, 1, 5, "wsd", 3}),
                          [](const ::testing::TestParamInfo<Config> &info) {
-                           return info.param.optimizer;
+                           return info.param.optimizer + (info.param.schedule == "wsd" ? "_wsd" : "");
                          });
 
 } // namespace

@@ -87,11 +87,14 @@ static cl::opt<double> sgdMomentum("momentum", cl::desc("SGD momentum (default 0
                                    cl::init(0.0), cl::cat(trainCategory));
 static cl::opt<double> clipNorm("clip-norm", cl::desc("Global gradient-norm clip (0: off)"),
                                 cl::init(0.0), cl::cat(trainCategory));
-static cl::opt<std::string> schedule("schedule", cl::desc("constant (default) or cosine"),
+static cl::opt<std::string> schedule("schedule", cl::desc("constant (default), cosine, or wsd (constant, then a linear decay over --decay-steps)"),
                                      cl::init("constant"), cl::cat(trainCategory));
 static cl::opt<int64_t> warmupSteps("warmup-steps", cl::desc("Linear warm-up steps"),
                                     cl::init(0), cl::cat(trainCategory));
-static cl::opt<int64_t> totalSteps("total-steps", cl::desc("End of the cosine schedule"),
+static cl::opt<int64_t> totalSteps("total-steps", cl::desc("End of the cosine or wsd schedule"),
+                                   cl::init(0), cl::cat(trainCategory));
+static cl::opt<int64_t> decaySteps("decay-steps",
+                                   cl::desc("Steps of the wsd schedule's final linear decay"),
                                    cl::init(0), cl::cat(trainCategory));
 static cl::opt<double> emaDecay("ema", cl::desc("EMA decay of the weights (0: off)"),
                                 cl::init(0.0), cl::cat(trainCategory));
@@ -239,8 +242,8 @@ int main(int argc, char **argv) {
        << " lr=" << learningRate << " beta1=" << beta1 << " beta2=" << beta2 << " eps=" << adamEps
        << " weight-decay=" << weightDecay << " momentum=" << sgdMomentum
        << " clip-norm=" << clipNorm << " schedule=" << schedule
-       << " warmup-steps=" << warmupSteps << " total-steps=" << totalSteps << " ema=" << emaDecay
-       << "}";
+       << " warmup-steps=" << warmupSteps << " total-steps=" << totalSteps
+       << " decay-steps=" << decaySteps << " ema=" << emaDecay << "}";
     options.prologue = os.str();
   }
   if (cuda) {

@@ -125,10 +125,13 @@ def BuildTrainStep : Pass<"msdd-build-train-step", "ModuleOp"> {
     Option<"clipNorm", "clip-norm", "double", /*default=*/"0.0",
            "Clip the global gradient norm to this value (0: off)">,
     Option<"schedule", "schedule", "std::string", /*default=*/"\"constant\"",
-           "constant or cosine (after the warm-up)">,
+           "constant, cosine, or wsd (warm-up, stable, then a linear decay over the "
+           "last decay-steps steps to total-steps)">,
     Option<"warmupSteps", "warmup-steps", "int64_t", /*default=*/"0", "Linear warm-up steps">,
     Option<"totalSteps", "total-steps", "int64_t", /*default=*/"0",
-           "Steps of the cosine schedule (its end)">,
+           "End of the cosine or wsd schedule">,
+    Option<"decaySteps", "decay-steps", "int64_t", /*default=*/"0",
+           "Steps of the wsd schedule's final linear decay">,
     Option<"emaDecay", "ema", "double", /*default=*/"0.0", "EMA decay of the weights (0: off)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::msdd::MsddDialect"];
