@@ -2,11 +2,12 @@
 //
 // Generated loops do not reach BLAS speed on matrix products; the runtime's kernels do. After
 // bufferization each named contraction becomes a call with strided memref operands, so views
-// (slices, transposed weights) reach the BLAS without copies.
+// (slices, transposed factors) reach the BLAS without copies.
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Conversion/Passes.h"
 
+#include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -117,7 +118,8 @@ struct ConvertLinalgToRuntimeCallsPass
     SmallVector<linalg::LinalgOp> contractions;
     module.walk([&](linalg::LinalgOp op) {
       if (op.hasPureBufferSemantics() &&
-          isa<linalg::MatmulOp, linalg::MatmulTransposeBOp, linalg::BatchMatmulOp,
+          isa<linalg::MatmulOp, linalg::MatmulTransposeAOp, linalg::MatmulTransposeBOp,
+              linalg::BatchMatmulOp, linalg::BatchMatmulTransposeAOp,
               linalg::BatchMatmulTransposeBOp>(op.getOperation()) &&
           (llvm::all_of(op->getOperandTypes(), [&](Type t) {
              Type e = cast<MemRefType>(t).getElementType();
@@ -127,7 +129,10 @@ struct ConvertLinalgToRuntimeCallsPass
         contractions.push_back(op);
     });
     for (linalg::LinalgOp op : contractions) {
-      bool batched = isa<linalg::BatchMatmulOp, linalg::BatchMatmulTransposeBOp>(op.getOperation());
+      bool batched = isa<linalg::BatchMatmulOp, linalg::BatchMatmulTransposeAOp,
+                         linalg::BatchMatmulTransposeBOp>(op.getOperation());
+      bool transposeA =
+          isa<linalg::MatmulTransposeAOp, linalg::BatchMatmulTransposeAOp>(op.getOperation());
       bool transposeB =
           isa<linalg::MatmulTransposeBOp, linalg::BatchMatmulTransposeBOp>(op.getOperation());
       int64_t rank = batched ? 3 : 2;
@@ -137,6 +142,13 @@ struct ConvertLinalgToRuntimeCallsPass
       OpBuilder b(op);
       Location loc = op.getLoc();
       SmallVector<Value> operands(op->getOperands());
+      // The kernels take A as any strided view: a stored A^T is read through a transposed one.
+      if (transposeA) {
+        SmallVector<unsigned> perm = llvm::to_vector(llvm::seq<unsigned>(0, rank));
+        std::swap(perm[rank - 2], perm[rank - 1]);
+        operands[0] = b.create<memref::TransposeOp>(
+            loc, operands[0], AffineMapAttr::get(AffineMap::getPermutationMap(perm, b.getContext())));
+      }
       // bf16 mode: A and B rounded into bf16 buffers (cuBLAS's "fast 16BF" f32 mode may
       // run TF32 instead); the f32 accumulator stays.
       std::string suffix = elementType.isF64() ? "f64" : "f32";

@@ -83,7 +83,9 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
 void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   if (!options.prologue.empty() && failed(parsePassPipeline(options.prologue, pm, llvm::errs())))
     llvm::report_fatal_error("invalid msdd pipeline prologue: " + llvm::Twine(options.prologue));
-  for (const Stage &stage : cpuStages(options)) {
+  // The CPU's BLAS reads transposed factors in place; the CUDA pipeline keeps the copies
+  // (its bf16 mode rounds each factor where it is produced) until that is measured on a GPU.
+  for (const Stage &stage : cpuStages(options, "cpu", "msdd-fold-transposes-into-products, ")) {
     // The pipeline text is ours: a parse failure is a programming error.
     if (failed(parsePassPipeline(stage.passes, pm, llvm::errs())))
       llvm::report_fatal_error("invalid msdd CPU pipeline stage " + llvm::Twine(stage.name));

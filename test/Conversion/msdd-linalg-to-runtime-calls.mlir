@@ -128,3 +128,30 @@ func.func @cuda_zero_fill(%a: memref<4x8xf32>, %b: memref<8x2xf32>, %c: memref<4
   linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x2xf32>) outs(%u : memref<4x2xf32>)
   return
 }
+
+// -----
+
+// A stored A^T (msdd-fold-transposes-into-products) reaches the kernel as a transposed
+// view: the runtime hands it to the BLAS as a transposed operand, without a copy.
+// CHECK-LABEL: func.func @matmul_transpose_a
+// CHECK: %[[AT:.+]] = memref.transpose %arg0 (d0, d1) -> (d1, d0) : memref<8x4xf32> to memref<4x8xf32, strided<[1, 4]>>
+// CHECK: %[[A:.+]] = memref.cast %[[AT]] : memref<4x8xf32, strided<[1, 4]>> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+// CHECK: %[[NOTRANS:.+]] = arith.constant 0 : i64
+// CHECK: call @msdd_rt_matmul_f32(%[[A]], %{{.+}}, %{{.+}}, %[[NOTRANS]], %{{.+}})
+// CHECK-NOT: linalg.matmul
+func.func @matmul_transpose_a(%a: memref<8x4xf32>, %b: memref<8x2xf32>, %c: memref<4x2xf32>) {
+  linalg.matmul_transpose_a ins(%a, %b : memref<8x4xf32>, memref<8x2xf32>) outs(%c : memref<4x2xf32>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @batch_matmul_transpose_a
+// CHECK: %[[AT:.+]] = memref.transpose %arg0 (d0, d1, d2) -> (d0, d2, d1) : memref<3x8x4xf32> to memref<3x4x8xf32, strided<[32, 1, 4]>>
+// CHECK: %[[A:.+]] = memref.cast %[[AT]]
+// CHECK: call @msdd_rt_batch_matmul_f32(%[[A]],
+// CHECK-NOT: linalg.batch_matmul
+func.func @batch_matmul_transpose_a(%a: memref<3x8x4xf32>, %b: memref<3x8x2xf32>, %c: memref<3x4x2xf32>) {
+  linalg.batch_matmul_transpose_a ins(%a, %b : memref<3x8x4xf32>, memref<3x8x2xf32>) outs(%c : memref<3x4x2xf32>)
+  return
+}

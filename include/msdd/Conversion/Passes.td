@@ -28,10 +28,12 @@ def ConvertMsddToLinalg : Pass<"msdd-lower-to-linalg", "func::FuncOp"> {
 def ConvertLinalgToRuntimeCalls : Pass<"msdd-linalg-to-runtime-calls", "ModuleOp"> {
   let summary = "Replace bufferized matrix products by calls to the runtime's BLAS kernels";
   let description = [{
-    `linalg.matmul`, `linalg.matmul_transpose_b`, `linalg.batch_matmul` and
-    `linalg.batch_matmul_transpose_b` on f32 or f64 memrefs become calls to
+    `linalg.matmul`, `linalg.matmul_transpose_a`, `linalg.matmul_transpose_b` and their
+    `batch_` forms on f32 or f64 memrefs become calls to
     `msdd_rt_matmul_<type>` / `msdd_rt_batch_matmul_<type>` (C-interface functions of the runtime,
-    backed by a tuned BLAS) with `transposeB` and `accumulate` after the operands. Runs after
+    backed by a tuned BLAS) with `transposeB` and `accumulate` after the operands. The
+    kernels read any strided view, so a `transpose_a` product passes a `memref.transpose`
+    view of its stored A (no copy; the BLAS reads it transposed). Runs after
     bufferization. `accumulate` is 0 when a `linalg.fill` of zero initializes the accumulator
     before the product and nothing else touches that buffer in between: the fill is dropped
     and the BLAS runs with beta = 0, which writes C without reading it (one pass over C

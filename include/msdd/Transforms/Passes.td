@@ -179,6 +179,24 @@ def RoundContractionOperands : Pass<"msdd-round-contraction-operands", "func::Fu
                            "::mlir::tensor::TensorDialect"];
 }
 
+def FoldTransposesIntoProducts : Pass<"msdd-fold-transposes-into-products", "func::FuncOp"> {
+  let summary = "Read transposed factors of matrix products in place";
+  let description = [{
+    A `linalg.transpose` that swaps the two matrix dimensions of a product's factor is folded
+    into the product: `matmul(transpose(X), B)` becomes `matmul_transpose_a(X, B)`,
+    `matmul(A, transpose(Y))` becomes `matmul_transpose_b(A, Y)`, and a transposed
+    `matmul_transpose_b` factor becomes a plain `matmul`; likewise for the batched ops, whose
+    transposed factor may also be a `tensor.collapse_shape` merging the batch dimensions of
+    a transpose of the last two (attention's `P^T`, heads and images as one batch). Reverse mode writes every weight gradient as `dY^T X`; without
+    this pass each `dY^T` is a strided copy of a whole activation, which costs more than the
+    product on CPUs whose gathers are slow. The library call then reads the factor through a
+    transposed view (`msdd-linalg-to-runtime-calls`). A product with both factors
+    transposed keeps one transpose (linalg has no named op for it). The transpose itself
+    goes away once nothing else reads it.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def FuseScaleTransitions : Pass<"msdd-fuse-scale-transitions", "func::FuncOp"> {
   let summary = "Fuse each scale transition chain into one msdd.scale_transition";
   let description = [{
