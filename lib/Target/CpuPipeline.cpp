@@ -57,7 +57,7 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
                    "msdd-record-entry-points{target=") + target +
            "}, msdd-inline-calls, symbol-dce,"
            "func.func(canonicalize, msdd-lower-to-linalg" + lowering + ", canonicalize, " +
-           beforeFusion + "msdd-fuse-elementwise, canonicalize, cse)"},
+           beforeFusion + "msdd-fuse-elementwise, canonicalize, cse, msdd-concatenate-in-place)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
       {"bufferized",

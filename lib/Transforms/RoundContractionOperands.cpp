@@ -128,6 +128,23 @@ void roundFactors(Contraction op, Rounder &rounder) {
   op->erase();
 }
 
+/// The f32 value that `value` rounds, when `value` is an elementwise generic doing nothing
+/// else (as msdd-lower-to-linalg builds next to a flash attention); null otherwise.
+Value roundedValue(Value value) {
+  auto generic = value.getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return nullptr;
+  Block &body = generic.getRegion().front();
+  if (body.getOperations().size() != 2 || !isa<arith::TruncFOp>(body.front()) ||
+      body.front().getOperand(0) != body.getArgument(0))
+    return nullptr;
+  Value input = generic.getDpsInputs()[0];
+  auto type = dyn_cast<RankedTensorType>(input.getType());
+  return type && type.hasStaticShape() && type.getElementType().isF32() ? input : nullptr;
+}
+
 bool hasStaticF32Operands(linalg::LinalgOp op) {
   return op.hasPureTensorSemantics() && llvm::all_of(op->getOperandTypes(), [](Type t) {
            auto type = dyn_cast<RankedTensorType>(t);
@@ -163,6 +180,28 @@ struct RoundContractionOperandsPass
       llvm::TypeSwitch<Operation *>(op.getOperation())
           .Case<linalg::MatmulOp, linalg::MatmulTransposeBOp, linalg::BatchMatmulOp,
                 linalg::BatchMatmulTransposeBOp>([&](auto named) { roundFactors(named, rounder); });
+
+    // Flash attention's f16 factors are rounded next to it, from the concatenation of the
+    // joint attention's streams: rounded in their producers instead, each stream's kernel
+    // writes its f16 slice of the concatenation, and neither the f32 concatenation nor the
+    // separate rounding pass over it remain.
+    Rounder toF16(FloatType::getF16(ctx));
+    bool replaced = false;
+    getOperation().walk([&](msdd::FlashAttentionOp op) {
+      for (OpOperand &operand : op->getOpOperands().take_front(3)) {
+        Value wide = roundedValue(operand.get());
+        if (!wide || !cast<ShapedType>(operand.get().getType()).getElementType().isF16())
+          continue;
+        operand.set(toF16.round(wide));
+        replaced = true;
+      }
+    });
+    // The f32 concatenations that fed those roundings (users before their operands).
+    if (replaced)
+      for (Block &block : getOperation().getBody())
+        for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
+          if (isOpTriviallyDead(&op))
+            op.erase();
   }
 };
 

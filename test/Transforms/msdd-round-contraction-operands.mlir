@@ -132,3 +132,44 @@ func.func @shared_producer(%s: tensor<4x4xf32>, %v: tensor<4x8xf32>, %c: tensor<
   %2 = linalg.matmul ins(%0, %v : tensor<4x4xf32>, tensor<4x8xf32>) outs(%c : tensor<4x8xf32>) -> tensor<4x8xf32>
   return %2, %1 : tensor<4x8xf32>, tensor<4xf32>
 }
+
+// -----
+
+// Flash attention's f16 factors: the roundings next to it move through the concatenation of
+// the two streams into the ops that produced each stream, which then write f16 themselves
+// (FUSED); the f32 concatenation and the rounding passes over it are gone.
+// CHECK-LABEL: func.func @flash_attention_factors
+// CHECK-NOT: into tensor<2x1x6x16xf32>
+// CHECK-DAG: %[[E:.+]] = tensor.empty() : tensor<2x1x6x16xf16>
+// CHECK-DAG: %[[A16:.+]] = linalg.generic {{.*}} ins(%[[A:.+]] : tensor<2x1x4x16xf32>) outs(%{{.+}} : tensor<2x1x4x16xf16>)
+// CHECK-DAG: %[[B16:.+]] = linalg.generic {{.*}} ins(%arg1 : tensor<2x1x2x16xf32>) outs(%{{.+}} : tensor<2x1x2x16xf16>)
+// CHECK: %[[C0:.+]] = tensor.insert_slice %[[A16]] into %[[E]][0, 0, 0, 0] [2, 1, 4, 16]
+// CHECK: %[[C1:.+]] = tensor.insert_slice %[[B16]] into %[[C0]][0, 0, 4, 0] [2, 1, 2, 16]
+// CHECK: msdd.flash_attention %[[C1]], %[[C1]], %[[C1]] into
+// FUSED-LABEL: func.func @flash_attention_factors
+// FUSED: linalg.generic {{.*}} ins(%arg0 : tensor<2x1x4x16xf32>) outs(%{{.+}} : tensor<2x1x4x16xf16>)
+// FUSED-NEXT: ^bb0
+// FUSED-NEXT: math.exp
+// FUSED-NEXT: arith.truncf
+// FUSED-NOT: into tensor<2x1x6x16xf32>
+// FUSED-NOT: arith.truncf
+// FUSED: msdd.flash_attention
+func.func @flash_attention_factors(%x: tensor<2x1x4x16xf32>, %y: tensor<2x1x2x16xf32>) -> tensor<2x1x6x16xf32> {
+  %e = tensor.empty() : tensor<2x1x4x16xf32>
+  %a = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<2x1x4x16xf32>) outs(%e : tensor<2x1x4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = math.exp %in : f32
+    linalg.yield %r : f32
+  } -> tensor<2x1x4x16xf32>
+  %cat = tensor.empty() : tensor<2x1x6x16xf32>
+  %c0 = tensor.insert_slice %a into %cat[0, 0, 0, 0] [2, 1, 4, 16] [1, 1, 1, 1] : tensor<2x1x4x16xf32> into tensor<2x1x6x16xf32>
+  %c1 = tensor.insert_slice %y into %c0[0, 0, 4, 0] [2, 1, 2, 16] [1, 1, 1, 1] : tensor<2x1x2x16xf32> into tensor<2x1x6x16xf32>
+  %e16 = tensor.empty() : tensor<2x1x6x16xf16>
+  %q = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%c1 : tensor<2x1x6x16xf32>) outs(%e16 : tensor<2x1x6x16xf16>) {
+  ^bb0(%in: f32, %out: f16):
+    %r = arith.truncf %in : f32 to f16
+    linalg.yield %r : f16
+  } -> tensor<2x1x6x16xf16>
+  %o = msdd.flash_attention %q, %q, %q into %cat {scale = 0.25 : f64} : tensor<2x1x6x16xf16>, tensor<2x1x6x16xf16>, tensor<2x1x6x16xf16> into tensor<2x1x6x16xf32> -> tensor<2x1x6x16xf32>
+  return %o : tensor<2x1x6x16xf32>
+}

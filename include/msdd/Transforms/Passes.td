@@ -197,6 +197,27 @@ def FoldTransposesIntoProducts : Pass<"msdd-fold-transposes-into-products", "fun
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def ConcatenateInPlace : Pass<"msdd-concatenate-in-place", "func::FuncOp"> {
+  let summary = "Compute the pieces of a concatenation directly into their slices";
+  let description = [{
+    A concatenation is a chain of `tensor.insert_slice` ops into a `tensor.empty`; after
+    bufferization each insertion would copy its piece into the concatenated buffer. When a
+    piece is the result of a linalg op that writes its whole init without reading it (a
+    `tensor.empty`), possibly reshaped by `tensor.collapse_shape` on the way, that init
+    becomes the piece's slice of the concatenation (`tensor.extract_slice`, expanded back to
+    the op's shape): the op writes its result in place and the copy disappears. The
+    concatenation's empty tensor becomes a `bufferization.alloc_tensor` (which
+    canonicalization does not fold into its slices), and it and earlier insertions of the
+    chain move up so that they come before the producers that now write into them.
+
+    Upstream's `eliminate-empty-tensors` does this for pieces of the concatenation's exact
+    type whose producers come after the concatenation's start; the joint attention's
+    streams are reshaped (heads, RoPE's pairs) and computed before it.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def FuseScaleTransitions : Pass<"msdd-fuse-scale-transitions", "func::FuncOp"> {
   let summary = "Fuse each scale transition chain into one msdd.scale_transition";
   let description = [{
