@@ -56,8 +56,8 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
        std::string("msdd-expand-sampler, func.func(msdd-fuse-scale-transitions), "
                    "msdd-record-entry-points{target=") + target +
            "}, msdd-inline-calls, symbol-dce,"
-           "func.func(canonicalize, msdd-lower-to-linalg" + lowering + ", canonicalize, " +
-           beforeFusion + "msdd-fuse-elementwise, canonicalize, cse, msdd-concatenate-in-place)"},
+           "func.func(canonicalize, msdd-lower-to-linalg" + lowering +
+           ", canonicalize, " + beforeFusion + "msdd-sink-bias-into-consumers, msdd-fuse-elementwise, canonicalize, cse, msdd-concatenate-in-place)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
       {"bufferized",

@@ -39,3 +39,34 @@ func.func @shared_producer(%x: tensor<8x16xf32>) -> (tensor<8x16xf32>, tensor<8x
   %2 = msdd.abs %0 : tensor<8x16xf32>
   return %1, %2 : tensor<8x16xf32>, tensor<8x16xf32>
 }
+
+// -----
+
+// A transpose of the heads ([B, L, H, D] -> [B, H, L, D]) is redone by each of its
+// elementwise and reduction consumers as a transposed read: no pass of its own.
+// CHECK: #[[$HEADS:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+// CHECK-LABEL: func.func @transpose_into_consumers
+// CHECK-NOT: linalg.transpose
+// CHECK-COUNT-2: linalg.generic {indexing_maps = [#[[$HEADS]],
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @transpose_into_consumers(%x: tensor<2x3x4x8xf32>) -> (tensor<2x4x3x8xf32>, tensor<2x4x3xf32>) {
+  %t = msdd.transpose %x {permutation = array<i64: 0, 2, 1, 3>} : (tensor<2x3x4x8xf32>) -> tensor<2x4x3x8xf32>
+  %e = msdd.exp %t : tensor<2x4x3x8xf32>
+  %s = msdd.reduce_sum %t {axes = array<i64: 3>} : (tensor<2x4x3x8xf32>) -> tensor<2x4x3xf32>
+  return %e, %s : tensor<2x4x3x8xf32>, tensor<2x4x3xf32>
+}
+
+// -----
+
+// A transpose that moves the innermost dimension stays one pass when it has two consumers:
+// redone by each, both would read with a row's stride.
+// CHECK-LABEL: func.func @inner_transpose_kept
+// CHECK-COUNT-3: linalg.generic
+// CHECK-NOT: linalg.generic
+func.func @inner_transpose_kept(%x: tensor<8x16xf32>) -> (tensor<16x8xf32>, tensor<16x8xf32>) {
+  %t = msdd.transpose %x {permutation = array<i64: 1, 0>} : (tensor<8x16xf32>) -> tensor<16x8xf32>
+  %e = msdd.exp %t : tensor<16x8xf32>
+  %n = msdd.neg %t : tensor<16x8xf32>
+  return %e, %n : tensor<16x8xf32>, tensor<16x8xf32>
+}

@@ -66,8 +66,15 @@ def FuseElementwise : Pass<"msdd-fuse-elementwise", "func::FuncOp"> {
   let description = [{
     Upstream elementwise fusion, without the reshape propagation of
     `linalg-fuse-elementwise-ops`: that would rewrite named contractions into generic ones
-    and hide them from the library-call and tensor-core paths. A producer is fused into its
-    consumer when the consumer is its only user, so no work is duplicated.
+    and hide them from the library-call and tensor-core paths. `linalg.transpose` ops are
+    made generics first, so that they fuse like any elementwise op (a transposed read).
+    A producer is fused into its consumer when the consumer is its only user, with two
+    exceptions: a rounding consumer takes a shared producer (which then writes both
+    precisions), and a producer that is cheap to redo (one input of its own size read
+    through a permutation that keeps the innermost dimension, broadcast vectors, at most
+    one arithmetic op and no math function: a transpose of the heads, a bias addition) is
+    fused into every consumer: each redoes it while reading, which costs one read where
+    storing it costs a write and a read per consumer.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
 }
@@ -195,6 +202,23 @@ def FoldTransposesIntoProducts : Pass<"msdd-fold-transposes-into-products", "fun
     goes away once nothing else reads it.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def SinkBiasIntoConsumers : Pass<"msdd-sink-bias-into-consumers", "func::FuncOp"> {
+  let summary = "Add a product's bias in the elementwise op that consumes the product";
+  let description = [{
+    `msdd-lower-to-linalg` lets a linear layer's product accumulate into its bias broadcast
+    over the output: one pass writes the broadcast, and the library call reads it back (BLAS
+    and cuBLAS with beta = 1). Where the product's only consumer is a `linalg.generic`
+    (through the `tensor.expand_shape` that restores the layer's leading dimensions), the
+    product starts from zeros instead (beta = 0, nothing read) and an elementwise op after it
+    adds the bias, in the consumer's shape; `msdd-fuse-elementwise` then merges that
+    addition into the consumer, which reads the bias vector where it reads the product.
+    Products consumed otherwise (by another product, a transpose, a concatenation) keep
+    their bias as the accumulator: an addition there would be a pass of its own.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def ConcatenateInPlace : Pass<"msdd-concatenate-in-place", "func::FuncOp"> {

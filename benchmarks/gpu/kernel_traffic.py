@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Static memory traffic of one function of a CUDA artifact, from its IR (no GPU needed).
+
+    msdd-compile CONFIG.json --target cuda --math-mode bf16 --emit=kernels -o K.mlir
+    python3 benchmarks/gpu/kernel_traffic.py K.mlir FUNCTION [FUNCTION ...]
+
+For each function: kernel launches and the bytes of the buffers they take (each buffer
+counted whole, once per launch: what a kernel streams through DRAM when it touches all of
+its operands, an upper bound for broadcast operands); cuBLAS calls and the bytes of their
+factors and result (the result twice when the call accumulates into it, beta = 1).
+Kernels in the paper decoder are memory-bound, so these bytes predict how their time moves;
+they are not a timing.
+"""
+import re
+import sys
+
+DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i64": 8, "i32": 4, "i1": 1, "index": 8}
+
+
+def memref_bytes(type_text):
+    m = re.match(r"memref<((?:\d+x)*)([a-z]+\d*)", type_text)
+    if not m:
+        return 0
+    n = 1
+    for d in m.group(1).split("x"):
+        if d:
+            n *= int(d)
+    return n * DTYPE_BYTES.get(m.group(2), 4)
+
+
+def function_bodies(text):
+    bodies, name, lines = {}, None, []
+    for line in text.splitlines():
+        m = re.match(r"\s*func\.func (?:private )?@(\w+)\(", line)
+        if m and "{" in line:
+            name, lines = m.group(1), []
+            bodies[name] = lines
+        elif name is not None:
+            lines.append(line)
+    return bodies
+
+
+def traffic(lines):
+    static_type, constants = {}, {}
+    launches = kernel_bytes = calls = call_bytes = accumulating = 0
+    for line in lines:
+        m = re.match(r"\s*(%[\w]+) = memref\.cast %[\w]+ : (memref<[^>]*>(?:>)?)", line)
+        if m:
+            static_type[m.group(1)] = m.group(2)
+        m = re.match(r"\s*(%[\w]+) = arith\.constant (-?\d+) : i64", line)
+        if m:
+            constants[m.group(1)] = int(m.group(2))
+        if "gpu.launch_func" in line:
+            launches += 1
+            args = re.search(r"args\((.*)\)\s*$", line)
+            if args:
+                seen = set()
+                for name, ty in re.findall(r"(%[\w]+) : (memref<[^,]*?(?:<[^>]*>)?[^,]*?>)", args.group(1)):
+                    if name not in seen:
+                        seen.add(name)
+                        kernel_bytes += memref_bytes(ty)
+        m = re.search(r"call @msdd_rt_cuda_(?:batch_)?matmul_\w+\(([^)]*)\)", line)
+        if m:
+            calls += 1
+            operands = [o.strip() for o in m.group(1).split(",")]
+            for o in operands[:3]:
+                call_bytes += memref_bytes(static_type.get(o, ""))
+            if len(operands) > 4 and constants.get(operands[4], 0) == 1:
+                accumulating += 1
+                call_bytes += memref_bytes(static_type.get(operands[2], ""))
+    return launches, kernel_bytes, calls, accumulating, call_bytes
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    text = open(sys.argv[1]).read()
+    bodies = function_bodies(text)
+    print("| function | kernel launches | kernel MB | cuBLAS calls (beta = 1) | cuBLAS MB |")
+    print("|---|---:|---:|---:|---:|")
+    for name in sys.argv[2:]:
+        if name not in bodies:
+            sys.exit(f"{sys.argv[1]}: no function '{name}' (have: {', '.join(sorted(bodies))})")
+        launches, kb, calls, acc, cb = traffic(bodies[name])
+        print(f"| {name} | {launches} | {kb / 1e6:.1f} | {calls} ({acc}) | {cb / 1e6:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
