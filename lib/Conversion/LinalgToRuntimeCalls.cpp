@@ -92,7 +92,8 @@ linalg::FillOp zeroFillOfAccumulator(linalg::LinalgOp op) {
   return nullptr;
 }
 
-/// bf16 factors and an f32 accumulator (msdd-round-contraction-operands).
+/// bf16 factors and an f32 accumulator (msdd-round-contraction-operands): the CPU's kernels
+/// widen them, cuBLAS runs them on bf16 tensor cores.
 bool hasRoundedFactors(linalg::LinalgOp op) {
   return getElementTypeOrSelf(op->getOperand(0)).isBF16() &&
          getElementTypeOrSelf(op->getOperand(1)).isBF16() &&
@@ -125,7 +126,7 @@ struct ConvertLinalgToRuntimeCallsPass
              Type e = cast<MemRefType>(t).getElementType();
              return (e.isF32() || e.isF64()) && e == getElementTypeOrSelf(op->getOperand(0));
            }) ||
-           (cuda && hasRoundedFactors(op))))
+           hasRoundedFactors(op)))
         contractions.push_back(op);
     });
     for (linalg::LinalgOp op : contractions) {

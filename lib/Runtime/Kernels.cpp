@@ -323,6 +323,38 @@ BlockCache &blockCache() {
   return *cache;
 }
 
+/// A dense row-major f32 copy of a strided bf16 view (exact: bf16 is f32's upper half),
+/// described like the view so the f32 kernels take it.
+template <typename F32Descriptor> struct WidenedBf16 {
+  static constexpr int kRank = sizeof(F32Descriptor::sizes) / sizeof(int64_t);
+
+  template <typename Bf16Descriptor> explicit WidenedBf16(const Bf16Descriptor &view) {
+    int64_t count = 1;
+    for (int d = kRank - 1; d >= 0; --d) {
+      descriptor.sizes[d] = view.sizes[d];
+      descriptor.strides[d] = count;
+      count *= view.sizes[d];
+    }
+    data.resize(size_t(count));
+    // Row-major walk over the view's index space; `source` follows the view's strides.
+    int64_t index[kRank] = {};
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t source = view.offset;
+      for (int d = 0; d < kRank; ++d)
+        source += index[d] * view.strides[d];
+      uint32_t bits = uint32_t(view.aligned[source]) << 16;
+      std::memcpy(&data[size_t(i)], &bits, sizeof bits);
+      for (int d = kRank - 1; d >= 0 && ++index[d] == view.sizes[d]; --d)
+        index[d] = 0;
+    }
+    descriptor.allocated = descriptor.aligned = data.data();
+    descriptor.offset = 0;
+  }
+
+  std::vector<float> data;
+  F32Descriptor descriptor{};
+};
+
 } // namespace
 
 extern "C" {
@@ -361,6 +393,19 @@ void _mlir_ciface_msdd_rt_batch_matmul_f32(msdd_memref3d_f32 *A, msdd_memref3d_f
 void _mlir_ciface_msdd_rt_batch_matmul_f64(msdd_memref3d_f64 *A, msdd_memref3d_f64 *B,
                                            msdd_memref3d_f64 *C, int64_t transposeB, int64_t accumulate) {
   batchMatmul("msdd_rt_batch_matmul_f64", *A, *B, *C, transposeB, accumulate);
+}
+
+void _mlir_ciface_msdd_rt_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                      msdd_memref2d_f32 *C, int64_t transposeB, int64_t accumulate) {
+  WidenedBf16<msdd_memref2d_f32> a(*A), b(*B);
+  matmul("msdd_rt_matmul_bf16", a.descriptor, b.descriptor, *C, transposeB, accumulate);
+}
+
+void _mlir_ciface_msdd_rt_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
+                                            msdd_memref3d_f32 *C, int64_t transposeB,
+                                            int64_t accumulate) {
+  WidenedBf16<msdd_memref3d_f32> a(*A), b(*B);
+  batchMatmul("msdd_rt_batch_matmul_bf16", a.descriptor, b.descriptor, *C, transposeB, accumulate);
 }
 
 void memrefCopy(int64_t elementSize, msdd_unranked_memref *source,

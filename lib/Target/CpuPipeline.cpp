@@ -71,7 +71,9 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
        "canonicalize, cse"},
       {"llvm",
        "lower-affine, expand-strided-metadata, lower-affine, convert-scf-to-cf, "
-       "msdd-approximate-math, convert-math-to-llvm, convert-math-to-libm, convert-arith-to-llvm, "
+       "msdd-approximate-math, convert-math-to-llvm, convert-math-to-libm, " +
+           std::string(options.bf16Factors ? "arith-expand{include-bf16=true}, " : "") +
+           "convert-arith-to-llvm, "
        "finalize-memref-to-llvm{use-generic-functions=true}, convert-func-to-llvm, convert-cf-to-llvm, "
        "convert-index-to-llvm, reconcile-unrealized-casts, msdd-lower-parallel-dispatch, "
        "msdd-emit-entry-points, canonicalize"},
@@ -85,7 +87,11 @@ void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options
     llvm::report_fatal_error("invalid msdd pipeline prologue: " + llvm::Twine(options.prologue));
   // The CPU's BLAS reads transposed factors in place; the CUDA pipeline keeps the copies
   // (its bf16 mode rounds each factor where it is produced) until that is measured on a GPU.
-  for (const Stage &stage : cpuStages(options, "cpu", "msdd-fold-transposes-into-products, ")) {
+  // With bf16 factors the CPU builds the CUDA bf16 mode's graph, whose numerics it stands for.
+  std::string beforeFusion = options.bf16Factors
+                                 ? "msdd-round-contraction-operands{element-type=bf16}, "
+                                 : "msdd-fold-transposes-into-products, ";
+  for (const Stage &stage : cpuStages(options, "cpu", beforeFusion)) {
     // The pipeline text is ours: a parse failure is a programming error.
     if (failed(parsePassPipeline(stage.passes, pm, llvm::errs())))
       llvm::report_fatal_error("invalid msdd CPU pipeline stage " + llvm::Twine(stage.name));

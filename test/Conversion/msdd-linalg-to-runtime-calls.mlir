@@ -81,6 +81,9 @@ func.func @cuda_batch(%a: memref<2x4x8xf32>, %b: memref<2x3x8xf32>, %c: memref<2
 // PREROUNDED-NEXT: %[[ACC:.+]] = arith.constant 1 : i64
 // PREROUNDED-NEXT: call @msdd_rt_cuda_matmul_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %[[TRANS]], %[[ACC]]) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64) -> ()
 // PREROUNDED-NOT: memref.dealloc
+// On the CPU (--math-mode bf16) they go to the CPU's bf16 kernel, which widens them.
+// CHECK-LABEL: func.func @cuda_prerounded
+// CHECK: call @msdd_rt_matmul_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64) -> ()
 func.func @cuda_prerounded(%a: memref<4x8xbf16>, %b: memref<8x2xbf16>, %c: memref<4x2xf32>) {
   linalg.matmul ins(%a, %b : memref<4x8xbf16>, memref<8x2xbf16>) outs(%c : memref<4x2xf32>)
   return

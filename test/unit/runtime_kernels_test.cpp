@@ -189,6 +189,72 @@ TEST(RuntimeKernels, BatchMatmulMatchesReference) {
               }
 }
 
+/// `m`'s buffer rounded to bf16 values (the low 16 bits cleared), and its words as bf16.
+static std::vector<uint16_t> toBf16(Matrix &m) {
+  std::vector<uint16_t> words(m.buffer.size());
+  for (size_t i = 0; i < m.buffer.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &m.buffer[i], sizeof bits);
+    words[i] = uint16_t(bits >> 16);
+    bits &= 0xFFFF0000u;
+    std::memcpy(&m.buffer[i], &bits, sizeof bits);
+  }
+  return words;
+}
+
+TEST(RuntimeKernels, Bf16MatmulMatchesReferenceForAllLayouts) {
+  // bf16 factors (the CPU's --math-mode bf16) in every layout, against the double product
+  // of the same bf16 values: widening is exact, so only f32 summation error remains.
+  std::mt19937 rng(11);
+  const Dims dims[] = {{5, 7, 3}, {33, 17, 65}, {1, 9, 4}, {70, 80, 90}};
+  for (const Dims &d : dims)
+    for (bool transposeB : {false, true})
+      for (bool accumulate : {true, false})
+        for (Layout la : kLayouts)
+          for (Layout lb : kLayouts) {
+            Matrix a(1, d.m, d.k, la, rng);
+            Matrix b(1, transposeB ? d.n : d.k, transposeB ? d.k : d.n, lb, rng);
+            Matrix c(1, d.m, d.n, Layout::PaddedRowMajor, rng);
+            std::vector<uint16_t> a16 = toBf16(a), b16 = toBf16(b);
+            if (!accumulate)
+              poisonElements(c);
+            std::vector<float> c0 = c.buffer;
+            msdd_memref2d_bf16 da{a16.data(), a16.data(), a.offset, {a.rows, a.cols},
+                                  {a.rowStride, a.colStride}};
+            msdd_memref2d_bf16 db{b16.data(), b16.data(), b.offset, {b.rows, b.cols},
+                                  {b.rowStride, b.colStride}};
+            msdd_memref2d_f32 dc = c.desc2d();
+            _mlir_ciface_msdd_rt_matmul_bf16(&da, &db, &dc, transposeB, accumulate);
+            ASSERT_LT(relativeError(a, b, c, c0, transposeB, accumulate), 1e-5)
+                << d.m << "x" << d.n << "x" << d.k << " transposeB " << transposeB << " A "
+                << layoutName(la) << " B " << layoutName(lb);
+          }
+}
+
+TEST(RuntimeKernels, Bf16BatchMatmulMatchesReference) {
+  std::mt19937 rng(12);
+  for (int64_t batches : {1, 3})
+    for (bool transposeB : {false, true})
+      for (Layout la : kLayouts)
+        for (Layout lb : kLayouts) {
+          const int64_t m = 9, n = 6, k = 13;
+          Matrix a(batches, m, k, la, rng);
+          Matrix b(batches, transposeB ? n : k, transposeB ? k : n, lb, rng);
+          Matrix c(batches, m, n, Layout::ColumnMajor, rng);
+          std::vector<uint16_t> a16 = toBf16(a), b16 = toBf16(b);
+          std::vector<float> c0 = c.buffer;
+          msdd_memref3d_bf16 da{a16.data(), a16.data(), a.offset, {batches, m, k},
+                                {a.batchStride, a.rowStride, a.colStride}};
+          msdd_memref3d_bf16 db{b16.data(), b16.data(), b.offset, {b.batch, b.rows, b.cols},
+                                {b.batchStride, b.rowStride, b.colStride}};
+          msdd_memref3d_f32 dc = c.desc3d();
+          _mlir_ciface_msdd_rt_batch_matmul_bf16(&da, &db, &dc, transposeB, 1);
+          ASSERT_LT(relativeError(a, b, c, c0, transposeB), 1e-5)
+              << batches << " batches, transposeB " << transposeB << " A " << layoutName(la)
+              << " B " << layoutName(lb);
+        }
+}
+
 TEST(RuntimeKernels, BatchMatmulWithInterleavedBatchDimension) {
   // A [B, M, K] view of a [M, B, K] buffer: the batch stride is smaller than the row stride,
   // as when a head dimension is sliced out of a larger tensor.

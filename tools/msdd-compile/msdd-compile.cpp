@@ -38,8 +38,9 @@ static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA architecture (def
                                     cl::init("sm_90"), cl::cat(category));
 static cl::opt<std::string> mathMode(
     "math-mode",
-    cl::desc("CUDA matrix products (cuBLAS): tf32 (default), f32, or bf16 (inputs rounded to "
-             "bf16, f32 accumulation)"),
+    cl::desc("Matrix products. cuda (cuBLAS): tf32 (default), f32, or bf16 (factors rounded "
+             "to bf16, f32 accumulation). cpu: f32 (default), or bf16 to reproduce the CUDA "
+             "bf16 mode's rounding on the CPU (checks its numerics without a GPU; not faster)"),
     cl::init("tf32"), cl::cat(category));
 static cl::opt<bool> flashAttention(
     "flash-attention",
@@ -171,6 +172,8 @@ int main(int argc, char **argv) {
     return fail("--emit=" + emit + " needs --target=cuda");
   if (mathMode != "f32" && mathMode != "tf32" && mathMode != "bf16")
     return fail("unknown --math-mode '" + mathMode + "' (f32, tf32, bf16)");
+  if (!cuda && mathMode.getNumOccurrences() && mathMode == "tf32")
+    return fail("--math-mode tf32 needs --target cuda (cpu: f32 or bf16)");
   if (cuda && (gpuArch != "sm_90" && gpuArch != "sm_80"))
     return fail("unsupported --gpu-arch '" + gpuArch + "' (sm_90, sm_80)");
   std::string stopAfter =
@@ -234,6 +237,7 @@ int main(int argc, char **argv) {
   PassManager pm(&context);
   msdd::CpuPipelineOptions options;
   options.minTiles = minTiles;
+  options.bf16Factors = !cuda && mathMode.getNumOccurrences() && mathMode == "bf16";
   options.stopAfter = stopAfter;
   if (train) {
     std::string opts;

@@ -45,6 +45,9 @@ def ConvertLinalgToRuntimeCalls : Pass<"msdd-linalg-to-runtime-calls", "ModuleOp
     (`msdd-round-contraction-operands`) call `..._bf16`. With `math-mode=bf16`, f32 factors
     are first rounded into dense bf16 buffers (a `linalg.generic` each, a kernel later) and
     the call is `..._bf16` too (bf16 tensor cores); accumulation is f32 in every mode.
+    On the CPU, products with bf16 factors call `msdd_rt_matmul_bf16` /
+    `msdd_rt_batch_matmul_bf16`, which widen the factors exactly and use the f32 BLAS: the
+    CUDA bf16 mode's numerics (`msdd-compile --target cpu --math-mode bf16`).
   }];
   let options = [
     Option<"device", "device", "std::string", /*default=*/"\"cpu\"",

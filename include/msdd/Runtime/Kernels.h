@@ -93,6 +93,17 @@ typedef struct msdd_memref3d_bf16 {
   int64_t strides[3];
 } msdd_memref3d_bf16;
 
+/* CPU artifacts compiled with --math-mode bf16: bf16 factors (any strided views) and an f32
+ * accumulator. The factors are widened exactly to f32 and multiplied by the f32 kernels, so
+ * the results are those of bf16 tensor cores with f32 accumulation, up to summation order:
+ * the CUDA bf16 mode's numerics, checkable on machines without a GPU. */
+void _mlir_ciface_msdd_rt_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                      msdd_memref2d_f32 *C, int64_t transposeB,
+                                      int64_t accumulate);
+void _mlir_ciface_msdd_rt_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
+                                            msdd_memref3d_f32 *C, int64_t transposeB,
+                                            int64_t accumulate);
+
 /* CUDA artifacts: the same products on device buffers through cuBLAS (Cuda.cpp), on the
  * calling thread's stream. accumulate: 1 for C += A op(B), 0 for C = A op(B) (C is not
  * read). mathMode: 0 f32, 1 TF32 tensor cores (f32 accumulation); f64 ignores it. The _bf16

@@ -20,6 +20,9 @@ struct CpuPipelineOptions {
   /// Passes to run first, in pass-pipeline syntax (msdd-compile --train puts msdd-autodiff and
   /// msdd-build-train-step here).
   std::string prologue;
+  /// Round the factors of every f32 product to bf16 as the CUDA bf16 mode does (msdd-compile
+  /// --math-mode bf16): the same graph, its numerics checkable without a GPU.
+  bool bf16Factors = false;
 };
 
 /// msdd/tensor IR -> LLVM dialect with exported entry points (the whole target-neutral and

@@ -4,6 +4,10 @@
 
     tokenizer_reference.py CONFIG.json --write DIR    random weights (all layers non-zero) and inputs
     tokenizer_reference.py CONFIG.json --check DIR    compares DIR/<function>.out.npz with PyTorch
+    tokenizer_reference.py CONFIG.json --check DIR --bf16
+        outputs of an artifact compiled with --math-mode bf16: the relative error
+        (max |out - ref| / max |ref|) must lie between 1e-4 (the factors were rounded) and
+        1e-2 (the CUDA issue's bf16 limit)
 """
 import argparse
 import os
@@ -17,6 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 from msdd_ref.model import Tokenizer, load_config, scale_resolution  # noqa: E402
 
 TOLERANCE = 1e-4
+BF16_RELATIVE = (1e-4, 1e-2)
 
 
 def main():
@@ -24,6 +29,7 @@ def main():
     ap.add_argument("config")
     ap.add_argument("--write")
     ap.add_argument("--check")
+    ap.add_argument("--bf16", action="store_true")
     args = ap.parse_args()
     config = load_config(args.config)
     torch.manual_seed(0)
@@ -43,7 +49,7 @@ def main():
         for name, arrays in inputs.items():
             np.savez(os.path.join(args.write, name + ".in.npz"), **arrays)
         return
-    worst = 0.0
+    failed = False
     with torch.no_grad():
         for name, arrays in inputs.items():
             t = {k: torch.from_numpy(v) for k, v in arrays.items()}
@@ -54,10 +60,14 @@ def main():
             got = np.load(os.path.join(args.check, name + ".out.npz"))[key]
             err = float(np.abs(got - ref.numpy()).max())
             scale = float(np.abs(ref.numpy()).max())
-            worst = max(worst, err)
-            print(f"{name}: max abs error {err:.3g} (max |ref| {scale:.3g}) "
-                  f"{'ok' if err <= TOLERANCE and scale > 1e-2 else 'FAIL'}")
-    sys.exit(0 if worst <= TOLERANCE else 1)
+            if args.bf16:
+                ok = scale > 1e-2 and BF16_RELATIVE[0] <= err / scale <= BF16_RELATIVE[1]
+                print(f"{name}: relative error {err / scale:.2e} (bf16 factors) {'ok' if ok else 'FAIL'}")
+            else:
+                ok = err <= TOLERANCE and scale > 1e-2
+                print(f"{name}: max abs error {err:.3g} (max |ref| {scale:.3g}) {'ok' if ok else 'FAIL'}")
+            failed |= not ok
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
