@@ -100,6 +100,48 @@ bool hasRoundedFactors(linalg::LinalgOp op) {
          getElementTypeOrSelf(op->getOperand(2)).isF32();
 }
 
+/// The generic that only rounds the f32 result `c` of a 2-D product with bf16 factors into a
+/// bf16 buffer of its shape (msdd-round-contraction-results), when `c` is a buffer of its own
+/// that nothing else reads and the bf16 buffer exists before the product: the library call
+/// can then write the rounded result itself. Null otherwise.
+linalg::GenericOp resultRounding(linalg::LinalgOp product) {
+  if (!hasRoundedFactors(product) || product.getNumLoops() != 3)
+    return nullptr;
+  Value c = product.getDpsInits()[0];
+  if (!c.getDefiningOp<memref::AllocOp>())
+    return nullptr;
+  linalg::GenericOp rounding;
+  for (Operation *user : c.getUsers()) {
+    if (user == product.getOperation() || isa<memref::DeallocOp, linalg::FillOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (rounding || !generic || generic.getNumDpsInputs() != 1 ||
+        generic.getNumDpsInits() != 1 || generic.getDpsInputs()[0] != c ||
+        !llvm::all_of(generic.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isIdentity(); }))
+      return nullptr;
+    Block &body = generic.getRegion().front();
+    if (body.getOperations().size() != 2 || !isa<arith::TruncFOp>(body.front()) ||
+        !getElementTypeOrSelf(generic.getDpsInits()[0]).isBF16())
+      return nullptr;
+    rounding = generic;
+  }
+  if (!rounding || product->getBlock() != rounding->getBlock() ||
+      !product->isBeforeInBlock(rounding))
+    return nullptr;
+  Value r = rounding.getDpsInits()[0];
+  Operation *def = r.getDefiningOp();
+  if (!def || (def->getBlock() == product->getBlock() && def->isBeforeInBlock(product)))
+    return rounding;
+  // Bufferization allocates the bf16 buffer just before the rounding: an allocation of a
+  // static shape can move up to the product.
+  auto alloc = dyn_cast<memref::AllocOp>(def);
+  if (!alloc || alloc->getNumOperands() != 0 || alloc->getBlock() != product->getBlock())
+    return nullptr;
+  alloc->moveBefore(product);
+  return rounding;
+}
+
 struct ConvertLinalgToRuntimeCallsPass
     : msdd::impl::ConvertLinalgToRuntimeCallsBase<ConvertLinalgToRuntimeCallsPass> {
   using Base::Base;
@@ -156,6 +198,12 @@ struct ConvertLinalgToRuntimeCallsPass
       bool prerounded = hasRoundedFactors(op);
       if (prerounded)
         suffix = "bf16";
+      // A result rounded right after the product is written rounded by the call (beta = 0).
+      linalg::GenericOp rounding = zeroFill ? resultRounding(op) : nullptr;
+      if (rounding) {
+        operands[2] = rounding.getDpsInits()[0];
+        suffix = "bf16_to_bf16";
+      }
       bool bf16 = cuda && mode == 2 && elementType.isF32();
       SmallVector<Value> rounded;
       if (bf16) {
@@ -185,6 +233,8 @@ struct ConvertLinalgToRuntimeCallsPass
       b.create<func::CallOp>(loc, getOrDeclare(module, name, ValueRange(args).getTypes()), args);
       for (Value copy : rounded)
         b.create<memref::DeallocOp>(loc, copy);
+      if (rounding)
+        rounding->erase();
       op->erase();
     }
   }

@@ -397,7 +397,8 @@ bool asGemmOperand(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStr
   return false;
 }
 
-enum class GemmTypes { F32, F64, BF16 }; // of A and B; C is f32 except for F64
+/// Of A and B; C is f32 except for F64 and BF16_TO_BF16 (a bf16 C, f32 compute).
+enum class GemmTypes { F32, F64, BF16, BF16_TO_BF16 };
 
 /// C[b] = A[b] * op(B[b]) (+ C[b] if `accumulate`) for `batch` matrices (row-major views;
 /// batch strides in elements).
@@ -421,10 +422,11 @@ void gemm(const char *kernel, GemmTypes types, int64_t batch, const void *a, con
     fatal(kernel, "operand layout not addressable by cuBLAS");
   // Row-major C = A B is column-major C^T = B^T A^T: cuBLAS's A is our B and vice versa.
   bool isDouble = types == GemmTypes::F64;
-  int abType = isDouble ? kCudaR64F : types == GemmTypes::BF16 ? kCudaR16BF : kCudaR32F;
-  int cType = isDouble ? kCudaR64F : kCudaR32F;
+  bool bf16Factors = types == GemmTypes::BF16 || types == GemmTypes::BF16_TO_BF16;
+  int abType = isDouble ? kCudaR64F : bf16Factors ? kCudaR16BF : kCudaR32F;
+  int cType = isDouble ? kCudaR64F : types == GemmTypes::BF16_TO_BF16 ? kCudaR16BF : kCudaR32F;
   int compute = isDouble ? kComputeF64
-                : types == GemmTypes::BF16 ? kComputeF32
+                : bf16Factors ? kComputeF32
                 : mathMode == 1 ? kComputeF32FastTF32
                 : mathMode == 2 ? kComputeF32FastBF16
                                 : kComputeF32;
@@ -830,6 +832,14 @@ void _mlir_ciface_msdd_rt_cuda_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_mem
                                                  msdd_memref3d_f32 *C, int64_t transposeB,
                                                  int64_t accumulate) {
   matmul3d("msdd_rt_cuda_batch_matmul_bf16", GemmTypes::BF16, A, B, C, transposeB, accumulate, 0);
+}
+
+void _mlir_ciface_msdd_rt_cuda_matmul_bf16_to_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                                   msdd_memref2d_bf16 *C, int64_t transposeB,
+                                                   int64_t accumulate) {
+  if (accumulate)
+    fatal("msdd_rt_cuda_matmul_bf16_to_bf16", "a bf16 result cannot accumulate");
+  matmul2d("msdd_rt_cuda_matmul_bf16_to_bf16", GemmTypes::BF16_TO_BF16, A, B, C, transposeB, 0, 0);
 }
 
 } // extern "C"

@@ -323,6 +323,15 @@ BlockCache &blockCache() {
   return *cache;
 }
 
+/// `value` rounded to the nearest bf16, ties to even (as arith.truncf and the GPU round).
+uint16_t roundToBf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
+    return uint16_t((bits >> 16) | 0x40); // NaN stays a (quiet) NaN
+  return uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
 /// A dense row-major f32 copy of a strided bf16 view (exact: bf16 is f32's upper half),
 /// described like the view so the f32 kernels take it.
 template <typename F32Descriptor> struct WidenedBf16 {
@@ -406,6 +415,22 @@ void _mlir_ciface_msdd_rt_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d
                                             int64_t accumulate) {
   WidenedBf16<msdd_memref3d_f32> a(*A), b(*B);
   batchMatmul("msdd_rt_batch_matmul_bf16", a.descriptor, b.descriptor, *C, transposeB, accumulate);
+}
+
+void _mlir_ciface_msdd_rt_matmul_bf16_to_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                              msdd_memref2d_bf16 *C, int64_t transposeB,
+                                              int64_t accumulate) {
+  if (accumulate)
+    fatal("msdd_rt_matmul_bf16_to_bf16", "a bf16 result cannot accumulate");
+  WidenedBf16<msdd_memref2d_f32> a(*A), b(*B);
+  std::vector<float> product(size_t(C->sizes[0] * C->sizes[1]));
+  msdd_memref2d_f32 c{product.data(), product.data(), 0, {C->sizes[0], C->sizes[1]},
+                      {C->sizes[1], 1}};
+  matmul("msdd_rt_matmul_bf16_to_bf16", a.descriptor, b.descriptor, c, transposeB, 0);
+  for (int64_t i = 0; i < C->sizes[0]; ++i)
+    for (int64_t j = 0; j < C->sizes[1]; ++j)
+      C->aligned[C->offset + i * C->strides[0] + j * C->strides[1]] =
+          roundToBf16(product[size_t(i * C->sizes[1] + j)]);
 }
 
 void memrefCopy(int64_t elementSize, msdd_unranked_memref *source,

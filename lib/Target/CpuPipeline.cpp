@@ -46,18 +46,20 @@ struct Stage {
   std::string passes;
 };
 
-/// `beforeFusion`: target passes on linalg-on-tensors that elementwise fusion should see.
+/// `beforeFusion`: target passes on linalg-on-tensors that elementwise fusion should see;
+/// `afterBias`: the same, after the biases are sunk into the products' consumers.
 /// `lowering`: msdd-lower-to-linalg's options, e.g. "{flash-attention=true}".
 std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
                              const char *target = "cpu", const std::string &beforeFusion = "",
-                             const std::string &lowering = "") {
+                             const std::string &lowering = "",
+                             const std::string &afterBias = "") {
   return {
       {"linalg",
        std::string("msdd-expand-sampler, func.func(msdd-fuse-scale-transitions), "
                    "msdd-record-entry-points{target=") + target +
            "}, msdd-inline-calls, symbol-dce,"
            "func.func(canonicalize, msdd-lower-to-linalg" + lowering +
-           ", canonicalize, " + beforeFusion + "msdd-sink-bias-into-consumers, msdd-fuse-elementwise, canonicalize, cse, msdd-concatenate-in-place)"},
+           ", canonicalize, " + beforeFusion + "msdd-sink-bias-into-consumers, " + afterBias + "msdd-fuse-elementwise, canonicalize, cse, msdd-concatenate-in-place)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
       {"bufferized",
@@ -91,7 +93,8 @@ void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options
   std::string beforeFusion = options.bf16Factors
                                  ? "msdd-round-contraction-operands{element-type=bf16}, "
                                  : "msdd-fold-transposes-into-products, ";
-  for (const Stage &stage : cpuStages(options, "cpu", beforeFusion)) {
+  std::string afterBias = options.bf16Factors ? "msdd-round-contraction-results, " : "";
+  for (const Stage &stage : cpuStages(options, "cpu", beforeFusion, "", afterBias)) {
     // The pipeline text is ours: a parse failure is a programming error.
     if (failed(parsePassPipeline(stage.passes, pm, llvm::errs())))
       llvm::report_fatal_error("invalid msdd CPU pipeline stage " + llvm::Twine(stage.name));
@@ -111,7 +114,8 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
   std::string beforeFusion =
       bf16 ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
   std::string linalgOptions = bf16 && cuda.flashAttention ? "{flash-attention=true}" : "";
-  for (const Stage &stage : cpuStages(options, "cuda", beforeFusion, linalgOptions)) {
+  std::string afterBias = bf16 ? "msdd-round-contraction-results, " : "";
+  for (const Stage &stage : cpuStages(options, "cuda", beforeFusion, linalgOptions, afterBias)) {
     if (StringRef(stage.name) == "tiled")
       continue;
     if (StringRef(stage.name) == "loops")

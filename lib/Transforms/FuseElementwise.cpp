@@ -72,6 +72,11 @@ struct FuseElementwisePass : msdd::impl::FuseElementwiseBase<FuseElementwisePass
     RewritePatternSet patterns(&getContext());
     linalg::populateElementwiseOpsFusionPatterns(patterns, [](OpOperand *fused) {
       Operation *producer = fused->get().getDefiningOp();
+      // A product's rounded result (msdd-round-contraction-results) is what gets stored.
+      if (producer && isRounding(producer) &&
+          isa_and_nonnull<linalg::MatmulOp, linalg::MatmulTransposeBOp>(
+              producer->getOperand(0).getDefiningOp()))
+        return false;
       // Into a rounding, also a shared producer: it then writes both precisions at once,
       // which costs less than reading its f32 result back.
       return producer && (producer->hasOneUse() || isRounding(fused->getOwner()) ||

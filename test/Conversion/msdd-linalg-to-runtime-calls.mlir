@@ -81,6 +81,7 @@ func.func @cuda_batch(%a: memref<2x4x8xf32>, %b: memref<2x3x8xf32>, %c: memref<2
 // PREROUNDED-NEXT: %[[ACC:.+]] = arith.constant 1 : i64
 // PREROUNDED-NEXT: call @msdd_rt_cuda_matmul_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %[[TRANS]], %[[ACC]]) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64) -> ()
 // PREROUNDED-NOT: memref.dealloc
+// PREROUNDED: return
 // On the CPU (--math-mode bf16) they go to the CPU's bf16 kernel, which widens them.
 // CHECK-LABEL: func.func @cuda_prerounded
 // CHECK: call @msdd_rt_matmul_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64) -> ()
@@ -157,4 +158,72 @@ func.func @matmul_transpose_a(%a: memref<8x4xf32>, %b: memref<8x2xf32>, %c: memr
 func.func @batch_matmul_transpose_a(%a: memref<3x8x4xf32>, %b: memref<3x8x2xf32>, %c: memref<3x4x2xf32>) {
   linalg.batch_matmul_transpose_a ins(%a, %b : memref<3x8x4xf32>, memref<3x8x2xf32>) outs(%c : memref<3x4x2xf32>)
   return
+}
+
+// -----
+
+// A product whose zero-filled f32 result is only rounded to bf16 (msdd-round-contraction-
+// results) writes the bf16 result itself: one call with beta = 0, no f32 buffer, no rounding
+// kernel; the bf16 buffer is allocated before the call.
+// RUN: msdd-opt %s --split-input-file --msdd-linalg-to-runtime-calls="device=cuda math-mode=bf16" | FileCheck %s --check-prefix=ROUNDED
+// ROUNDED-LABEL: func.func @rounded_result
+// ROUNDED-NOT: linalg.fill
+// ROUNDED: %[[R:.+]] = memref.alloc() : memref<4x2xbf16>
+// ROUNDED: %[[C:.+]] = memref.cast %[[R]] : memref<4x2xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
+// ROUNDED: %[[TRANS:.+]] = arith.constant 0 : i64
+// ROUNDED-NEXT: %[[ACC:.+]] = arith.constant 0 : i64
+// ROUNDED-NEXT: call @msdd_rt_cuda_matmul_bf16_to_bf16(%{{.+}}, %{{.+}}, %[[C]], %[[TRANS]], %[[ACC]])
+// ROUNDED-NOT: linalg.generic
+// ROUNDED: return %[[R]]
+// CHECK-LABEL: func.func @rounded_result
+// CHECK: call @msdd_rt_matmul_bf16_to_bf16(
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @rounded_result(%a: memref<4x8xbf16>, %b: memref<8x2xbf16>) -> memref<4x2xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %t = memref.alloc() : memref<4x2xf32>
+  linalg.fill ins(%zero : f32) outs(%t : memref<4x2xf32>)
+  linalg.matmul ins(%a, %b : memref<4x8xbf16>, memref<8x2xbf16>) outs(%t : memref<4x2xf32>)
+  %r = memref.alloc() : memref<4x2xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%t : memref<4x2xf32>) outs(%r : memref<4x2xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %x = arith.truncf %in : f32 to bf16
+    linalg.yield %x : bf16
+  }
+  memref.dealloc %t : memref<4x2xf32>
+  return %r : memref<4x2xbf16>
+}
+
+// -----
+
+// Not when the f32 result is read by anything else, nor when the product accumulates.
+// ROUNDED-LABEL: func.func @result_also_read
+// ROUNDED: call @msdd_rt_cuda_matmul_bf16(
+// ROUNDED: linalg.generic
+// ROUNDED: arith.truncf
+// ROUNDED: call @msdd_rt_cuda_matmul_bf16(
+// ROUNDED: linalg.generic
+// ROUNDED: arith.truncf
+func.func @result_also_read(%a: memref<4x8xbf16>, %b: memref<8x2xbf16>, %out: memref<4x2xf32>, %acc: memref<4x2xf32>) -> (memref<4x2xbf16>, memref<4x2xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %t = memref.alloc() : memref<4x2xf32>
+  linalg.fill ins(%zero : f32) outs(%t : memref<4x2xf32>)
+  linalg.matmul ins(%a, %b : memref<4x8xbf16>, memref<8x2xbf16>) outs(%t : memref<4x2xf32>)
+  %r = memref.alloc() : memref<4x2xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%t : memref<4x2xf32>) outs(%r : memref<4x2xbf16>) {
+  ^bb0(%in: f32, %o: bf16):
+    %x = arith.truncf %in : f32 to bf16
+    linalg.yield %x : bf16
+  }
+  memref.copy %t, %out : memref<4x2xf32> to memref<4x2xf32>
+  %u = memref.alloc() : memref<4x2xf32>
+  memref.copy %acc, %u : memref<4x2xf32> to memref<4x2xf32>
+  linalg.matmul ins(%a, %b : memref<4x8xbf16>, memref<8x2xbf16>) outs(%u : memref<4x2xf32>)
+  %s = memref.alloc() : memref<4x2xbf16>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%u : memref<4x2xf32>) outs(%s : memref<4x2xbf16>) {
+  ^bb0(%in: f32, %o: bf16):
+    %x = arith.truncf %in : f32 to bf16
+    linalg.yield %x : bf16
+  }
+  return %r, %s : memref<4x2xbf16>, memref<4x2xbf16>
 }

@@ -1,7 +1,9 @@
 // msdd-compile --math-mode bf16 on the CPU builds the CUDA bf16 mode's graph: each product's
 // factors are rounded to bf16 in the kernel that produces them (here the SiLU writes its
 // bf16 copy), and the product is the runtime's bf16 kernel, which widens them exactly. The
-// LLVM stage expands the bf16 conversions into integer arithmetic; the artifact runs.
+// first product, read only by the SiLU, writes a bf16 result (msdd-round-contraction-
+// results); the last, returned, stays f32. The LLVM stage expands the bf16 conversions into
+// integer arithmetic; the artifact runs.
 //
 // RUN: msdd-compile %s --math-mode bf16 --emit=linalg -o - | FileCheck %s --check-prefix=LINALG
 // RUN: msdd-compile %s --math-mode bf16 --emit=loops -o - | FileCheck %s --check-prefix=LOOPS
@@ -15,15 +17,18 @@
 // LINALG-LABEL: func.func @mlp
 // LINALG: linalg.generic
 // LINALG: arith.truncf %{{.+}} : f32 to bf16
-// LINALG: linalg.matmul_transpose_b ins(%{{.+}}, %{{.+}} : tensor<8x16xbf16>, tensor<32x16xbf16>) outs(%{{.+}} : tensor<8x32xf32>)
-// LINALG: linalg.generic
+// LINALG: %[[H:.+]] = linalg.matmul_transpose_b ins(%{{.+}}, %{{.+}} : tensor<8x16xbf16>, tensor<32x16xbf16>) outs(%{{.+}} : tensor<8x32xf32>)
+// LINALG: %[[HR:.+]] = linalg.generic {{.+}} ins(%[[H]] : tensor<8x32xf32>) outs(%{{.+}} : tensor<8x32xbf16>)
+// LINALG: linalg.generic {{.+}} ins(%[[HR]], %{{.+}} : tensor<8x32xbf16>, tensor<32xf32>)
+// LINALG: arith.extf
 // LINALG: math.exp
 // LINALG: arith.truncf %{{.+}} : f32 to bf16
 // LINALG-NEXT: linalg.yield %{{.+}} : bf16
 // LINALG: linalg.matmul_transpose_b ins(%{{.+}}, %{{.+}} : tensor<8x32xbf16>, tensor<4x32xbf16>) outs(%{{.+}} : tensor<8x4xf32>)
 
 // LOOPS-LABEL: func.func @mlp
-// LOOPS-COUNT-2: call @msdd_rt_matmul_bf16({{.+}}) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64) -> ()
+// LOOPS: call @msdd_rt_matmul_bf16_to_bf16({{.+}}) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, i64, i64) -> ()
+// LOOPS: call @msdd_rt_matmul_bf16({{.+}}) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xbf16, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64) -> ()
 
 // LLVM-NOT: arith.truncf
 // LLVM-NOT: arith.extf

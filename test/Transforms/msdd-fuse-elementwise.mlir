@@ -70,3 +70,41 @@ func.func @inner_transpose_kept(%x: tensor<8x16xf32>) -> (tensor<16x8xf32>, tens
   %n = msdd.neg %t : tensor<16x8xf32>
   return %e, %n : tensor<16x8xf32>, tensor<16x8xf32>
 }
+
+// -----
+
+// A product's rounded result (msdd-round-contraction-results) stays a kernel of its own,
+// however cheap: storing it narrow is its point. The widening fuses into the reader.
+// CHECK-LABEL: func.func @rounded_product_result
+// CHECK: %[[P:.+]] = linalg.matmul
+// CHECK: %[[R:.+]] = linalg.generic {{.+}} ins(%[[P]] : tensor<4x8xf32>) outs(%{{.+}} : tensor<4x8xbf16>)
+// CHECK: arith.truncf
+// CHECK: linalg.generic {{.+}} ins(%[[R]] : tensor<4x8xbf16>) outs(%{{.+}} : tensor<4x8xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.extf
+// CHECK-NEXT: math.exp
+func.func @rounded_product_result(%a: tensor<4x2xbf16>, %b: tensor<2x8xbf16>) -> tensor<4x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x8xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<4x2xbf16>, tensor<2x8xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %eb = tensor.empty() : tensor<4x8xbf16>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%p : tensor<4x8xf32>) outs(%eb : tensor<4x8xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<4x8xbf16>
+  %ew = tensor.empty() : tensor<4x8xf32>
+  %w = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%r : tensor<4x8xbf16>) outs(%ew : tensor<4x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %x = arith.extf %in : bf16 to f32
+    linalg.yield %x : f32
+  } -> tensor<4x8xf32>
+  %o = tensor.empty() : tensor<4x8xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%w : tensor<4x8xf32>) outs(%o : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = math.exp %in : f32
+    linalg.yield %m : f32
+  } -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}

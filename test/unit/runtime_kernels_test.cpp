@@ -255,6 +255,49 @@ TEST(RuntimeKernels, Bf16BatchMatmulMatchesReference) {
         }
 }
 
+TEST(RuntimeKernels, Bf16MatmulToBf16RoundsTheF32Product) {
+  // C = round_bf16(A op(B)) into a strided bf16 C: within half a bf16 ulp (2^-8 relative) of
+  // the double product, plus f32 summation error; C's padding is left alone.
+  std::mt19937 rng(13);
+  for (bool transposeB : {false, true})
+    for (Layout la : kLayouts) {
+      const int64_t m = 17, n = 11, k = 40;
+      Matrix a(1, m, k, la, rng);
+      Matrix b(1, transposeB ? n : k, transposeB ? k : n, Layout::RowMajor, rng);
+      std::vector<uint16_t> a16 = toBf16(a), b16 = toBf16(b);
+      const int64_t ldc = n + 5;
+      std::vector<uint16_t> c16(size_t(3 + m * ldc), 0xABCD);
+      msdd_memref2d_bf16 da{a16.data(), a16.data(), a.offset, {m, k}, {a.rowStride, a.colStride}};
+      msdd_memref2d_bf16 db{b16.data(), b16.data(), b.offset, {b.rows, b.cols},
+                            {b.rowStride, b.colStride}};
+      msdd_memref2d_bf16 dc{c16.data(), c16.data(), 3, {m, n}, {ldc, 1}};
+      _mlir_ciface_msdd_rt_matmul_bf16_to_bf16(&da, &db, &dc, transposeB, 0);
+      int64_t exact = 0;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double ref = 0, scale = 0;
+          for (int64_t kk = 0; kk < k; ++kk) {
+            double p = double(a.at(0, i, kk)) * (transposeB ? b.at(0, j, kk) : b.at(0, kk, j));
+            ref += p;
+            scale += std::fabs(p);
+          }
+          uint32_t bits = uint32_t(c16[size_t(3 + i * ldc + j)]) << 16;
+          float got;
+          std::memcpy(&got, &bits, sizeof got);
+          ASSERT_LE(std::fabs(got - ref), std::ldexp(std::fabs(ref), -8) + 1e-6 * scale)
+              << i << "," << j << " A " << layoutName(la) << " transposeB " << transposeB;
+          float nearest = float(ref);
+          uint32_t nb;
+          std::memcpy(&nb, &nearest, sizeof nb);
+          exact += (nb + 0x7FFFu + ((nb >> 16) & 1u)) >> 16 == (bits >> 16);
+        }
+      EXPECT_GE(exact, m * n * 95 / 100) << "not rounded to nearest";
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = n; j < ldc && 3 + i * ldc + j < int64_t(c16.size()); ++j)
+          EXPECT_EQ(c16[size_t(3 + i * ldc + j)], 0xABCD) << "wrote C's padding";
+    }
+}
+
 TEST(RuntimeKernels, BatchMatmulWithInterleavedBatchDimension) {
   // A [B, M, K] view of a [M, B, K] buffer: the batch stride is smaller than the row stride,
   // as when a head dimension is sliced out of a larger tensor.

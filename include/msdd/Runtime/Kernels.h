@@ -103,6 +103,11 @@ void _mlir_ciface_msdd_rt_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 
 void _mlir_ciface_msdd_rt_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
                                             msdd_memref3d_f32 *C, int64_t transposeB,
                                             int64_t accumulate);
+/* C = round_bf16(A * op(B)): the product accumulated in f32 and rounded once, to nearest
+ * even, into a bf16 C (msdd-round-contraction-results). accumulate must be 0. */
+void _mlir_ciface_msdd_rt_matmul_bf16_to_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                              msdd_memref2d_bf16 *C, int64_t transposeB,
+                                              int64_t accumulate);
 
 /* CUDA artifacts: the same products on device buffers through cuBLAS (Cuda.cpp), on the
  * calling thread's stream. accumulate: 1 for C += A op(B), 0 for C = A op(B) (C is not
@@ -131,6 +136,10 @@ void _mlir_ciface_msdd_rt_cuda_matmul_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_
 void _mlir_ciface_msdd_rt_cuda_batch_matmul_bf16(msdd_memref3d_bf16 *A, msdd_memref3d_bf16 *B,
                                                  msdd_memref3d_f32 *C, int64_t transposeB,
                                                  int64_t accumulate);
+/* The CPU form's contract on cuBLAS: bf16 D, f32 compute, beta = 0. */
+void _mlir_ciface_msdd_rt_cuda_matmul_bf16_to_bf16(msdd_memref2d_bf16 *A, msdd_memref2d_bf16 *B,
+                                                   msdd_memref2d_bf16 *C, int64_t transposeB,
+                                                   int64_t accumulate);
 
 /* Memory for compiled code's temporaries (MLIR's generic allocation functions): freed
  * blocks are cached per size and reused by later calls. Blocks are 64-byte aligned. */

@@ -221,6 +221,27 @@ def SinkBiasIntoConsumers : Pass<"msdd-sink-bias-into-consumers", "func::FuncOp"
                            "::mlir::tensor::TensorDialect"];
 }
 
+def RoundContractionResults : Pass<"msdd-round-contraction-results", "func::FuncOp"> {
+  let summary = "Store the results of bf16 products that only elementwise ops read as bf16";
+  let description = [{
+    For `--math-mode bf16`, after `msdd-round-contraction-operands` and
+    `msdd-sink-bias-into-consumers`: a `linalg.matmul` or `matmul_transpose_b` with bf16
+    factors whose f32 accumulator starts from zeros, and whose result only elementwise ops
+    read (all-parallel generics and transposes, directly or through one reshape), gets its
+    result rounded to bf16 (`arith.truncf`, nearest even) right after the product, and each
+    reader a widening (`arith.extf`) in its own shape, which `msdd-fuse-elementwise` merges
+    into it. The rounding itself is never fused into its readers (it is what is stored):
+    `msdd-linalg-to-runtime-calls` makes the product write it directly (a bf16 result, as
+    cuBLAS computes it: f32 accumulation, one rounding at the end). A transformer's MLP and
+    projections then write and read half the bytes (with the biases sunk, every linear
+    layer's product is read by the elementwise op that adds its bias, in f32). Products read
+    by anything else (a reduction, another product, a concatenation, the function's
+    results) keep f32 results.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def ConcatenateInPlace : Pass<"msdd-concatenate-in-place", "func::FuncOp"> {
   let summary = "Compute the pieces of a concatenation directly into their slices";
   let description = [{
