@@ -31,10 +31,11 @@ cuda_flags() { # MODE
   return 0
 }
 
-compile() { # CONFIG NAME TARGET MODE
+compile() { # CONFIG NAME TARGET MODE (cpu: "" for f32, or bf16: the CUDA bf16 mode's rounding)
   local extra=()
   [[ "$3" == cuda ]] && extra=($(cuda_flags "$4"))
-  local label=$3; [[ "$3" == cuda ]] && label="cuda-$4"
+  [[ "$3" == cpu && -n "$4" ]] && extra=(--math-mode "$4")
+  local label=$3; [[ -n "$4" ]] && label="$3-$4"
   echo "  $2 $label"
   "$B/msdd-compile" "$1" "${extra[@]}" -o "$D/art/$2_$label.msdd"
 }
@@ -44,6 +45,7 @@ cp models/tiny.json models/paper.json "$D/models/"
 echo "compiling the numerics artifacts"
 for name in micro tiny; do
   compile "$D/models/$name.json" "$name" cpu ""
+  compile "$D/models/$name.json" "$name" cpu bf16
   for mode in f32 tf32 bf16 bf16-unfused; do compile "$D/models/$name.json" "$name" cuda "$mode"; done
 done
 echo "compiling the training artifacts"

@@ -3,7 +3,8 @@
 
 1. Numerics: each config's encoder and per-scale denoisers, compiled for the CPU and for CUDA
    (f32, TF32 and bf16 matrix products; bf16 with the flash-attention kernel and, as
-   "bf16-unfused", without), against an independent float64 PyTorch reference
+   "bf16-unfused", without; "cpu-bf16": the CPU's emulation of the bf16 mode, whose decode
+   the unfused bf16 artifact's is also compared with), against an independent float64 PyTorch reference
    (python/msdd_ref) on the GPU, with random weights in which every layer carries signal;
    and the whole multi-scale decode (same seed, same in-graph noise) CUDA vs CPU.
    Relative error = max |out - ref| / max |ref|; limits 1e-3 (f32, TF32) and 1e-2 (bf16).
@@ -36,7 +37,8 @@ from msdd_ref.model import Tokenizer, load_config, scale_resolution  # noqa: E40
 from msdd_ref.sampler import sample  # noqa: E402
 
 DECODE_SEEDS = (0, 1, 0)
-LIMIT = {"cpu": 1e-3, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-bf16": 1e-2, "cuda-bf16-unfused": 1e-2}
+LIMIT = {"cpu": 1e-3, "cpu-bf16": 1e-2, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-bf16": 1e-2,
+         "cuda-bf16-unfused": 1e-2}
 
 
 def rel(out, ref):
@@ -86,7 +88,8 @@ def numerics(bundle, name, results):
                     log(f"  {name:6s} {label:12s} {fn:11s} vs PyTorch f64: rel error {err:.2e} (for comparison)")
         torch.backends.cuda.matmul.allow_tf32 = False
     decoded = {}
-    for label in ("cpu", "cuda-f32", "cuda-tf32", "cuda-bf16", "cuda-bf16-unfused") if DEVICE == "cuda" else ("cpu",):
+    for label in (("cpu", "cpu-bf16", "cuda-f32", "cuda-tf32", "cuda-bf16", "cuda-bf16-unfused")
+                  if DEVICE == "cuda" else ("cpu", "cpu-bf16")):
         path = os.path.join(bundle, "art", f"{name}_{label}.msdd")
         if not os.path.exists(path):
             continue
@@ -114,8 +117,18 @@ def numerics(bundle, name, results):
     if "cpu" in decoded:
         key = next(iter(decoded["cpu"][0]))
         for label, outs in decoded.items():
-            if label == "cpu":
+            if label.startswith("cpu"):
                 continue
+            # The unfused bf16 artifact runs the graph the CPU's bf16 artifact emulates: what
+            # separates them is the GPU's code and summation order (reported, not checked).
+            if label == "cuda-bf16-unfused" and "cpu-bf16" in decoded:
+                for call, (seed, out) in enumerate(zip(DECODE_SEEDS, outs)):
+                    err = rel(out[key], decoded["cpu-bf16"][call][key].astype(np.float64))
+                    results.append({"check": "numerics", "config": name, "artifact": label,
+                                    "function": "decode", "seed": seed, "reference": "msdd-cpu-bf16",
+                                    "rel_error": err})
+                    log(f"  {name:6s} {label:17s} decode call {call} seed {seed} vs CPU bf16 emulation: "
+                        f"rel error {err:.2e} (for comparison)")
             for call, (seed, out) in enumerate(zip(DECODE_SEEDS, outs)):
                 fn = ("decode", "decode (graph capture)", "decode (graph replay)")[call]
                 err = rel(out[key], decoded["cpu"][call][key].astype(np.float64))

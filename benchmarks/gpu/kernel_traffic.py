@@ -28,6 +28,24 @@ def memref_bytes(type_text):
     return n * DTYPE_BYTES.get(m.group(2), 4)
 
 
+def typed_operands(text):
+    """(name, type) for each `%name : type` in a comma-separated operand list; types may
+    contain commas inside <...> or [...] (strided layouts of views)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        if ch in "<[(":
+            depth += 1
+        elif ch in ">])":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            item = text[start:i].strip()
+            start = i + 1
+            m = re.match(r"(%[\w]+) : (.*)$", item)
+            if m:
+                out.append((m.group(1), m.group(2)))
+    return out
+
+
 def function_bodies(text):
     bodies, name, lines = {}, None, []
     for line in text.splitlines():
@@ -55,8 +73,8 @@ def traffic(lines):
             args = re.search(r"args\((.*)\)\s*$", line)
             if args:
                 seen = set()
-                for name, ty in re.findall(r"(%[\w]+) : (memref<[^,]*?(?:<[^>]*>)?[^,]*?>)", args.group(1)):
-                    if name not in seen:
+                for name, ty in typed_operands(args.group(1)):
+                    if ty.startswith("memref<") and name not in seen:
                         seen.add(name)
                         kernel_bytes += memref_bytes(ty)
         m = re.search(r"call @msdd_rt_cuda_(?:batch_)?matmul_\w+\(([^)]*)\)", line)

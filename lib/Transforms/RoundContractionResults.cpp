@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 
 namespace mlir::msdd {
@@ -64,7 +65,7 @@ struct RoundContractionResultsPass
   }
 
   /// bf16 factors, a static f32 result that starts from zeros (the library call writes it
-  /// with beta = 0), and only elementwise readers, directly or through one reshape.
+  /// with beta = 0), and only elementwise readers.
   static bool qualifies(linalg::LinalgOp op) {
     auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
     if (!type || !type.hasStaticShape() || !type.getElementType().isF32() ||
@@ -72,51 +73,56 @@ struct RoundContractionResultsPass
         !getElementTypeOrSelf(op->getOperand(1)).isBF16())
       return false;
     auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
-    if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+    return fill && matchPattern(fill.getInputs()[0], m_AnyZeroFloat()) &&
+           onlyElementwiseReaders(op->getResult(0));
+  }
+
+  /// Ops that view their operand in another shape or part: the readers behind them count.
+  static bool isView(Operation *op) {
+    return isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp, tensor::ExtractSliceOp>(op);
+  }
+
+  /// Every reader of `value` is elementwise, directly or through views (a slice of a
+  /// stacked product, msdd-merge-sibling-products, then a reshape).
+  static bool onlyElementwiseReaders(Value value, int depth = 0) {
+    if (value.use_empty() || depth > 2)
       return false;
-    Value result = op->getResult(0);
-    if (result.use_empty())
-      return false;
-    for (OpOperand &use : result.getUses()) {
-      if (isElementwiseRead(use))
-        continue;
-      Operation *reshape = use.getOwner();
-      if (!isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(reshape) ||
-          reshape->getResult(0).use_empty() ||
-          !llvm::all_of(reshape->getResult(0).getUses(), isElementwiseRead))
-        return false;
-    }
-    return true;
+    return llvm::all_of(value.getUses(), [&](OpOperand &use) {
+      return isElementwiseRead(use) ||
+             (isView(use.getOwner()) && onlyElementwiseReaders(use.getOwner()->getResult(0), depth + 1));
+    });
   }
 
   static void round(linalg::LinalgOp product) {
-    Location loc = product.getLoc();
-    Value result = product->getResult(0);
     OpBuilder b(product->getContext());
     b.setInsertionPointAfter(product);
-    Type bf16 = b.getBF16Type(), f32 = b.getF32Type();
-    Value rounded = convertElements<arith::TruncFOp>(b, loc, result, bf16);
-    Operation *rounding = rounded.getDefiningOp();
-    // Each reader gets a widening in its own shape, which elementwise fusion merges into it.
-    for (OpOperand &use : llvm::make_early_inc_range(result.getUses())) {
+    Value result = product->getResult(0);
+    Value rounded =
+        convertElements<arith::TruncFOp>(b, product.getLoc(), result, b.getBF16Type());
+    widenReaders(result, rounded, rounded.getDefiningOp());
+  }
+
+  /// Gives the readers of `wide` what they read from `narrow`, its bf16 copy: views are
+  /// redone on `narrow`, and each reader gets a widening in its own shape, which elementwise
+  /// fusion merges into it.
+  static void widenReaders(Value wide, Value narrow, Operation *rounding) {
+    OpBuilder b(wide.getContext());
+    for (OpOperand &use : llvm::make_early_inc_range(wide.getUses())) {
       Operation *user = use.getOwner();
       if (user == rounding)
         continue;
       b.setInsertionPoint(user);
-      if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
-        Value narrow = b.create<tensor::ExpandShapeOp>(
-            loc, expand.getResultType().clone(bf16), rounded, expand.getReassociationIndices());
-        expand.getResult().replaceAllUsesWith(convertElements<arith::ExtFOp>(b, loc, narrow, f32));
-        expand.erase();
-      } else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(user)) {
-        Value narrow = b.create<tensor::CollapseShapeOp>(
-            loc, collapse.getResultType().clone(bf16), rounded,
-            collapse.getReassociationIndices());
-        collapse.getResult().replaceAllUsesWith(
-            convertElements<arith::ExtFOp>(b, loc, narrow, f32));
-        collapse.erase();
+      Location loc = user->getLoc();
+      if (isView(user)) {
+        IRMapping mapping;
+        mapping.map(wide, narrow);
+        Operation *view = b.clone(*user, mapping);
+        view->getResult(0).setType(
+            cast<RankedTensorType>(user->getResult(0).getType()).clone(b.getBF16Type()));
+        widenReaders(user->getResult(0), view->getResult(0), nullptr);
+        user->erase();
       } else {
-        use.set(convertElements<arith::ExtFOp>(b, loc, rounded, f32));
+        use.set(convertElements<arith::ExtFOp>(b, loc, narrow, b.getF32Type()));
       }
     }
   }

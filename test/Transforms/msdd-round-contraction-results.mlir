@@ -84,3 +84,31 @@ func.func @kept(%a: tensor<4x2xbf16>, %b: tensor<2x8xbf16>, %c: tensor<4x8xf32>,
   %q = linalg.matmul ins(%p4, %d : tensor<4x8xf32>, tensor<8x3xf32>) outs(%e3 : tensor<4x3xf32>) -> tensor<4x3xf32>
   return %p0, %p1, %r, %p3, %q : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4x8xf32>, tensor<4x3xf32>
 }
+
+// -----
+
+// A stacked product (msdd-merge-sibling-products) whose slices only elementwise ops read:
+// the whole result is rounded, the slices are taken of the bf16 copy.
+// CHECK-LABEL: func.func @slices
+// CHECK: %[[P:.+]] = linalg.matmul_transpose_b
+// CHECK: %[[R:.+]] = linalg.generic {{.+}} ins(%[[P]] : tensor<4x8xf32>) outs(%{{.+}} : tensor<4x8xbf16>)
+// CHECK: %[[S0:.+]] = tensor.extract_slice %[[R]][0, 0] [4, 4] [1, 1] : tensor<4x8xbf16> to tensor<4x4xbf16>
+// CHECK: %[[S1:.+]] = tensor.extract_slice %[[R]][0, 4] [4, 4] [1, 1] : tensor<4x8xbf16> to tensor<4x4xbf16>
+// CHECK-DAG: %[[W0:.+]] = linalg.generic {{.+}} ins(%[[S0]] : tensor<4x4xbf16>) outs(%{{.+}} : tensor<4x4xf32>)
+// CHECK-DAG: %[[W1:.+]] = linalg.generic {{.+}} ins(%[[S1]] : tensor<4x4xbf16>) outs(%{{.+}} : tensor<4x4xf32>)
+// CHECK: linalg.generic {{.+}} ins(%[[W0]], %[[W1]] : tensor<4x4xf32>, tensor<4x4xf32>)
+func.func @slices(%a: tensor<4x2xbf16>, %w: tensor<8x2xbf16>) -> tensor<4x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x8xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %p = linalg.matmul_transpose_b ins(%a, %w : tensor<4x2xbf16>, tensor<8x2xbf16>) outs(%acc : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %g = tensor.extract_slice %p[0, 0] [4, 4] [1, 1] : tensor<4x8xf32> to tensor<4x4xf32>
+  %u = tensor.extract_slice %p[0, 4] [4, 4] [1, 1] : tensor<4x8xf32> to tensor<4x4xf32>
+  %o = tensor.empty() : tensor<4x4xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%g, %u : tensor<4x4xf32>, tensor<4x4xf32>) outs(%o : tensor<4x4xf32>) {
+  ^bb0(%x: f32, %z: f32, %out: f32):
+    %m = arith.mulf %x, %z : f32
+    linalg.yield %m : f32
+  } -> tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}

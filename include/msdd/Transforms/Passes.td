@@ -221,6 +221,26 @@ def SinkBiasIntoConsumers : Pass<"msdd-sink-bias-into-consumers", "func::FuncOp"
                            "::mlir::tensor::TensorDialect"];
 }
 
+def MergeSiblingProducts : Pass<"msdd-merge-sibling-products", "func::FuncOp"> {
+  let summary = "Stack the weights of linear layers that read the same input into one product";
+  let description = [{
+    `linalg.matmul_transpose_b` ops (linear layers: `A B_i^T`) in one block that share their
+    first factor, start from zeros (biases sunk into their consumers by
+    `msdd-sink-bias-into-consumers`), have static shapes and weights computed by linalg ops
+    (in bf16 mode, their roundings) become one product with the weights stacked by rows (a
+    `tensor.insert_slice` chain, which `msdd-concatenate-in-place` turns into producers
+    writing their rows directly); each
+    former result is a `tensor.extract_slice` of the stacked result. A transformer block's
+    query, key and value projections, and its MLP's gate and up projections, read their
+    input once instead of three and two times, in one library call each. Values do not
+    change: each output element is the same dot product. The merged product takes the
+    place of the first of them; a sibling whose weight is computed after that point is left
+    alone. Weights that are function arguments (f32 and TF32 modes) are not stacked: the
+    copy into the stack on every call costs more than the merge saves.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def RoundContractionResults : Pass<"msdd-round-contraction-results", "func::FuncOp"> {
   let summary = "Store the results of bf16 products that only elementwise ops read as bf16";
   let description = [{
