@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Conversion/Passes.h"
+#include "msdd/Transforms/Rounding.h"
 
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
@@ -115,13 +116,8 @@ linalg::GenericOp resultRounding(linalg::LinalgOp product) {
     if (user == product.getOperation() || isa<memref::DeallocOp, linalg::FillOp>(user))
       continue;
     auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (rounding || !generic || generic.getNumDpsInputs() != 1 ||
-        generic.getNumDpsInits() != 1 || generic.getDpsInputs()[0] != c ||
-        !llvm::all_of(generic.getIndexingMapsArray(),
-                      [](AffineMap map) { return map.isIdentity(); }))
-      return nullptr;
-    Block &body = generic.getRegion().front();
-    if (body.getOperations().size() != 2 || !isa<arith::TruncFOp>(body.front()) ||
+    if (rounding || !generic || !msdd::isPointwiseTruncation(generic) ||
+        generic.getDpsInputs()[0] != c ||
         !getElementTypeOrSelf(generic.getDpsInits()[0]).isBF16())
       return nullptr;
     rounding = generic;

@@ -1,5 +1,6 @@
 //===- FuseElementwise.cpp - Elementwise fusion that keeps contractions ----===//
 #include "msdd/Transforms/Passes.h"
+#include "msdd/Transforms/Rounding.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -12,17 +13,6 @@ namespace mlir::msdd {
 using namespace mlir;
 
 namespace {
-
-/// A generic that only converts its one input to another float type (the bf16 copy of a
-/// matrix product's factor, msdd-round-contraction-operands).
-bool isRounding(Operation *op) {
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1)
-    return false;
-  Block &body = generic.getRegion().front();
-  return body.getOperations().size() == 2 && isa<arith::TruncFOp>(body.front()) &&
-         body.front().getOperand(0) == body.getArgument(0);
-}
 
 /// A generic that reads one tensor of its own size, through a permutation that keeps the
 /// innermost dimension innermost, plus vectors broadcast along it, and does at most one
@@ -73,13 +63,13 @@ struct FuseElementwisePass : msdd::impl::FuseElementwiseBase<FuseElementwisePass
     linalg::populateElementwiseOpsFusionPatterns(patterns, [](OpOperand *fused) {
       Operation *producer = fused->get().getDefiningOp();
       // A product's rounded result (msdd-round-contraction-results) is what gets stored.
-      if (producer && isRounding(producer) &&
+      if (producer && msdd::isTruncation(producer) &&
           isa_and_nonnull<linalg::MatmulOp, linalg::MatmulTransposeBOp>(
               producer->getOperand(0).getDefiningOp()))
         return false;
       // Into a rounding, also a shared producer: it then writes both precisions at once,
       // which costs less than reading its f32 result back.
-      return producer && (producer->hasOneUse() || isRounding(fused->getOwner()) ||
+      return producer && (producer->hasOneUse() || msdd::isTruncation(fused->getOwner()) ||
                           isCheapToRedo(producer));
     });
     linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Transforms/Passes.h"
+#include "msdd/Transforms/Rounding.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/IndexingUtils.h"
@@ -132,13 +133,7 @@ void roundFactors(Contraction op, Rounder &rounder) {
 /// else (as msdd-lower-to-linalg builds next to a flash attention); null otherwise.
 Value roundedValue(Value value) {
   auto generic = value.getDefiningOp<linalg::GenericOp>();
-  if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
-      !llvm::all_of(generic.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
-    return nullptr;
-  Block &body = generic.getRegion().front();
-  if (body.getOperations().size() != 2 || !isa<arith::TruncFOp>(body.front()) ||
-      body.front().getOperand(0) != body.getArgument(0))
+  if (!generic || !msdd::isPointwiseTruncation(generic))
     return nullptr;
   Value input = generic.getDpsInputs()[0];
   auto type = dyn_cast<RankedTensorType>(input.getType());
