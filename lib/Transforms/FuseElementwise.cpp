@@ -3,6 +3,9 @@
 #include "msdd/Transforms/Rounding.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::msdd {
@@ -48,6 +51,126 @@ bool isCheapToRedo(Operation *op) {
   return fullSize == 1;
 }
 
+/// The map from the indices of `expand`'s result to those of its source (row-major).
+AffineMap linearizingMap(tensor::ExpandShapeOp expand) {
+  MLIRContext *ctx = expand.getContext();
+  ArrayRef<int64_t> shape = expand.getResultType().getShape();
+  SmallVector<AffineExpr> results;
+  for (ReassociationIndices group : expand.getReassociationIndices()) {
+    AffineExpr linear = getAffineConstantExpr(0, ctx);
+    for (int64_t dim : group)
+      linear = linear * shape[dim] + getAffineDimExpr(dim, ctx);
+    results.push_back(linear);
+  }
+  return AffineMap::get(shape.size(), 0, results, ctx);
+}
+
+/// Fuses an elementwise producer into a consumer that reads it through maps that are not
+/// permutations (a rotary embedding reads both members of each pair through constant
+/// indices), which upstream fusion cannot: the consumer recomputes the producer at each
+/// point it reads, from the producer's inputs read through the composed maps. That costs
+/// the producer's arithmetic once per read, where storing its result costs a write and a
+/// read back of a tensor as large as the consumer's. At most two reads per consumer point.
+struct FuseByRecomputation : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp consumer,
+                                PatternRewriter &rewriter) const override {
+    if (!consumer.hasPureTensorSemantics())
+      return failure();
+    for (OpOperand *operand : consumer.getDpsInputOperands()) {
+      Value read = operand->get();
+      auto expand = read.getDefiningOp<tensor::ExpandShapeOp>();
+      Value produced = expand ? expand.getSrc() : read;
+      auto producer = produced.getDefiningOp<linalg::GenericOp>();
+      if (!producer || consumer.getMatchingIndexingMap(operand).isPermutation() ||
+          !isRecomputable(producer) || !produced.hasOneUse() ||
+          (expand && !expand.getResultType().hasStaticShape()))
+        continue;
+      // Every reader of the producer's result is this consumer; each of its reads redoes it.
+      SmallVector<OpOperand *> reads;
+      for (OpOperand &use : read.getUses())
+        if (use.getOwner() == consumer && consumer.isDpsInput(&use))
+          reads.push_back(&use);
+      if (reads.size() != static_cast<size_t>(llvm::range_size(read.getUses())) ||
+          reads.size() > 2)
+        continue;
+      replaceConsumer(rewriter, consumer, producer, reads,
+                      expand ? linearizingMap(expand) : AffineMap());
+      return success();
+    }
+    return failure();
+  }
+
+  /// One result, computed pointwise from its inputs (no indices, no reads of the output).
+  static bool isRecomputable(linalg::GenericOp op) {
+    if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops() ||
+        !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity() ||
+        !op.getRegionOutputArgs().front().use_empty())
+      return false;
+    return llvm::none_of(op.getRegion().front().without_terminator(), [](Operation &bodyOp) {
+      return isa<linalg::IndexOp>(bodyOp) || !isPure(&bodyOp);
+    });
+  }
+
+  static void replaceConsumer(PatternRewriter &rewriter, linalg::GenericOp consumer,
+                              linalg::GenericOp producer, ArrayRef<OpOperand *> reads,
+                              AffineMap linearize) {
+    // The consumer keeps its operands (canonicalization drops the ones it no longer reads)
+    // and reads the producer's inputs once per fused read, through composed maps.
+    SmallVector<Value> inputs(consumer.getDpsInputs());
+    SmallVector<AffineMap> maps;
+    for (OpOperand *input : consumer.getDpsInputOperands())
+      maps.push_back(consumer.getMatchingIndexingMap(input));
+    for (OpOperand *read : reads) {
+      AffineMap toProducer = consumer.getMatchingIndexingMap(read);
+      if (linearize)
+        toProducer = linearize.compose(toProducer);
+      for (OpOperand *input : producer.getDpsInputOperands()) {
+        inputs.push_back(input->get());
+        maps.push_back(simplifyAffineMap(
+            producer.getMatchingIndexingMap(input).compose(toProducer)));
+      }
+    }
+    for (OpOperand &init : consumer.getDpsInitsMutable())
+      maps.push_back(consumer.getMatchingIndexingMap(&init));
+
+    auto fused = rewriter.create<linalg::GenericOp>(
+        consumer.getLoc(), consumer.getResultTypes(), inputs, consumer.getDpsInits(), maps,
+        consumer.getIteratorTypesArray());
+    fused->setDiscardableAttrs(consumer->getDiscardableAttrDictionary());
+    Block &oldBody = consumer.getRegion().front();
+    Block *body = rewriter.createBlock(&fused.getRegion());
+    Location loc = consumer.getLoc();
+    for (Value input : inputs)
+      body->addArgument(getElementTypeOrSelf(input.getType()), loc);
+    for (Value init : consumer.getDpsInits())
+      body->addArgument(getElementTypeOrSelf(init.getType()), loc);
+
+    unsigned numInputs = consumer.getNumDpsInputs();
+    IRMapping mapping;
+    for (unsigned i = 0; i < numInputs; ++i)
+      mapping.map(oldBody.getArgument(i), body->getArgument(i));
+    for (unsigned i = 0, e = consumer.getNumDpsInits(); i < e; ++i)
+      mapping.map(oldBody.getArgument(numInputs + i), body->getArgument(inputs.size() + i));
+    Block &producerBody = producer.getRegion().front();
+    unsigned next = numInputs;
+    rewriter.setInsertionPointToStart(body);
+    for (OpOperand *read : reads) {
+      IRMapping redo;
+      for (unsigned i = 0, e = producer.getNumDpsInputs(); i < e; ++i)
+        redo.map(producerBody.getArgument(i), body->getArgument(next++));
+      for (Operation &op : producerBody.without_terminator())
+        rewriter.clone(op, redo);
+      mapping.map(oldBody.getArgument(read->getOperandNumber()),
+                  redo.lookupOrDefault(producerBody.getTerminator()->getOperand(0)));
+    }
+    for (Operation &op : oldBody)
+      rewriter.clone(op, mapping);
+    rewriter.replaceOp(consumer, fused->getResults());
+  }
+};
+
 struct FuseElementwisePass : msdd::impl::FuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     // Transposes as generics: they fuse with the elementwise ops next to them (a
@@ -72,6 +195,7 @@ struct FuseElementwisePass : msdd::impl::FuseElementwiseBase<FuseElementwisePass
       return producer && (producer->hasOneUse() || msdd::isTruncation(fused->getOwner()) ||
                           isCheapToRedo(producer));
     });
+    patterns.add<FuseByRecomputation>(&getContext());
     linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

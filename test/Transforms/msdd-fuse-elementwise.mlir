@@ -108,3 +108,44 @@ func.func @rounded_product_result(%a: tensor<4x2xbf16>, %b: tensor<2x8xbf16>) ->
   } -> tensor<4x8xf32>
   return %y : tensor<4x8xf32>
 }
+
+// -----
+
+// A rotary embedding reads both members of each pair of its normalized input through
+// constant indices: the normalization is redone for each of the two reads, from the
+// statistics and the input read at 2j and 2j + 1, and the normalized tensor is never stored.
+// CHECK-DAG: #[[$EVEN:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3 * 2)>
+// CHECK-DAG: #[[$ODD:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3 * 2 + 1)>
+// CHECK-LABEL: func.func @norm_into_rope
+// CHECK-SAME: (%[[X:.+]]: tensor<2x2x16x8xf32>,
+// CHECK-COUNT-2: iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]
+// CHECK-SAME: ins(%[[X]], {{.*}}, %[[X]],
+// CHECK-COUNT-2: math.rsqrt
+// CHECK: math.cos
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @norm_into_rope(%x: tensor<2x2x16x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<2x2x16x8xf32> {
+  %0 = msdd.layer_norm %x, %w, %b : (tensor<2x2x16x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x2x16x8xf32>
+  %1 = msdd.rope_2d %0 {grid_height = 4 : i64, grid_width = 4 : i64} : (tensor<2x2x16x8xf32>) -> tensor<2x2x16x8xf32>
+  return %1 : tensor<2x2x16x8xf32>
+}
+
+// -----
+
+// The normalized tensor is also a result: it is stored anyway, and the rotary embedding
+// reads it instead of redoing it.
+// CHECK-LABEL: func.func @norm_also_returned
+// CHECK-COUNT-2: iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK: %[[NORM:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]
+// CHECK: math.rsqrt
+// CHECK: %[[PAIRS:.+]] = tensor.expand_shape %[[NORM]]
+// CHECK: linalg.generic {{.*}} ins(%[[PAIRS]], %[[PAIRS]] :
+// CHECK-NOT: math.rsqrt
+// CHECK: return
+func.func @norm_also_returned(%x: tensor<2x2x16x8xf32>) -> (tensor<2x2x16x8xf32>, tensor<2x2x16x8xf32>) {
+  %0 = msdd.layer_norm %x : (tensor<2x2x16x8xf32>) -> tensor<2x2x16x8xf32>
+  %1 = msdd.rope_2d %0 {grid_height = 4 : i64, grid_width = 4 : i64} : (tensor<2x2x16x8xf32>) -> tensor<2x2x16x8xf32>
+  return %0, %1 : tensor<2x2x16x8xf32>, tensor<2x2x16x8xf32>
+}

@@ -75,6 +75,12 @@ def FuseElementwise : Pass<"msdd-fuse-elementwise", "func::FuncOp"> {
     one arithmetic op and no math function: a transpose of the heads, a bias addition) is
     fused into every consumer: each redoes it while reading, which costs one read where
     storing it costs a write and a read per consumer.
+
+    A pointwise producer whose only reader reads it through maps that are not permutations,
+    at most twice per point (a rotary embedding reading both members of each pair of a
+    normalized query, through a reshape), is redone by that reader at each point it reads:
+    the reader takes the producer's inputs through the composed maps, and the producer's
+    result is never stored.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
 }
