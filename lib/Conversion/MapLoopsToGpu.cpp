@@ -227,25 +227,89 @@ SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map, V
   return indices;
 }
 
-/// Replaces a last-dimension reduction by a launch of one warp per output point: lanes
-/// stride over the reduced dimension (coalesced, where it is the innermost in memory), then
-/// combine their partial results with shuffles. One thread per output would read rows
-/// `K` elements apart in every load of a warp.
-LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction) {
-  constexpr int64_t kWarp = 32, kWarpsPerBlock = 8;
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }))
-    return failure();
-  int64_t reduced = ranges.back();
-  if (reduced < 2 * kWarp)
-    return failure(); // a thread per output is as good
+constexpr int64_t kWarp = 32, kWarpsPerBlock = 8;
+
+/// `reduction`'s combiner applied to `accumulated` and `partial`.
+Value combine(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction, Value accumulated,
+              Value partial) {
+  IRMapping operands;
+  operands.map(op.getRegion().front().getArgument(op.getNumDpsInputs()), accumulated);
+  operands.map(reduction.partial, partial);
+  return b.clone(*reduction.combiner, operands)->getResult(0);
+}
+
+/// Clones the body of `op` (but its terminator and the ops in `skip`) at the loop point
+/// `ivs`, reading each input from memory unless `registers` holds its value: the buffers
+/// that an earlier op of the same kernel reduced, read at the same row.
+void cloneBodyAt(OpBuilder &b, Location loc, linalg::GenericOp op, ArrayRef<Value> ivs,
+                 const DenseMap<Value, Value> &registers, IRMapping &mapping,
+                 Operation *skip = nullptr) {
+  Block &body = op.getRegion().front();
+  for (OpOperand &operand : op->getOpOperands()) {
+    BlockArgument arg = body.getArgument(operand.getOperandNumber());
+    // The accumulator of a reduction is read by its combiner only (`skip`).
+    if (arg.use_empty() || (op.isDpsInit(&operand) &&
+                            llvm::all_of(arg.getUsers(), [&](Operation *u) { return u == skip; })))
+      continue;
+    if (auto it = registers.find(operand.get()); it != registers.end())
+      mapping.map(arg, it->second);
+    else
+      mapping.map(arg, b.create<memref::LoadOp>(
+                           loc, operand.get(),
+                           applyIndexingMap(b, loc, op.getMatchingIndexingMap(&operand), ivs)));
+  }
+  for (Operation &bodyOp : body.without_terminator()) {
+    if (&bodyOp == skip)
+      continue;
+    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp))
+      mapping.map(index.getResult(), ivs[index.getDim()]);
+    else
+      b.clone(bodyOp, mapping);
+  }
+}
+
+/// The reduction of one output point of `op` by a warp: lanes stride over the last loop
+/// (coalesced, where it is the innermost in memory), then combine their partial results
+/// with butterfly shuffles, so that every lane holds the total (without the output's old
+/// value). `ivs` are the other loops' indices.
+Value reduceInWarp(OpBuilder &b, Location loc, linalg::GenericOp op, const Reduction &reduction,
+                   ArrayRef<Value> ivs, Value lane, const DenseMap<Value, Value> &registers) {
+  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  Value identity =
+      b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), reduction.identity));
+  auto loop = b.create<scf::ForOp>(loc, lane, constant(op.getStaticLoopRanges().back()),
+                                   constant(kWarp), identity);
+  {
+    OpBuilder::InsertionGuard inLoop(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> point(ivs);
+    point.push_back(loop.getInductionVar());
+    IRMapping mapping;
+    cloneBodyAt(b, loc, op, point, registers, mapping, reduction.combiner);
+    b.create<scf::YieldOp>(loc, combine(b, op, reduction, loop.getRegionIterArg(0),
+                                        mapping.lookupOrDefault(reduction.partial)));
+  }
+  Value accumulated = loop.getResult(0);
+  Value width = b.create<arith::ConstantIntOp>(loc, kWarp, 32);
+  for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+    Value shifted = b.create<gpu::ShuffleOp>(loc, accumulated,
+                                             b.create<arith::ConstantIntOp>(loc, offset, 32), width,
+                                             gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+    accumulated = combine(b, op, reduction, accumulated, shifted);
+  }
+  return accumulated;
+}
+
+/// The launch of one warp per point of `rows` (8 warps a block); returns the point's
+/// indices and the lane, and leaves `b` inside the launch, past the tail's guard.
+std::pair<SmallVector<Value>, Value> createWarpPerRowLaunch(OpBuilder &b, Location loc,
+                                                            ArrayRef<int64_t> rows) {
   int64_t points = 1;
-  for (int64_t r : ArrayRef(ranges).drop_back())
+  for (int64_t r : rows)
     points *= r;
   int64_t warps = std::min(points, kWarpsPerBlock);
   int64_t blocks = (points + warps - 1) / warps;
-  Location loc = op.getLoc();
-  b.setInsertionPoint(op);
   gpu::LaunchOp launch = createLaunch(b, loc, blocks, warps * kWarp);
   b.setInsertionPointToStart(&launch.getBody().front());
   auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
@@ -255,64 +319,51 @@ LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reducti
   Value point = b.create<arith::AddIOp>(
       loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, constant(warps)), warp);
   if (blocks * warps != points) {
+    // Whole warps drop out, so the shuffles of the others keep all their lanes.
     auto guard = b.create<scf::IfOp>(
         loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, point, constant(points)),
         /*withElseRegion=*/false);
     b.setInsertionPointToStart(&guard.getThenRegion().front());
   }
-  SmallVector<Value> ivs = delinearize(b, loc, point, ArrayRef(ranges).drop_back());
-  ivs.push_back(nullptr); // the reduced dimension's, set per loop below
+  return {delinearize(b, loc, point, rows), lane};
+}
 
-  Block &body = op.getRegion().front();
-  BlockArgument out = body.getArgument(op.getNumDpsInputs());
-  Type f32 = b.getF32Type();
-  Value identity = b.create<arith::ConstantOp>(loc, b.getFloatAttr(f32, reduction.identity));
-  auto combine = [&](Value accumulated, Value partial) {
-    IRMapping operands;
-    operands.map(out, accumulated);
-    operands.map(reduction.partial, partial);
-    return b.clone(*reduction.combiner, operands)->getResult(0);
-  };
-  auto loop = b.create<scf::ForOp>(loc, lane, constant(reduced), constant(kWarp), identity);
-  {
-    OpBuilder::InsertionGuard inLoop(b);
-    b.setInsertionPointToStart(loop.getBody());
-    ivs.back() = loop.getInductionVar();
-    IRMapping mapping;
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      AffineMap map = op.getMatchingIndexingMap(input);
-      mapping.map(body.getArgument(input->getOperandNumber()),
-                  b.create<memref::LoadOp>(loc, input->get(), applyIndexingMap(b, loc, map, ivs)));
-    }
-    for (Operation &bodyOp : body.without_terminator()) {
-      if (&bodyOp == reduction.combiner)
-        continue;
-      if (auto index = dyn_cast<linalg::IndexOp>(bodyOp))
-        mapping.map(index.getResult(), ivs[index.getDim()]);
-      else
-        b.clone(bodyOp, mapping);
-    }
-    Value partial = mapping.lookupOrDefault(reduction.partial);
-    b.create<scf::YieldOp>(loc, combine(loop.getRegionIterArg(0), partial));
-  }
-  Value accumulated = loop.getResult(0);
-  Value width = b.create<arith::ConstantIntOp>(loc, kWarp, 32);
-  for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
-    Value shifted = b.create<gpu::ShuffleOp>(loc, accumulated,
-                                             b.create<arith::ConstantIntOp>(loc, offset, 32), width,
-                                             gpu::ShuffleMode::XOR)
-                        .getShuffleResult();
-    accumulated = combine(accumulated, shifted);
-  }
+/// Stores into `op`'s output at the row `ivs`, from lane 0 only, the value that `compute`
+/// builds there.
+void storeFromFirstLane(OpBuilder &b, Location loc, linalg::GenericOp op, ArrayRef<Value> ivs,
+                        Value lane, function_ref<Value(OpBuilder &)> compute) {
+  OpBuilder::InsertionGuard guard(b);
+  Value zero = b.create<arith::ConstantIndexOp>(loc, 0);
   auto first = b.create<scf::IfOp>(
-      loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, lane, constant(0)),
+      loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, lane, zero),
       /*withElseRegion=*/false);
   b.setInsertionPointToStart(&first.getThenRegion().front());
-  Value init = op.getDpsInitOperand(0)->get();
-  SmallVector<Value> indices =
-      applyIndexingMap(b, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), ivs);
-  Value old = b.create<memref::LoadOp>(loc, init, indices);
-  b.create<memref::StoreOp>(loc, combine(old, accumulated), init, indices);
+  OpOperand *init = op.getDpsInitOperand(0);
+  b.create<memref::StoreOp>(loc, compute(b), init->get(),
+                            applyIndexingMap(b, loc, op.getMatchingIndexingMap(init), ivs));
+}
+
+/// Replaces a last-dimension reduction by a launch of one warp per output point (see
+/// reduceInWarp). One thread per output would read rows `K` elements apart in every load
+/// of a warp.
+LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }))
+    return failure();
+  if (ranges.back() < 2 * kWarp)
+    return failure(); // a thread per output is as good
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  auto [ivs, lane] = createWarpPerRowLaunch(b, loc, ArrayRef(ranges).drop_back());
+  Value total = reduceInWarp(b, loc, op, reduction, ivs, lane, DenseMap<Value, Value>());
+  SmallVector<Value> point(ivs);
+  point.push_back(b.create<arith::ConstantIndexOp>(loc, 0)); // the output ignores it
+  storeFromFirstLane(b, loc, op, point, lane, [&](OpBuilder &b) {
+    OpOperand *init = op.getDpsInitOperand(0);
+    Value old = b.create<memref::LoadOp>(
+        loc, init->get(), applyIndexingMap(b, loc, op.getMatchingIndexingMap(init), point));
+    return combine(b, op, reduction, old, total);
+  });
   return success();
 }
 
@@ -354,6 +405,207 @@ Value rootBuffer(Value value) {
   return value;
 }
 
+/// The buffers (roots) an op between the members of a row group reads and writes; nullopt
+/// for an op whose accesses are not known here (a launch, a loop).
+struct Accesses {
+  SmallVector<Value> reads, writes;
+};
+std::optional<Accesses> accessesOf(Operation *op) {
+  Accesses accesses;
+  auto roots = [](ValueRange values, SmallVector<Value> &into) {
+    for (Value v : values)
+      if (isa<MemRefType>(v.getType()))
+        into.push_back(rootBuffer(v));
+  };
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
+    roots(linalgOp.getDpsInputs(), accesses.reads);
+    roots(linalgOp.getDpsInits(), accesses.reads);
+    roots(linalgOp.getDpsInits(), accesses.writes);
+  } else if (isa<func::CallOp>(op)) {
+    roots(op->getOperands(), accesses.reads);
+    roots(op->getOperands(), accesses.writes);
+  } else if (isa<memref::DeallocOp, gpu::DeallocOp>(op)) {
+    roots(op->getOperands(), accesses.writes);
+  } else if (!isa<memref::AllocOp, gpu::AllocOp>(op) &&
+             (op->getNumRegions() || !isMemoryEffectFree(op))) {
+    return std::nullopt;
+  }
+  return accesses;
+}
+
+/// `map` selects exactly the first `rows` loops, in order: the op reads or writes the
+/// element of its own row.
+bool isRowMap(AffineMap map, unsigned rows) {
+  if (map.getNumResults() != rows)
+    return false;
+  for (unsigned i = 0; i < rows; ++i)
+    if (map.getResult(i) != getAffineDimExpr(i, map.getContext()))
+      return false;
+  return true;
+}
+
+/// Reductions over the last loop of the same rows, then a parallel op over those rows that
+/// reads their results (a LayerNorm's mean and variance, then its normalization): one
+/// kernel of a warp per row computes them all, the reductions' results stay in registers,
+/// and the rows are read from memory once (the later passes over a row hit the cache).
+struct RowGroup {
+  unsigned rows;
+  SmallVector<int64_t> rowRanges;
+  SmallVector<std::pair<linalg::GenericOp, Reduction>> reductions;
+  linalg::GenericOp last;
+};
+
+/// The row group that starts at `first`, or nullopt. The reductions move down to the last
+/// op's place: the ops in between must not touch what they read or write.
+std::optional<RowGroup> findRowGroup(linalg::GenericOp first) {
+  std::optional<Reduction> firstReduction = matchLastDimReduction(first);
+  if (!firstReduction || first.getNumLoops() < 2 || !first.hasPureBufferSemantics())
+    return std::nullopt;
+  RowGroup group;
+  group.rows = first.getNumLoops() - 1;
+  SmallVector<int64_t> ranges = first.getStaticLoopRanges();
+  if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }) ||
+      !isRowMap(first.getMatchingIndexingMap(first.getDpsInitOperand(0)), group.rows))
+    return std::nullopt;
+  group.rowRanges.assign(ranges.begin(), ranges.end() - 1);
+  group.reductions.emplace_back(first, *firstReduction);
+
+  auto isRegister = [&](Value v) {
+    return llvm::any_of(group.reductions,
+                        [&](auto &r) { return r.first.getDpsInitOperand(0)->get() == v; });
+  };
+  // The roots that the members so far read, and those they write.
+  SmallVector<Value> memberReads, memberWrites;
+  auto addMember = [&](linalg::GenericOp op) {
+    for (Value input : op.getDpsInputs())
+      if (!isRegister(input))
+        memberReads.push_back(rootBuffer(input));
+    for (Value init : op.getDpsInits())
+      memberWrites.push_back(rootBuffer(init));
+  };
+  addMember(first);
+  for (Operation *op = first->getNextNode(); op; op = op->getNextNode()) {
+    auto generic = dyn_cast<linalg::GenericOp>(op);
+    if (!generic || llvm::none_of(generic.getDpsInputs(), isRegister)) {
+      std::optional<Accesses> accesses = accessesOf(op);
+      if (!accesses)
+        return std::nullopt;
+      for (Value written : accesses->writes)
+        if (llvm::is_contained(memberReads, written) || llvm::is_contained(memberWrites, written))
+          return std::nullopt;
+      for (Value read : accesses->reads)
+        if (llvm::is_contained(memberWrites, read))
+          return std::nullopt;
+      continue;
+    }
+    // A member: same rows, and reads the reductions' results at its own row.
+    SmallVector<int64_t> memberRanges = generic.getStaticLoopRanges();
+    if (!generic.hasPureBufferSemantics() || memberRanges.size() <= group.rows ||
+        llvm::any_of(memberRanges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }) ||
+        ArrayRef(memberRanges).take_front(group.rows) != ArrayRef(group.rowRanges))
+      return std::nullopt;
+    SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
+    if (llvm::any_of(ArrayRef(iterators).take_front(group.rows),
+                     [](utils::IteratorType t) { return t != utils::IteratorType::parallel; }))
+      return std::nullopt;
+    for (OpOperand *input : generic.getDpsInputOperands())
+      if (isRegister(input->get()) &&
+          !isRowMap(generic.getMatchingIndexingMap(input), group.rows))
+        return std::nullopt;
+    for (Value init : generic.getDpsInits())
+      if (isRegister(init) || llvm::is_contained(memberReads, rootBuffer(init)))
+        return std::nullopt;
+    std::optional<Reduction> reduction = matchLastDimReduction(generic);
+    if (reduction && memberRanges.size() == group.rows + 1 &&
+        isRowMap(generic.getMatchingIndexingMap(generic.getDpsInitOperand(0)), group.rows)) {
+      group.reductions.emplace_back(generic, *reduction);
+      addMember(generic);
+      continue;
+    }
+    if (generic.getNumParallelLoops() != generic.getNumLoops())
+      return std::nullopt;
+    // Its writes must not feed the reads of the members (in flight in other warps).
+    addMember(generic);
+    for (Value init : generic.getDpsInits())
+      if (llvm::is_contained(memberReads, rootBuffer(init)))
+        return std::nullopt;
+    group.last = generic;
+    return group;
+  }
+  return std::nullopt;
+}
+
+/// The fill of `buffer` just before `op` with a constant: the reduction's starting value.
+linalg::FillOp constantFillBefore(linalg::GenericOp op, Value buffer) {
+  auto fill = dyn_cast_or_null<linalg::FillOp>(op->getPrevNode());
+  if (!fill || fill.getDpsInits().front() != buffer ||
+      !fill.getDpsInputs().front().getDefiningOp<arith::ConstantOp>())
+    return nullptr;
+  return fill;
+}
+
+/// Replaces `group` by one launch at its last op's place; returns the ops it erased.
+SmallVector<Operation *> mapRowGroup(IRRewriter &b, RowGroup &group) {
+  linalg::GenericOp last = group.last;
+  Location loc = NameLoc::get(b.getStringAttr("rows_" + describe(last)), last.getLoc());
+  SmallVector<Operation *> erased;
+  // A reduction's result is stored when anything but the group reads it.
+  SmallVector<bool> readElsewhere;
+  for (auto &[op, reduction] : group.reductions)
+    readElsewhere.push_back(llvm::any_of(op.getDpsInitOperand(0)->get().getUsers(),
+                                         [&](Operation *user) {
+      return !isa<linalg::FillOp, memref::DeallocOp, gpu::DeallocOp>(user) && user != last &&
+             llvm::none_of(group.reductions, [&](auto &r) { return r.first == user; });
+    }));
+  b.setInsertionPoint(last);
+  auto [rowIvs, lane] = createWarpPerRowLaunch(b, loc, group.rowRanges);
+  DenseMap<Value, Value> registers;
+  for (auto [index, member] : llvm::enumerate(group.reductions)) {
+    auto &[op, reduction] = member;
+    Value buffer = op.getDpsInitOperand(0)->get();
+    SmallVector<Value> point(rowIvs);
+    point.push_back(b.create<arith::ConstantIndexOp>(loc, 0)); // the output ignores it
+    Value total = reduceInWarp(b, loc, op, reduction, rowIvs, lane, registers);
+    // Its starting value: the constant it was filled with, or what the buffer holds.
+    Value start;
+    linalg::FillOp fill = constantFillBefore(op, buffer);
+    if (fill) {
+      start = b.clone(*fill.getDpsInputs().front().getDefiningOp())->getResult(0);
+      erased.push_back(fill);
+    } else {
+      start = b.create<memref::LoadOp>(
+          loc, buffer,
+          applyIndexingMap(b, loc, op.getMatchingIndexingMap(op.getDpsInitOperand(0)), point));
+    }
+    Value value = combine(b, op, reduction, start, total);
+    registers[buffer] = value;
+    if (readElsewhere[index] || !fill)
+      storeFromFirstLane(b, loc, op, point, lane, [&](OpBuilder &) { return value; });
+    erased.push_back(op);
+  }
+
+  // The last op: lanes stride over its points in the row.
+  SmallVector<int64_t> inner(ArrayRef(last.getStaticLoopRanges()).drop_front(group.rows));
+  int64_t innerPoints = 1;
+  for (int64_t r : inner)
+    innerPoints *= r;
+  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  auto loop = b.create<scf::ForOp>(loc, lane, constant(innerPoints), constant(kWarp));
+  b.setInsertionPointToStart(loop.getBody());
+  SmallVector<Value> ivs(rowIvs);
+  llvm::append_range(ivs, delinearize(b, loc, loop.getInductionVar(), inner));
+  IRMapping mapping;
+  cloneBodyAt(b, loc, last, ivs, registers, mapping);
+  for (auto [yielded, init] : llvm::zip_equal(last.getRegion().front().getTerminator()->getOperands(),
+                                              last.getDpsInitsMutable()))
+    b.create<memref::StoreOp>(loc, mapping.lookupOrDefault(yielded), init.get(),
+                              applyIndexingMap(b, loc, last.getMatchingIndexingMap(&init), ivs));
+  erased.push_back(last);
+  for (Operation *op : erased)
+    b.eraseOp(op);
+  return erased;
+}
+
 struct MapLoopsToGpuPass : msdd::impl::MapLoopsToGpuBase<MapLoopsToGpuPass> {
   using Base::Base;
 
@@ -364,6 +616,7 @@ struct MapLoopsToGpuPass : msdd::impl::MapLoopsToGpuBase<MapLoopsToGpuPass> {
         continue;
       if (failed(sinkScalarLoads(func)))
         return signalPassFailure();
+      mapRowGroups(rewriter, func);
       SmallVector<linalg::LinalgOp> ops;
       func.walk([&](linalg::LinalgOp op) { ops.push_back(op); });
       for (linalg::LinalgOp op : ops)
@@ -410,6 +663,21 @@ struct MapLoopsToGpuPass : msdd::impl::MapLoopsToGpuBase<MapLoopsToGpuPass> {
     }
     rewriter.eraseOp(marker);
     return result;
+  }
+
+  void mapRowGroups(IRRewriter &rewriter, func::FuncOp func) {
+    SmallVector<linalg::GenericOp> candidates;
+    func.walk([&](linalg::GenericOp op) { candidates.push_back(op); });
+    DenseSet<Operation *> erased;
+    for (linalg::GenericOp op : candidates) {
+      if (erased.contains(op))
+        continue;
+      std::optional<RowGroup> group = findRowGroup(op);
+      if (!group)
+        continue;
+      for (Operation *gone : mapRowGroup(rewriter, *group))
+        erased.insert(gone);
+    }
   }
 
   /// Loop-invariant code motion hoists reads of scalar inputs (a seed) out of linalg bodies;

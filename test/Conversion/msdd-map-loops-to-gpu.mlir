@@ -194,3 +194,160 @@ func.func @coarsened(%x: memref<4097x256xf32>, %y: memref<4097x256xf32>) {
   }
   return
 }
+
+// -----
+
+// A LayerNorm: two reductions of the same rows and the normalization that reads them
+// become one launch of a warp per row. The reductions move down past the call (it touches
+// none of their buffers); their zero fills become the starting values, and their results
+// stay in registers: nothing but the normalized rows is stored.
+#rows = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row = affine_map<(d0, d1, d2) -> (d0, d1)>
+#col = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @layer_norm
+// CHECK-NOT: linalg.
+// CHECK: call @other
+// CHECK: %[[C4:.+]] = arith.constant 4 : index
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C4]],
+// CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
+// CHECK: %[[SUMS:.+]] = scf.for %{{.+}} = %[[LANE]] to %c96 step %c32{{.*}} iter_args
+// CHECK: memref.load %arg0
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[SUM:.+]] = arith.addf %cst{{.*}}, %{{.+}} : f32
+// CHECK-NOT: memref.store
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c96
+// CHECK: memref.load %arg0
+// CHECK: arith.mulf %[[SUM]], %cst
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[VAR:.+]] = arith.addf %cst{{.*}}, %{{.+}} : f32
+// CHECK-NOT: memref.store
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c96
+// CHECK-DAG: arith.mulf %[[SUM]], %cst
+// CHECK-DAG: arith.mulf %[[VAR]], %cst
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.+}}, %arg2
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func private @other(memref<16x16xf32>)
+func.func @layer_norm(%x: memref<4x8x96xf32>, %w: memref<96xf32>, %y: memref<4x8x96xbf16>, %o: memref<16x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %inv = arith.constant 0.0104166670 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %sum = gpu.alloc () : memref<4x8xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<4x8xf32>)
+  linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<4x8x96xf32>) outs(%sum : memref<4x8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  %var = gpu.alloc () : memref<4x8xf32>
+  linalg.fill ins(%zero : f32) outs(%var : memref<4x8xf32>)
+  linalg.generic {indexing_maps = [#rows, #row, #row], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %sum : memref<4x8x96xf32>, memref<4x8xf32>) outs(%var : memref<4x8xf32>) {
+  ^bb0(%in: f32, %s: f32, %acc: f32):
+    %mean = arith.mulf %s, %inv : f32
+    %d = arith.subf %in, %mean : f32
+    %d2 = arith.mulf %d, %d : f32
+    %v = arith.addf %acc, %d2 : f32
+    linalg.yield %v : f32
+  }
+  call @other(%o) : (memref<16x16xf32>) -> ()
+  linalg.generic {indexing_maps = [#rows, #row, #row, #col, #rows], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %sum, %var, %w : memref<4x8x96xf32>, memref<4x8xf32>, memref<4x8xf32>, memref<96xf32>) outs(%y : memref<4x8x96xbf16>) {
+  ^bb0(%in: f32, %s: f32, %v: f32, %g: f32, %out: bf16):
+    %mean = arith.mulf %s, %inv : f32
+    %vm = arith.mulf %v, %inv : f32
+    %d = arith.subf %in, %mean : f32
+    %ve = arith.addf %vm, %eps : f32
+    %r = math.rsqrt %ve : f32
+    %n = arith.mulf %d, %r : f32
+    %sc = arith.mulf %n, %g : f32
+    %t = arith.truncf %sc : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  gpu.dealloc %var : memref<4x8xf32>
+  gpu.dealloc %sum : memref<4x8xf32>
+  return
+}
+
+// -----
+
+// An RMS norm whose statistics another op reads afterwards: lane 0 also stores them. There
+// is no fill: every lane starts from the value the buffer holds. The normalization's inner loops (a pair
+// view of the row) are strided over by the lanes as one.
+#rows4 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row4 = affine_map<(d0, d1, d2) -> (d0, d1)>
+#pairs = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2 * 2 + d3)>
+#pairrow = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+#pairout = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @stats_kept
+// CHECK: gpu.launch
+// CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
+// CHECK: scf.for
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[OLD:.+]] = memref.load %arg1
+// CHECK-NEXT: %[[TOTAL:.+]] = arith.addf %[[OLD]]
+// CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[LANE]], %c0
+// CHECK: scf.if %[[FIRST]]
+// CHECK-NEXT: memref.store %[[TOTAL]], %arg1
+// CHECK: scf.for %[[I:.+]] = %[[LANE]] to %c64
+// CHECK: arith.remui {{.*}} %c2
+// CHECK: memref.store %{{.+}}, %arg2
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK: memref.load %arg1
+// CHECK: return
+func.func @stats_kept(%x: memref<2x3x64xf32>, %ss: memref<2x3xf32>, %y: memref<2x3x32x2xf32>, %copy: memref<2x3xf32>) {
+  linalg.generic {indexing_maps = [#rows4, #row4], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<2x3x64xf32>) outs(%ss : memref<2x3xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#pairs, #pairrow, #pairout], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %ss : memref<2x3x64xf32>, memref<2x3xf32>) outs(%y : memref<2x3x32x2xf32>) {
+  ^bb0(%in: f32, %s: f32, %out: f32):
+    %r = math.rsqrt %s : f32
+    %n = arith.mulf %in, %r : f32
+    linalg.yield %n : f32
+  }
+  linalg.copy ins(%ss : memref<2x3xf32>) outs(%copy : memref<2x3xf32>)
+  return
+}
+
+// -----
+
+// The call between the statistics and the normalization may write the rows: nothing moves,
+// and each op gets its own launch (the fill, the warp reduction, the normalization).
+// CHECK-LABEL: func.func @written_between
+// CHECK-COUNT-2: gpu.launch
+// CHECK: call @writes
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.launch
+// CHECK: return
+#rows5 = affine_map<(d0, d1) -> (d0, d1)>
+#row5 = affine_map<(d0, d1) -> (d0)>
+func.func private @writes(memref<8x128xf32>)
+func.func @written_between(%x: memref<8x128xf32>, %y: memref<8x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %sum = gpu.alloc () : memref<8xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<8xf32>)
+  linalg.generic {indexing_maps = [#rows5, #row5], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x128xf32>) outs(%sum : memref<8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  call @writes(%x) : (memref<8x128xf32>) -> ()
+  linalg.generic {indexing_maps = [#rows5, #row5, #rows5], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum : memref<8x128xf32>, memref<8xf32>) outs(%y : memref<8x128xf32>) {
+  ^bb0(%in: f32, %s: f32, %out: f32):
+    %d = arith.subf %in, %s : f32
+    linalg.yield %d : f32
+  }
+  gpu.dealloc %sum : memref<8xf32>
+  return
+}

@@ -172,8 +172,16 @@ def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {
     cannot cover the memory latency. Points are delinearized with 32-bit arithmetic when
     there are fewer than 2^31 (64-bit division is emulated on GPUs). Reductions of the last
     loop dimension (row sums, maxima, norms) with an add, mul, max or min combiner instead
-    get one warp per output: lanes stride over the row and combine with shuffles. Ops
-    without parallel dimensions run in one thread. Host code must not touch device memory afterwards; a
+    get one warp per output: lanes stride over the row and combine with shuffles.
+    Such reductions followed by a parallel op over the same rows that reads their results
+    at its own row (a LayerNorm's sum and variance, then its normalization) become one
+    launch of a warp per row: the reductions' results stay in registers (stored only when
+    something else reads them; a preceding constant fill becomes their starting value),
+    the lanes stride over the last op's points in the row, and the row is read from memory
+    once, where three launches read it three times. The reductions move down to the last
+    op's place, so the ops in between must be known not to touch their buffers (allocations,
+    views, linalg ops and runtime calls on other buffers). Ops without parallel dimensions
+    run in one thread. Host code must not touch device memory afterwards; a
     load or store that would is reported.
   }];
   let options = [
