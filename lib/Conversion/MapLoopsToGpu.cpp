@@ -451,17 +451,91 @@ bool isRowMap(AffineMap map, unsigned rows) {
 struct RowGroup {
   unsigned rows;
   SmallVector<int64_t> rowRanges;
+  /// A pointwise op whose result the first reduction reduces (a residual update before a
+  /// norm), or null. Every member reads that result at the point the op writes it, so each
+  /// lane reads back only what it wrote itself.
+  linalg::GenericOp leading;
   SmallVector<std::pair<linalg::GenericOp, Reduction>> reductions;
   linalg::GenericOp last;
+  /// Deallocations of what the moved members read, which move after the kernel.
+  SmallVector<Operation *> sunkDeallocs;
 };
+
+/// The static loop ranges of `op`, or an empty vector when one is dynamic or empty.
+SmallVector<int64_t> staticRanges(linalg::LinalgOp op) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }))
+    return {};
+  return ranges;
+}
+
+/// Whether ops that read the buffers `reads` and write `writes` may move down past
+/// `between`: it neither writes what they read or write nor reads what they write. The
+/// deallocation of a buffer they only read moves down with them (into `sunk`).
+bool canMovePast(Operation *between, ArrayRef<Value> reads, ArrayRef<Value> writes,
+                 SmallVectorImpl<Operation *> &sunk) {
+  std::optional<Accesses> accesses = accessesOf(between);
+  if (!accesses)
+    return false;
+  if (isa<memref::DeallocOp, gpu::DeallocOp>(between) &&
+      llvm::all_of(accesses->writes, [&](Value root) {
+        return llvm::is_contained(reads, root) && !llvm::is_contained(writes, root);
+      })) {
+    sunk.push_back(between);
+    return true;
+  }
+  for (Value written : accesses->writes)
+    if (llvm::is_contained(reads, written) || llvm::is_contained(writes, written))
+      return false;
+  for (Value read : accesses->reads)
+    if (llvm::is_contained(writes, read))
+      return false;
+  return true;
+}
+
+/// The reduction that first reads the result of `op`, when `op` can lead a row group: a
+/// pointwise op with one result written in loop order, which the reduction reads in its own
+/// loop order (the same loops: rows, then the reduced one).
+linalg::GenericOp leadingReader(linalg::GenericOp op, SmallVectorImpl<Operation *> &sunk) {
+  SmallVector<int64_t> ranges = staticRanges(op);
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 || ranges.size() < 2 ||
+      op.getNumParallelLoops() != op.getNumLoops() ||
+      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+    return nullptr;
+  Value result = op.getDpsInits().front();
+  SmallVector<Value> reads = llvm::map_to_vector(op.getDpsInputs(), rootBuffer);
+  SmallVector<Value> writes{rootBuffer(result)};
+  for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
+    auto reader = dyn_cast<linalg::GenericOp>(next);
+    if (!reader || !llvm::is_contained(reader.getDpsInputs(), result)) {
+      if (!canMovePast(next, reads, writes, sunk))
+        return nullptr;
+      continue;
+    }
+    if (!matchLastDimReduction(reader) || staticRanges(reader) != ranges)
+      return nullptr;
+    for (OpOperand *input : reader.getDpsInputOperands())
+      if (input->get() == result && !reader.getMatchingIndexingMap(input).isIdentity())
+        return nullptr;
+    return reader;
+  }
+  return nullptr;
+}
 
 /// The row group that starts at `first`, or nullopt. The reductions move down to the last
 /// op's place: the ops in between must not touch what they read or write.
-std::optional<RowGroup> findRowGroup(linalg::GenericOp first) {
+std::optional<RowGroup> findRowGroup(linalg::GenericOp start) {
+  RowGroup group;
+  linalg::GenericOp first = start;
+  if (!matchLastDimReduction(start)) {
+    group.leading = start;
+    first = leadingReader(start, group.sunkDeallocs);
+    if (!first)
+      return std::nullopt;
+  }
   std::optional<Reduction> firstReduction = matchLastDimReduction(first);
   if (!firstReduction || first.getNumLoops() < 2 || !first.hasPureBufferSemantics())
     return std::nullopt;
-  RowGroup group;
   group.rows = first.getNumLoops() - 1;
   SmallVector<int64_t> ranges = first.getStaticLoopRanges();
   if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }) ||
@@ -483,19 +557,26 @@ std::optional<RowGroup> findRowGroup(linalg::GenericOp first) {
     for (Value init : op.getDpsInits())
       memberWrites.push_back(rootBuffer(init));
   };
+  if (group.leading)
+    addMember(group.leading);
   addMember(first);
+  // The members read the leading op's result where it wrote it: the same loops, in order.
+  auto readsLeadingInOrder = [&](linalg::GenericOp op) {
+    if (!group.leading)
+      return true;
+    Value result = group.leading.getDpsInits().front();
+    for (OpOperand *input : op.getDpsInputOperands())
+      if (rootBuffer(input->get()) == rootBuffer(result) &&
+          (input->get() != result || !op.getMatchingIndexingMap(input).isIdentity() ||
+           op.getNumLoops() != group.leading.getNumLoops()))
+        return false;
+    return true;
+  };
   for (Operation *op = first->getNextNode(); op; op = op->getNextNode()) {
     auto generic = dyn_cast<linalg::GenericOp>(op);
     if (!generic || llvm::none_of(generic.getDpsInputs(), isRegister)) {
-      std::optional<Accesses> accesses = accessesOf(op);
-      if (!accesses)
+      if (!canMovePast(op, memberReads, memberWrites, group.sunkDeallocs))
         return std::nullopt;
-      for (Value written : accesses->writes)
-        if (llvm::is_contained(memberReads, written) || llvm::is_contained(memberWrites, written))
-          return std::nullopt;
-      for (Value read : accesses->reads)
-        if (llvm::is_contained(memberWrites, read))
-          return std::nullopt;
       continue;
     }
     // A member: same rows, and reads the reductions' results at its own row.
@@ -512,6 +593,8 @@ std::optional<RowGroup> findRowGroup(linalg::GenericOp first) {
       if (isRegister(input->get()) &&
           !isRowMap(generic.getMatchingIndexingMap(input), group.rows))
         return std::nullopt;
+    if (!readsLeadingInOrder(generic))
+      return std::nullopt;
     for (Value init : generic.getDpsInits())
       if (isRegister(init) || llvm::is_contained(memberReads, rootBuffer(init)))
         return std::nullopt;
@@ -535,13 +618,48 @@ std::optional<RowGroup> findRowGroup(linalg::GenericOp first) {
   return std::nullopt;
 }
 
-/// The fill of `buffer` just before `op` with a constant: the reduction's starting value.
+/// The constant fill of `buffer` that `op` reduces onto: earlier in the block, and nothing
+/// else uses the buffer in between. Its value is the reduction's starting value.
 linalg::FillOp constantFillBefore(linalg::GenericOp op, Value buffer) {
-  auto fill = dyn_cast_or_null<linalg::FillOp>(op->getPrevNode());
+  linalg::FillOp fill;
+  for (Operation *user : buffer.getUsers())
+    if (auto candidate = dyn_cast<linalg::FillOp>(user);
+        candidate && candidate->getBlock() == op->getBlock() && candidate->isBeforeInBlock(op) &&
+        (!fill || fill->isBeforeInBlock(candidate)))
+      fill = candidate;
   if (!fill || fill.getDpsInits().front() != buffer ||
       !fill.getDpsInputs().front().getDefiningOp<arith::ConstantOp>())
     return nullptr;
+  for (Operation *user : buffer.getUsers()) {
+    Operation *inBlock = op->getBlock()->findAncestorOpInBlock(*user);
+    if (user != fill && user != op &&
+        (!inBlock || (fill->isBeforeInBlock(inBlock) && inBlock->isBeforeInBlock(op))))
+      return nullptr;
+  }
   return fill;
+}
+
+/// The points of pointwise `op` in the row `rowIvs` (its first `rows` loops), the lanes
+/// striding over them in row-major order.
+void mapPointwiseInRow(OpBuilder &b, Location loc, linalg::GenericOp op, unsigned rows,
+                       ArrayRef<Value> rowIvs, Value lane,
+                       const DenseMap<Value, Value> &registers) {
+  OpBuilder::InsertionGuard guard(b);
+  SmallVector<int64_t> inner(ArrayRef(op.getStaticLoopRanges()).drop_front(rows));
+  int64_t innerPoints = 1;
+  for (int64_t r : inner)
+    innerPoints *= r;
+  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  auto loop = b.create<scf::ForOp>(loc, lane, constant(innerPoints), constant(kWarp));
+  b.setInsertionPointToStart(loop.getBody());
+  SmallVector<Value> ivs(rowIvs);
+  llvm::append_range(ivs, delinearize(b, loc, loop.getInductionVar(), inner));
+  IRMapping mapping;
+  cloneBodyAt(b, loc, op, ivs, registers, mapping);
+  for (auto [yielded, init] : llvm::zip_equal(op.getRegion().front().getTerminator()->getOperands(),
+                                              op.getDpsInitsMutable()))
+    b.create<memref::StoreOp>(loc, mapping.lookupOrDefault(yielded), init.get(),
+                              applyIndexingMap(b, loc, op.getMatchingIndexingMap(&init), ivs));
 }
 
 /// Replaces `group` by one launch at its last op's place; returns the ops it erased.
@@ -560,6 +678,10 @@ SmallVector<Operation *> mapRowGroup(IRRewriter &b, RowGroup &group) {
   b.setInsertionPoint(last);
   auto [rowIvs, lane] = createWarpPerRowLaunch(b, loc, group.rowRanges);
   DenseMap<Value, Value> registers;
+  if (group.leading) {
+    mapPointwiseInRow(b, loc, group.leading, group.rows, rowIvs, lane, registers);
+    erased.push_back(group.leading);
+  }
   for (auto [index, member] : llvm::enumerate(group.reductions)) {
     auto &[op, reduction] = member;
     Value buffer = op.getDpsInitOperand(0)->get();
@@ -584,22 +706,9 @@ SmallVector<Operation *> mapRowGroup(IRRewriter &b, RowGroup &group) {
     erased.push_back(op);
   }
 
-  // The last op: lanes stride over its points in the row.
-  SmallVector<int64_t> inner(ArrayRef(last.getStaticLoopRanges()).drop_front(group.rows));
-  int64_t innerPoints = 1;
-  for (int64_t r : inner)
-    innerPoints *= r;
-  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
-  auto loop = b.create<scf::ForOp>(loc, lane, constant(innerPoints), constant(kWarp));
-  b.setInsertionPointToStart(loop.getBody());
-  SmallVector<Value> ivs(rowIvs);
-  llvm::append_range(ivs, delinearize(b, loc, loop.getInductionVar(), inner));
-  IRMapping mapping;
-  cloneBodyAt(b, loc, last, ivs, registers, mapping);
-  for (auto [yielded, init] : llvm::zip_equal(last.getRegion().front().getTerminator()->getOperands(),
-                                              last.getDpsInitsMutable()))
-    b.create<memref::StoreOp>(loc, mapping.lookupOrDefault(yielded), init.get(),
-                              applyIndexingMap(b, loc, last.getMatchingIndexingMap(&init), ivs));
+  mapPointwiseInRow(b, loc, last, group.rows, rowIvs, lane, registers);
+  for (Operation *dealloc : llvm::reverse(group.sunkDeallocs))
+    dealloc->moveAfter(last);
   erased.push_back(last);
   for (Operation *op : erased)
     b.eraseOp(op);

@@ -351,3 +351,95 @@ func.func @written_between(%x: memref<8x128xf32>, %y: memref<8x128xf32>) {
   gpu.dealloc %sum : memref<8xf32>
   return
 }
+
+// -----
+
+// A residual update before a norm leads the row group: each lane writes its points of the
+// updated row and reads back only those, so the reductions need no synchronization and the
+// row is not read again from memory. The deallocation of the update's input, between the
+// update and the reduction, moves after the kernel; the fill with it is found past it.
+#rows6 = affine_map<(d0, d1) -> (d0, d1)>
+#row6 = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @residual_norm
+// CHECK-NOT: linalg.
+// CHECK: gpu.launch
+// CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c128
+// CHECK: memref.load %arg1
+// CHECK: memref.store %{{.+}}, %arg0
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c128{{.*}} iter_args
+// CHECK: memref.load %arg0
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK-NOT: memref.store
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c128
+// CHECK: memref.store %{{.+}}, %arg2
+// CHECK: gpu.terminator
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.dealloc %arg1
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @residual_norm(%x: memref<8x128xf32>, %y: memref<8x128xbf16>, %out: memref<8x128xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [#rows6, #rows6, #rows6], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %y : memref<8x128xf32>, memref<8x128xbf16>) outs(%x : memref<8x128xf32>) {
+  ^bb0(%a: f32, %b: bf16, %o: f32):
+    %w = arith.extf %b : bf16 to f32
+    %s = arith.addf %a, %w : f32
+    linalg.yield %s : f32
+  }
+  %sum = gpu.alloc () : memref<8xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<8xf32>)
+  gpu.dealloc %y : memref<8x128xbf16>
+  linalg.generic {indexing_maps = [#rows6, #row6], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x128xf32>) outs(%sum : memref<8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#rows6, #row6, #rows6], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum : memref<8x128xf32>, memref<8xf32>) outs(%out : memref<8x128xbf16>) {
+  ^bb0(%in: f32, %s: f32, %o: bf16):
+    %d = arith.subf %in, %s : f32
+    %t = arith.truncf %d : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  gpu.dealloc %sum : memref<8xf32>
+  return
+}
+
+// -----
+
+// The norm reads the updated rows transposed: a lane would read points other lanes wrote,
+// so the update keeps its own launch (the reduction and the normalization still share one).
+#rows7 = affine_map<(d0, d1) -> (d0, d1)>
+#cols7 = affine_map<(d0, d1) -> (d1, d0)>
+#row7 = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @transposed_reader
+// CHECK-COUNT-2: gpu.launch
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @transposed_reader(%x: memref<64x64xf32>, %out: memref<64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [#rows7, #rows7], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<64x64xf32>) outs(%x : memref<64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.mulf %a, %a : f32
+    linalg.yield %s : f32
+  }
+  %sum = gpu.alloc () : memref<64xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<64xf32>)
+  linalg.generic {indexing_maps = [#cols7, #row7], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x64xf32>) outs(%sum : memref<64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#rows7, #row7, #rows7], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum : memref<64x64xf32>, memref<64xf32>) outs(%out : memref<64x64xf32>) {
+  ^bb0(%in: f32, %s: f32, %o: f32):
+    %d = arith.subf %in, %s : f32
+    linalg.yield %d : f32
+  }
+  gpu.dealloc %sum : memref<64xf32>
+  return
+}

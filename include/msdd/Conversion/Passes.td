@@ -178,10 +178,14 @@ def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {
     launch of a warp per row: the reductions' results stay in registers (stored only when
     something else reads them; a preceding constant fill becomes their starting value),
     the lanes stride over the last op's points in the row, and the row is read from memory
-    once, where three launches read it three times. The reductions move down to the last
-    op's place, so the ops in between must be known not to touch their buffers (allocations,
-    views, linalg ops and runtime calls on other buffers). Ops without parallel dimensions
-    run in one thread. Host code must not touch device memory afterwards; a
+    once, where three launches read it three times. A pointwise op whose result the first
+    reduction reads in loop order (a residual update before a norm) leads the group: each
+    lane reads back only the points it wrote itself, so no synchronization is needed and
+    the updated row is not read again from memory. The members move down to the last op's
+    place, so the ops in between must be known not to touch their buffers (allocations,
+    views, linalg ops and runtime calls on other buffers); the deallocation of a buffer the
+    members only read moves after the kernel. Ops without parallel dimensions run in one
+    thread. Host code must not touch device memory afterwards; a
     load or store that would is reported.
   }];
   let options = [
