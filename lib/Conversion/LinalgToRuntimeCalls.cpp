@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Conversion/Passes.h"
+#include "msdd/Conversion/Buffers.h"
 #include "msdd/Transforms/Rounding.h"
 
 #include "mlir/IR/AffineMap.h"
@@ -62,32 +63,16 @@ Value roundToBf16(OpBuilder &b, Location loc, Value view) {
   return copy;
 }
 
-/// The buffer `view` is a view of (through subviews, casts and reshapes).
-Value rootBuffer(Value view) {
-  while (auto viewLike = view.getDefiningOp<ViewLikeOpInterface>())
-    view = viewLike.getViewSource();
-  return view;
-}
-
 /// The linalg.fill of zero that initializes `op`'s accumulator, if nothing between the two
 /// touches that buffer: the product can then overwrite instead of accumulate.
 linalg::FillOp zeroFillOfAccumulator(linalg::LinalgOp op) {
   Value c = op.getDpsInits()[0];
-  Value root = rootBuffer(c);
-  auto touches = [&](Operation *other) {
-    WalkResult result = other->walk([&](Operation *nested) {
-      for (Value operand : nested->getOperands())
-        if (isa<MemRefType>(operand.getType()) && rootBuffer(operand) == root)
-          return WalkResult::interrupt();
-      return WalkResult::advance();
-    });
-    return result.wasInterrupted();
-  };
+  Value root = msdd::rootBuffer(c);
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     auto fill = dyn_cast<linalg::FillOp>(prev);
     if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == c)
       return matchPattern(fill.getInputs()[0], m_AnyZeroFloat()) ? fill : nullptr;
-    if (touches(prev))
+    if (msdd::touchesBuffer(prev, root))
       return nullptr;
   }
   return nullptr;

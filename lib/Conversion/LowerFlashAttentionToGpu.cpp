@@ -14,7 +14,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Conversion/Passes.h"
+#include "msdd/Conversion/Buffers.h"
 #include "msdd/MsddDialect.h"
+#include "msdd/Transforms/Rounding.h"
 
 #include <cmath>
 
@@ -24,6 +26,7 @@ namespace mlir::msdd {
 } // namespace mlir::msdd
 
 using namespace mlir;
+using msdd::rootBuffer;
 
 namespace {
 
@@ -34,11 +37,21 @@ constexpr int64_t kQueryTile = 16 * kWarps, kKeyTile = 64;
 /// 8 x 4 lanes of a fragment read hit 32 different banks.
 constexpr int64_t kPadWords = 4;
 
+/// Where the kernel stores the output rows [offset, offset + count): `dest` at the
+/// indices `order` picks from (batch, head, row - offset, column), rounded to its element
+/// type.
+struct OutputSegment {
+  Value dest;
+  int64_t offset, count;
+  SmallVector<unsigned> order;
+};
+
 /// Builds the kernel body of one msdd.flash_attention inside its gpu.launch.
 class FlashKernelBuilder {
 public:
-  FlashKernelBuilder(OpBuilder &b, Location loc, msdd::FlashAttentionOp op)
-      : b(b), loc(loc), op(op) {
+  FlashKernelBuilder(OpBuilder &b, Location loc, msdd::FlashAttentionOp op,
+                     ArrayRef<OutputSegment> outputs)
+      : b(b), loc(loc), op(op), outputs(outputs) {
     auto shape = [](Value v) { return cast<MemRefType>(v.getType()).getShape(); };
     ArrayRef<int64_t> q = shape(op.getQuery()), k = shape(op.getKey()), v = shape(op.getValue());
     batch = q[0];
@@ -112,6 +125,7 @@ private:
   OpBuilder &b;
   Location loc;
   msdd::FlashAttentionOp op;
+  ArrayRef<OutputSegment> outputs;
   int64_t batch, heads, queries, headDim, keys, valueDim;
   Type f16, f32, i32, i64, pair, ptr;
   Value tid, bh, g, t;
@@ -315,20 +329,140 @@ gpu::LaunchOp FlashKernelBuilder::build() {
     Value sum = quadReduce<arith::AddFOp>(loop.getResult(outTiles * 4 + 2 + r));
     Value inverse = b.create<arith::DivFOp>(loc, one, sum);
     Value row = r ? row1 : row0;
-    OpBuilder::InsertionGuard guard(b);
-    if (queries % kQueryTile != 0) {
-      auto exists = b.create<scf::IfOp>(
-          loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row, index(queries)), false);
-      b.setInsertionPointToStart(&exists.getThenRegion().front());
-    }
+    SmallVector<Value> values;
     for (int64_t o = 0; o < outTiles; ++o)
-      for (int64_t i = 0; i < 2; ++i) {
-        Value value = b.create<arith::MulFOp>(loc, loop.getResult(o * 4 + 2 * r + i), inverse);
-        b.create<memref::StoreOp>(loc, value, op.getInit(),
-                                  ValueRange{bIndex, hIndex, row, addc(twoT, o * 8 + i)});
+      for (int64_t i = 0; i < 2; ++i)
+        values.push_back(b.create<arith::MulFOp>(loc, loop.getResult(o * 4 + 2 * r + i), inverse));
+    for (const OutputSegment &segment : outputs) {
+      OpBuilder::InsertionGuard guard(b);
+      // Rows past the end (or outside the segment) are not stored.
+      Value inside;
+      if (segment.offset > 0)
+        inside = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, row, index(segment.offset));
+      if (segment.offset + segment.count < kQueryTile * ((queries + kQueryTile - 1) / kQueryTile)) {
+        Value below = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row,
+                                              index(segment.offset + segment.count));
+        inside = inside ? b.create<arith::AndIOp>(loc, inside, below).getResult() : below;
       }
+      if (inside) {
+        auto exists = b.create<scf::IfOp>(loc, inside, /*withElseRegion=*/false);
+        b.setInsertionPointToStart(&exists.getThenRegion().front());
+      }
+      Type element = cast<MemRefType>(segment.dest.getType()).getElementType();
+      Value segmentRow = segment.offset ? b.create<arith::SubIOp>(loc, row, index(segment.offset))
+                                        : row;
+      for (int64_t o = 0; o < outTiles; ++o)
+        for (int64_t i = 0; i < 2; ++i) {
+          Value value = values[o * 2 + i];
+          if (element != f32)
+            value = b.create<arith::TruncFOp>(loc, element, value);
+          Value point[] = {bIndex, hIndex, segmentRow, addc(twoT, o * 8 + i)};
+          SmallVector<Value> indices;
+          for (unsigned dim : segment.order)
+            indices.push_back(point[dim]);
+          b.create<memref::StoreOp>(loc, value, segment.dest, indices);
+        }
+    }
   }
   return launch;
+}
+
+/// The readers of what `op` writes, when every one only rounds (and transposes) a slice of
+/// rows into a fresh buffer: the kernel then stores each slice there itself, rounded, and
+/// the f32 output is never stored. The readers are the ops after `op` up to the next write
+/// of its output (bufferization reuses one output buffer for the attention of every
+/// layer). Returns no segments when some other op reads the output there. `readers` gets
+/// the rounding ops, which become dead.
+SmallVector<OutputSegment> roundingReaders(msdd::FlashAttentionOp op,
+                                           SmallVectorImpl<Operation *> &readers) {
+  Value output = op.getInit();
+  ArrayRef<int64_t> shape = cast<MemRefType>(output.getType()).getShape();
+  SmallVector<OutputSegment> segments;
+  SmallVector<Operation *> found;
+  for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
+    if (auto flash = dyn_cast<msdd::FlashAttentionOp>(next); flash && flash.getInit() == output)
+      break; // the next layer overwrites it
+    if (isa<memref::DeallocOp, gpu::DeallocOp>(next) && next->getOperand(0) == output)
+      break;
+    if (isa<memref::SubViewOp>(next))
+      continue; // a view is not a read
+    if (!msdd::touchesBuffer(next, output))
+      continue;
+    auto reader = dyn_cast<linalg::GenericOp>(next);
+    if (!reader || !msdd::isTruncation(reader) || !reader.hasPureBufferSemantics())
+      return {};
+    // All of the output, or whole rows [offset, offset + count) of every (batch, head).
+    Value read = reader.getDpsInputs().front();
+    SmallVector<int64_t> offsets(4, 0), sizes(shape);
+    if (read != output) {
+      auto view = read.getDefiningOp<memref::SubViewOp>();
+      if (!view || view.getSource() != output || !view.hasUnitStride() ||
+          cast<MemRefType>(view.getType()).getRank() != 4)
+        return {};
+      offsets.assign(view.getStaticOffsets().begin(), view.getStaticOffsets().end());
+      sizes.assign(view.getStaticSizes().begin(), view.getStaticSizes().end());
+      if (ShapedType::isDynamicShape(offsets) || ShapedType::isDynamicShape(sizes) ||
+          offsets[0] || offsets[1] || offsets[3] || sizes[0] != shape[0] ||
+          sizes[1] != shape[1] || sizes[3] != shape[3])
+        return {};
+    }
+    AffineMap in = reader.getMatchingIndexingMap(reader.getDpsInputOperand(0));
+    AffineMap out = reader.getMatchingIndexingMap(reader.getDpsInitOperand(0));
+    if (!in.isPermutation() || !out.isPermutation())
+      return {};
+    // The destination: a buffer that nothing touches between the kernel and the reader (it
+    // may hold an earlier layer's rows before); one allocated after the kernel must be an
+    // allocation that can move up.
+    Value dest = reader.getDpsInits().front();
+    Operation *destDef = dest.getDefiningOp();
+    if (destDef && destDef->getBlock() == op->getBlock() && op->isBeforeInBlock(destDef) &&
+        (!isa<memref::AllocOp, gpu::AllocOp>(destDef) || destDef->getNumOperands()))
+      return {};
+    // The kernel writes it while other blocks read the factors.
+    for (Value factor : {op.getQuery(), op.getKey(), op.getValue()})
+      if (rootBuffer(factor) == rootBuffer(dest))
+        return {};
+    for (Operation *between = op->getNextNode(); between != reader;
+         between = between->getNextNode())
+      if (msdd::touchesBuffer(between, rootBuffer(dest)))
+        return {};
+    // dest[out(ivs)] = view[in(ivs)]: the output point (b, h, r, c) lands at out(in^-1(.)).
+    AffineMap toDest = out.compose(inversePermutation(in));
+    OutputSegment segment{dest, offsets[2], sizes[2], {}};
+    for (AffineExpr e : toDest.getResults())
+      segment.order.push_back(cast<AffineDimExpr>(e).getPosition());
+    for (const OutputSegment &other : segments)
+      if (segment.offset < other.offset + other.count &&
+          other.offset < segment.offset + segment.count)
+        return {};
+    segments.push_back(segment);
+    found.push_back(reader);
+  }
+  // The destinations exist before the kernel.
+  for (const OutputSegment &segment : segments)
+    if (Operation *def = segment.dest.getDefiningOp();
+        def && def->getBlock() == op->getBlock() && op->isBeforeInBlock(def))
+      def->moveBefore(op);
+  llvm::append_range(readers, found);
+  return segments;
+}
+
+/// Erases `buffer` when what is left of it is views nobody reads and deallocations.
+void eraseIfUnread(Value buffer) {
+  Operation *alloc = buffer.getDefiningOp();
+  if (!isa_and_nonnull<memref::AllocOp, gpu::AllocOp>(alloc))
+    return;
+  SmallVector<Operation *> users(buffer.getUsers());
+  for (Operation *user : users)
+    if (auto view = dyn_cast<memref::SubViewOp>(user); view && view->use_empty())
+      view->erase();
+  if (!llvm::all_of(buffer.getUsers(),
+                    [](Operation *user) { return isa<memref::DeallocOp, gpu::DeallocOp>(user); }))
+    return;
+  users.assign(buffer.getUsers().begin(), buffer.getUsers().end());
+  for (Operation *user : users)
+    user->erase();
+  alloc->erase();
 }
 
 struct LowerFlashAttentionToGpuPass
@@ -351,8 +485,16 @@ struct LowerFlashAttentionToGpuPass
                          std::to_string(cast<MemRefType>(op.getKey().getType()).getShape()[2]) +
                          "x" + std::to_string(q[3]);
       Location loc = NameLoc::get(b.getStringAttr(name), op.getLoc());
-      FlashKernelBuilder(b, loc, op).build();
+      SmallVector<Operation *> readers;
+      SmallVector<OutputSegment> outputs = roundingReaders(op, readers);
+      if (outputs.empty())
+        outputs.push_back({op.getInit(), 0, q[2], {0, 1, 2, 3}});
+      FlashKernelBuilder(b, loc, op, outputs).build();
+      Value output = op.getInit();
       op.erase();
+      for (Operation *reader : readers)
+        reader->erase();
+      eraseIfUnread(output);
     }
   }
 };

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "msdd/Conversion/Passes.h"
+#include "msdd/Conversion/Buffers.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -23,6 +24,7 @@ namespace mlir::msdd {
 } // namespace mlir::msdd
 
 using namespace mlir;
+using msdd::rootBuffer;
 
 namespace {
 
@@ -390,19 +392,6 @@ std::string describe(linalg::LinalgOp op) {
     if (!llvm::isAlnum(c))
       c = '_';
   return name;
-}
-
-/// The buffer the host reads or writes, followed back through views and casts.
-Value rootBuffer(Value value) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
-      value = view.getViewSource();
-    else if (auto cast = dyn_cast<memref::CastOp>(def))
-      value = cast.getSource();
-    else
-      break;
-  }
-  return value;
 }
 
 /// The buffers (roots) an op between the members of a row group reads and writes; nullopt

@@ -153,6 +153,12 @@ def LowerFlashAttentionToGpu : Pass<"msdd-lower-flash-attention-to-gpu", "Module
     maximum and sum per row, base-2 exponentials) rescales the output as the keys go by.
     The `[Lq, Lk]` scores never leave registers. Needs identity-layout buffers, as the
     bufferized pipeline makes.
+
+    When every reader of the f32 output (up to the next write of its buffer, which
+    bufferization shares between layers) only rounds a slice of its rows, or all of them,
+    into another buffer, through permutations (joint attention's image and latent rows,
+    rounded to bf16 and transposed to `[B, L, H, D]` for the output projections), the kernel
+    stores each slice there itself, rounded: the f32 output and the readers are erased.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
