@@ -20,7 +20,7 @@ config.substitutions.append(("%msdd_src", config.msdd_src_root))
 # The Python binding (python/msdd) loads this build's runtime, wherever the build folder is.
 config.environment["MSDD_RUNTIME_LIBRARY"] = os.path.join(config.msdd_obj_root, "lib", "libmsdd_runtime.so")
 llvm_config.add_tool_substitutions(
-    ["msdd-opt", "msdd-compile", "msdd-run"], [config.msdd_tools_dir])
+    ["msdd-opt", "msdd-compile", "msdd-run", "msdd-emulate-cuda"], [config.msdd_tools_dir])
 
 # A usable NVIDIA driver (tests of the no-GPU behaviour are skipped where there is one).
 import ctypes

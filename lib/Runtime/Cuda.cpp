@@ -383,14 +383,18 @@ struct GemmOperand {
 
 bool fitsInt(int64_t v) { return v >= 1 && v <= INT_MAX; }
 
+bool rowMajorOperand(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStride) {
+  // The stride of a dimension of size 1 is never used.
+  return (cols == 1 || colStride == 1) && (rows == 1 || rowStride >= cols);
+}
+
 bool asGemmOperand(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStride,
                    GemmOperand &out) {
-  // The stride of a dimension of size 1 is never used.
-  if ((cols == 1 || colStride == 1) && (rows == 1 || rowStride >= cols)) {
+  if (rowMajorOperand(rows, cols, rowStride, colStride)) {
     out = {kOpN, rows == 1 ? std::max<int64_t>(cols, 1) : rowStride};
     return fitsInt(out.ld);
   }
-  if ((rows == 1 || rowStride == 1) && (cols == 1 || colStride >= rows)) {
+  if (rowMajorOperand(cols, rows, colStride, rowStride)) {
     out = {kOpT, cols == 1 ? std::max<int64_t>(rows, 1) : colStride};
     return fitsInt(out.ld);
   }
@@ -671,6 +675,11 @@ void launchGraph(void *graph) {
 void destroyGraph(void *graph) {
   if (graph)
     driver().cuGraphExecDestroy(graph);
+}
+
+bool gemmAddressable(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStride) {
+  GemmOperand unused;
+  return asGemmOperand(rows, cols, rowStride, colStride, unused);
 }
 
 void trimMemory() {

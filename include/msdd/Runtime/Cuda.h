@@ -47,6 +47,11 @@ void trimMemory();
 /// the shared object loaded at `libraryBase` (an artifact being closed).
 void forgetModules(const void *libraryBase);
 
+/// Whether cuBLAS can address a row-major strided matrix without a copy (as its transpose
+/// with leading dimension `rowStride`, or as itself with `colStride`). msdd-emulate-cuda
+/// applies the same test.
+bool gemmAddressable(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStride);
+
 } // namespace msdd::rt::cuda
 
 #endif // MSDD_RUNTIME_CUDA_H

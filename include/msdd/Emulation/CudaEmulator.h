@@ -1,0 +1,73 @@
+//===- CudaEmulator.h - Runs the CUDA pipeline's kernels on the CPU -*- C++ -*-===//
+//
+// An interpreter for the CUDA pipeline's IR at its `kernels` stage (msdd-compile --target
+// cuda --emit=kernels): host functions that allocate device buffers, launch gpu.func kernels
+// and call the runtime's cuBLAS entry points. Device memory is host memory; each block's
+// threads run as fibers that meet at the collective operations (gpu.shuffle and
+// nvvm.mma.sync per warp, gpu.barrier per block), so warp-level code runs as on the GPU.
+// Matrix products are computed in float64 from the operands the runtime would hand to
+// cuBLAS (rounded to TF32 or bf16 as its math mode does).
+//
+// It checks what a GPU would not report: indices outside a memref's shape, raw loads outside
+// any live buffer, launches of freed buffers, divergent collectives and deadlocks, block
+// sizes other than the kernel's known_block_size, and operand layouts cuBLAS cannot
+// address. Fresh device buffers are filled with NaN so that reads of unwritten memory show.
+//
+// It exists so that CI machines without a GPU can check the kernels' numerics against the
+// CPU backend (test/Target/cuda-emulate*.test); it links MLIR and is a development tool,
+// not part of the runtime.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MSDD_EMULATION_CUDAEMULATOR_H
+#define MSDD_EMULATION_CUDAEMULATOR_H
+
+#include "msdd/Runtime/Tensor.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace msdd::emulation {
+
+/// What one call did.
+struct EmulationStats {
+  int64_t launches = 0;
+  int64_t threads = 0;
+  int64_t collectives = 0; // warp collectives and barriers resolved
+  int64_t matmuls = 0;
+};
+
+class CudaEmulator {
+public:
+  /// Prepares every function of `module` (which must outlive the emulator). Throws
+  /// rt::Error naming the operation when the module holds an operation it cannot run.
+  explicit CudaEmulator(mlir::ModuleOp module);
+  ~CudaEmulator();
+
+  /// Names and types of a host function's arguments (from their `msdd.name` attributes).
+  struct Argument {
+    std::string name;
+    rt::DType dtype;
+    std::vector<int64_t> shape;
+  };
+  std::vector<Argument> arguments(const std::string &function) const;
+
+  /// Runs `function` on `inputs`, one per leading argument, in order. The arguments after
+  /// them are output buffers (bufferization turns results into trailing arguments): they
+  /// start as NaN. Returns the function's results, then the output buffers, as dense
+  /// tensors. Throws rt::Error on any fault found while running.
+  std::vector<rt::Tensor> call(const std::string &function,
+                               const std::vector<const rt::Tensor *> &inputs);
+
+  const EmulationStats &stats() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace msdd::emulation
+
+#endif // MSDD_EMULATION_CUDAEMULATOR_H

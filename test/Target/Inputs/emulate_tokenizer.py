@@ -1,0 +1,113 @@
+"""Inputs and checks for cuda-emulate-tokenizer.test: a tokenizer's CUDA kernels, run on the
+CPU by msdd-emulate-cuda, against the CPU backend's artifact.
+
+  emulate_tokenizer.py config SRC.json DST.json        the config with one step per scale
+  emulate_tokenizer.py inputs MANIFEST.json DIR        random weights and inputs per function
+  emulate_tokenizer.py compare DIR MODE FUNCTION...    relative errors against the CPU's
+  emulate_tokenizer.py train-inputs MANIFEST.json OUT.npz   inputs of a train_step
+  emulate_tokenizer.py train-compare CPU.npz EMULATED.npz   its outputs against the CPU's
+
+Weights are random (not the zero-initialized adaLN gates of `init`) so that every block
+contributes. The relative error is max |emulated - cpu| / max |cpu|, as in scripts/gpu_check.py.
+"""
+import json
+import sys
+
+import numpy as np
+
+# f32: the emulated kernels and the CPU differ only in summation order (measured 2e-7 to
+# 5e-7). tf32 and bf16 add their products' rounding: at these weights the encoder measures
+# 1.0e-3 (tf32) and 9.1e-3 (bf16), at scripts/gpu_check.py's limits, so the limits here are
+# twice those; a wrong index or a missed synchronization gives errors of order 1.
+LIMIT = {"f32": 1e-5, "tf32": 2e-3, "bf16": 2e-2}
+
+
+def config(src, dst):
+    c = json.load(open(src))
+    c["sampler"]["steps"] = 1
+    json.dump(c, open(dst, "w"), indent=1)
+
+
+def inputs(manifest_path, out):
+    manifest = json.load(open(manifest_path))
+    functions = {f["name"]: f for f in manifest["functions"]}
+    rng = np.random.RandomState(3)
+    arrays = {}
+    for spec in functions["init"]["outputs"]:
+        shape, name = spec["shape"], spec["name"]
+        if len(shape) >= 2:
+            arrays[name] = rng.randn(*shape) / np.sqrt(shape[-1])
+        else:
+            arrays[name] = rng.randn(*shape) * 0.1 + (1.0 if name.endswith("norm.weight") else 0.0)
+    for fn in ("encode", "denoise_s1", "decode"):
+        feed = {}
+        for spec in functions[fn]["inputs"]:
+            name, shape = spec["name"], spec["shape"]
+            if name in arrays:
+                feed[name] = arrays[name].astype(np.float32)
+            elif name == "seed":
+                feed[name] = np.array(11, dtype=np.int64)
+            elif name in ("images", "tau"):
+                feed[name] = rng.rand(*shape).astype(np.float32)
+            else:
+                feed[name] = rng.randn(*shape).astype(np.float32)
+        np.savez(f"{out}/{fn}.npz", **feed)
+
+
+def compare(out, mode, fns):
+    for fn in fns:
+        cpu = np.load(f"{out}/cpu_{fn}.npz")
+        emulated = np.load(f"{out}/{mode}_{fn}.npz")
+        for key in cpu:
+            ref = cpu[key].astype(np.float64)
+            got = emulated[key].astype(np.float64)
+            err = np.abs(got - ref).max() / np.abs(ref).max()
+            ok = np.isfinite(got).all() and err <= LIMIT[mode]
+            print(f"{mode} {fn} {key}: rel error {err:.2e} {'ok' if ok else 'FAIL'} (limit {LIMIT[mode]:g})")
+
+
+def train_inputs(manifest_path, out):
+    """Random parameters and optimizer state (a step past the start), images and seed."""
+    manifest = json.load(open(manifest_path))
+    step = next(f for f in manifest["functions"] if f["name"] == "train_step")
+    rng = np.random.RandomState(1)
+    feed = {}
+    for spec in step["inputs"]:
+        name, shape, dtype = spec["name"], spec["shape"], spec["dtype"]
+        if name.startswith("adam_v."):
+            v = rng.rand(*shape) * 1e-4
+        elif name.startswith("adam_m."):
+            v = rng.randn(*shape) * 1e-3
+        elif name == "step":
+            v = 5.0
+        elif dtype == "i64":
+            v = 3
+        elif name == "images":
+            v = rng.rand(*shape)
+        elif len(shape) >= 2:
+            v = rng.randn(*shape) / np.sqrt(shape[-1])
+        else:
+            v = rng.randn(*shape) * 0.1 + (1.0 if name.endswith("norm.weight") else 0.0)
+        feed[name] = np.asarray(v).astype(np.int64 if dtype == "i64" else np.float32).reshape(shape)
+    np.savez(out, **feed)
+
+
+def train_compare(cpu_path, emulated_path):
+    """Every output (loss, gradient norm, new parameters and optimizer state), relative to
+    its largest value; f32 kernels, so only summation order separates them."""
+    cpu, emulated = np.load(cpu_path), np.load(emulated_path)
+    worst, worst_name = 0.0, None
+    for key in cpu:
+        ref, got = cpu[key].astype(np.float64), emulated[key].astype(np.float64)
+        err = np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30)
+        if not np.isfinite(err) or err > worst:
+            worst, worst_name = err, key
+    ok = np.isfinite(worst) and worst <= 5e-5
+    print(f"outputs {len(cpu)}; loss {float(cpu['loss']):.6g} cpu, {float(emulated['loss']):.6g} emulated")
+    print(f"worst {worst_name}: rel error {worst:.2e} {'ok' if ok else 'FAIL'} (limit 5e-05)")
+
+
+if __name__ == "__main__":
+    {"config": config, "inputs": inputs, "train-inputs": train_inputs,
+     "train-compare": train_compare,
+     "compare": lambda out, mode, *fns: compare(out, mode, fns)}[sys.argv[1]](*sys.argv[2:])
