@@ -4,7 +4,7 @@
 // slot in its function's frame and every operation a decoded kind, so running an operation
 // is a switch, not a lookup. A kernel launch runs its blocks one after another; a block's
 // threads run one after another too, except in kernels with collective operations, where each
-// thread is a fiber (ucontext) that yields at a collective until its warp or block has
+// thread is a fiber that yields at a collective until its warp or block has
 // arrived there.
 //
 //===----------------------------------------------------------------------===//
@@ -33,7 +33,9 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#if !defined(__x86_64__)
 #include <ucontext.h>
+#endif
 
 using namespace mlir;
 using ::msdd::rt::Error;
@@ -248,6 +250,83 @@ Datum aggregate(size_t n) {
 }
 
 //===----------------------------------------------------------------------===//
+// Fiber contexts
+//===----------------------------------------------------------------------===//
+
+#if defined(__x86_64__)
+// A switch pushes the callee-saved registers and the floating-point control words, stores
+// the stack pointer in *save and pops the same from `resume`'s stack. glibc's swapcontext
+// also saves the signal mask, with a system call that took a third of the run time.
+extern "C" void msdd_emulation_switch(void **save, void *resume);
+asm(R"(
+  .text
+  .globl msdd_emulation_switch
+  .type msdd_emulation_switch, @function
+msdd_emulation_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size msdd_emulation_switch, .-msdd_emulation_switch
+)");
+
+struct Context {
+  void *sp = nullptr;
+};
+
+/// Prepares `context` to run `entry` (which must never return) on `stack`.
+void startContext(Context &context, std::vector<char> &stack, void (*entry)()) {
+  uintptr_t top = (reinterpret_cast<uintptr_t>(stack.data()) + stack.size()) & ~uintptr_t(15);
+  auto *slots = reinterpret_cast<uint64_t *>(top);
+  slots[-1] = 0;                                     // entry's (unused) return address
+  slots[-2] = reinterpret_cast<uint64_t>(entry);     // where the first switch returns to
+  for (int k = 3; k <= 8; ++k)
+    slots[-k] = 0;                                   // rbp, rbx, r12-r15
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("fnstcw %0" : "=m"(fpucw));
+  auto *controls = reinterpret_cast<char *>(&slots[-9]);
+  std::memcpy(controls, &mxcsr, 4);
+  std::memcpy(controls + 4, &fpucw, 2);
+  context.sp = &slots[-9];
+}
+
+void switchContext(Context &from, Context &to) { msdd_emulation_switch(&from.sp, to.sp); }
+#else
+struct Context {
+  ucontext_t context;
+};
+
+void startContext(Context &context, std::vector<char> &stack, void (*entry)()) {
+  getcontext(&context.context);
+  context.context.uc_stack.ss_sp = stack.data();
+  context.context.uc_stack.ss_size = stack.size();
+  context.context.uc_link = nullptr;
+  makecontext(&context.context, entry, 0);
+}
+
+void switchContext(Context &from, Context &to) { swapcontext(&from.context, &to.context); }
+#endif
+
+//===----------------------------------------------------------------------===//
 // Prepared code
 //===----------------------------------------------------------------------===//
 
@@ -319,7 +398,7 @@ struct ThreadContext {
 enum class FiberState { Ready, AtWarp, AtBarrier, Done, Failed };
 
 struct Fiber {
-  ucontext_t context;
+  Context context;
   std::vector<char> stack;
   FiberState state = FiberState::Ready;
   const Instr *at = nullptr;
@@ -393,7 +472,7 @@ struct CudaEmulator::Impl {
   // The kernel launch running now.
   ThreadContext *current = nullptr;
   Fiber *fiber = nullptr;
-  ucontext_t scheduler;
+  Context scheduler;
   std::vector<std::unique_ptr<Fiber>> fibers;
 
   explicit Impl(ModuleOp module) : module(module) {}
@@ -680,6 +759,8 @@ struct CudaEmulator::Impl {
     } else if (isa<arith::SelectOp>(op)) {
       k = Kind::Select;
       instr.source = scalarType(op.getOperand(1).getType());
+      Type type = op.getResult(0).getType();
+      instr.aux = !type.isIntOrIndexOrFloat() && !isa<VectorType>(type); // selects whole values
     } else if (isa<arith::IndexCastOp>(op)) k = Kind::IndexCast;
     else if (isa<arith::IndexCastUIOp>(op)) k = Kind::IndexCastUI;
     else if (isa<arith::ExtUIOp>(op)) k = Kind::ExtUI;
@@ -848,9 +929,15 @@ struct CudaEmulator::Impl {
   // Running
   //===--------------------------------------------------------------------===//
 
-  Datum scalarOp(const Instr &instr, const Datum &a, const Datum *b, const Datum *c) {
+  /// The scalar parts of a result (a slot of scalar type never holds a view or elements).
+  struct Bits {
+    int64_t i = 0;
+    double f = 0;
+  };
+
+  Bits scalarOp(const Instr &instr, const Datum &a, const Datum *b, const Datum *c) {
     const ScalarType t = instr.type, s = instr.source;
-    Datum r;
+    Bits r;
     auto fp = [&](double x) {
       r.f = roundTo(t.kind, x);
       return r;
@@ -934,7 +1021,12 @@ struct CudaEmulator::Impl {
       r.i = v;
       return r;
     }
-    case Kind::Select: return (a.i & 1) ? *b : *c;
+    case Kind::Select: {
+      const Datum &chosen = (a.i & 1) ? *b : *c;
+      r.i = chosen.i;
+      r.f = chosen.f;
+      return r;
+    }
     case Kind::IndexCast:
       return in(t.width > s.width ? signExtend(a.i, s.width) : a.i);
     case Kind::IndexCastUI:
@@ -1021,10 +1113,10 @@ struct CudaEmulator::Impl {
     run(code, frame, &results);
   }
 
-  std::shared_ptr<View> viewOf(const Instr &instr, const Datum &d) {
+  const View &viewOf(const Instr &instr, const Datum &d) {
     if (!d.view)
       fault(instr, "operand is not a memref");
-    return d.view;
+    return *d.view;
   }
 
   void step(const Instr &instr, std::vector<Datum> &frame, SmallVectorImpl<Datum> *results) {
@@ -1138,12 +1230,15 @@ struct CudaEmulator::Impl {
       return;
     }
     case Kind::Load: {
-      const View &view = *viewOf(instr, operand(0));
-      set(0, loadScalar(instr.type, elementAddress(instr, view, frame, 1)));
+      const View &view = viewOf(instr, operand(0));
+      Datum loaded = loadScalar(instr.type, elementAddress(instr, view, frame, 1));
+      Datum &out = frame[instr.out[0]];
+      out.i = loaded.i;
+      out.f = loaded.f;
       return;
     }
     case Kind::Store: {
-      const View &view = *viewOf(instr, operand(1));
+      const View &view = viewOf(instr, operand(1));
       storeScalar(instr.source, operand(0), elementAddress(instr, view, frame, 2));
       return;
     }
@@ -1169,11 +1264,11 @@ struct CudaEmulator::Impl {
       return;
     }
     case Kind::Dealloc:
-      release(instr, viewOf(instr, operand(0))->base);
+      release(instr, viewOf(instr, operand(0)).base);
       return;
     case Kind::GpuDealloc: {
       auto dealloc = cast<gpu::DeallocOp>(op);
-      release(instr, viewOf(instr, operand(dealloc.getAsyncDependencies().size()))->base);
+      release(instr, viewOf(instr, operand(dealloc.getAsyncDependencies().size())).base);
       if (!instr.out.empty())
         set(0, Datum());
       return;
@@ -1185,17 +1280,17 @@ struct CudaEmulator::Impl {
     case Kind::Memcpy: {
       auto copy = cast<gpu::MemcpyOp>(op);
       unsigned deps = copy.getAsyncDependencies().size();
-      copyView(instr, /*dst=*/ *viewOf(instr, operand(deps)), /*src=*/ *viewOf(instr, operand(deps + 1)));
+      copyView(instr, /*dst=*/ viewOf(instr, operand(deps)), /*src=*/ viewOf(instr, operand(deps + 1)));
       if (!instr.out.empty())
         set(0, Datum());
       return;
     }
     case Kind::Copy:
-      copyView(instr, *viewOf(instr, operand(0)), *viewOf(instr, operand(1)));
+      copyView(instr, viewOf(instr, operand(0)), viewOf(instr, operand(1)));
       return;
     case Kind::SubView: {
       auto sub = cast<memref::SubViewOp>(op);
-      const View &src = *viewOf(instr, operand(0));
+      const View &src = viewOf(instr, operand(0));
       unsigned next = 1;
       auto value = [&](int64_t s) { return ShapedType::isDynamic(s) ? operand(next++).i : s; };
       SmallVector<int64_t, 4> offsets, sizes, strides;
@@ -1229,7 +1324,7 @@ struct CudaEmulator::Impl {
       return;
     case Kind::ExpandShape: {
       auto expand = cast<memref::ExpandShapeOp>(op);
-      const View &src = *viewOf(instr, operand(0));
+      const View &src = viewOf(instr, operand(0));
       auto view = std::make_shared<View>(src);
       view->sizes.clear();
       view->strides.clear();
@@ -1254,7 +1349,7 @@ struct CudaEmulator::Impl {
     }
     case Kind::CollapseShape: {
       auto collapse = cast<memref::CollapseShapeOp>(op);
-      const View &src = *viewOf(instr, operand(0));
+      const View &src = viewOf(instr, operand(0));
       auto view = std::make_shared<View>(src);
       view->sizes.clear();
       view->strides.clear();
@@ -1271,7 +1366,7 @@ struct CudaEmulator::Impl {
       return;
     }
     case Kind::Transpose: {
-      const View &src = *viewOf(instr, operand(0));
+      const View &src = viewOf(instr, operand(0));
       auto view = std::make_shared<View>(src);
       for (size_t d = 0; d < instr.ints.size(); ++d) {
         view->sizes[d] = src.sizes[instr.ints[d]];
@@ -1284,12 +1379,12 @@ struct CudaEmulator::Impl {
     }
     case Kind::AlignedPointer: {
       Datum d;
-      d.i = reinterpret_cast<int64_t>(viewOf(instr, operand(0))->base);
+      d.i = reinterpret_cast<int64_t>(viewOf(instr, operand(0)).base);
       set(0, d);
       return;
     }
     case Kind::StridedMetadata: {
-      const View &src = *viewOf(instr, operand(0));
+      const View &src = viewOf(instr, operand(0));
       Datum base;
       base.view = std::make_shared<View>();
       base.view->base = src.base;
@@ -1317,7 +1412,7 @@ struct CudaEmulator::Impl {
     }
     case Kind::Dim: {
       Datum d;
-      d.i = viewOf(instr, operand(0))->sizes[operand(1).i];
+      d.i = viewOf(instr, operand(0)).sizes[operand(1).i];
       set(0, d);
       return;
     }
@@ -1357,7 +1452,7 @@ struct CudaEmulator::Impl {
         fiber->arguments.push_back(operand(k));
       fiber->at = &instr;
       fiber->state = instr.kind == Kind::Barrier ? FiberState::AtBarrier : FiberState::AtWarp;
-      swapcontext(&fiber->context, &scheduler);
+      switchContext(fiber->context, scheduler);
       for (size_t k = 0; k < instr.out.size(); ++k)
         set(k, fiber->results[k]);
       return;
@@ -1450,10 +1545,17 @@ struct CudaEmulator::Impl {
       break;
     }
     // Elementwise arithmetic and math.
+    if (instr.kind == Kind::Select && instr.aux) {
+      set(0, (operand(0).i & 1) ? operand(1) : operand(2)); // memrefs, pointers, ...
+      return;
+    }
     if (!instr.vector) {
       const Datum *b = instr.in.size() > 1 ? &operand(1) : nullptr;
       const Datum *c = instr.in.size() > 2 ? &operand(2) : nullptr;
-      set(0, scalarOp(instr, operand(0), b, c));
+      Bits r = scalarOp(instr, operand(0), b, c);
+      Datum &out = frame[instr.out[0]];
+      out.i = r.i;
+      out.f = r.f;
       return;
     }
     size_t n = cast<VectorType>(op->getResult(0).getType()).getNumElements();
@@ -1465,7 +1567,9 @@ struct CudaEmulator::Impl {
     for (size_t e = 0; e < n; ++e) {
       const Datum *b = instr.in.size() > 1 ? &element(1, e) : nullptr;
       const Datum *c = instr.in.size() > 2 ? &element(2, e) : nullptr;
-      (*d.elements)[e] = scalarOp(instr, element(0, e), b, c);
+      Bits r = scalarOp(instr, element(0, e), b, c);
+      (*d.elements)[e].i = r.i;
+      (*d.elements)[e].f = r.f;
     }
     set(0, d);
   }
@@ -1497,8 +1601,8 @@ struct CudaEmulator::Impl {
     if (!name.contains("matmul") || arguments.size() < 5)
       fault(instr, "unknown runtime function @" + name.str());
     ++stats.matmuls;
-    const View &a = *viewOf(instr, arguments[0]), &b = *viewOf(instr, arguments[1]),
-               &c = *viewOf(instr, arguments[2]);
+    const View &a = viewOf(instr, arguments[0]), &b = viewOf(instr, arguments[1]),
+               &c = viewOf(instr, arguments[2]);
     bool transposeB = arguments[3].i, accumulate = arguments[4].i;
     int64_t mathMode = arguments.size() > 5 ? arguments[5].i : 0;
     ScalarType abType = scalarType(cast<MemRefType>(instr.op->getOperand(0).getType()).getElementType());
@@ -1653,12 +1757,14 @@ struct CudaEmulator::Impl {
       }
     } reset{*this};
     if (!kernel.collective) {
+      // Arguments are never redefined: bind them once for the block's threads.
       ThreadContext thread;
       SmallVector<Datum, 1> none;
       for (int64_t t = 0; t < n; ++t) {
         setThread(thread, t);
         current = &thread;
-        bindArguments(kernel, frame, arguments, shared, buffers);
+        if (t == 0 || !kernel.privates.empty())
+          bindArguments(kernel, frame, arguments, shared, buffers);
         run(kernel.function.body, frame, &none);
       }
     } else {
@@ -1669,7 +1775,7 @@ struct CudaEmulator::Impl {
       release(kernel.function.body.instrs.front(), p);
   }
 
-  static void fiberMain() {
+  [[noreturn]] static void fiberMain() {
     Impl *self = running;
     Fiber &f = *self->fiber;
     try {
@@ -1680,7 +1786,8 @@ struct CudaEmulator::Impl {
       f.error = e.what();
       f.state = FiberState::Failed;
     }
-    // Returning resumes uc_link: the scheduler.
+    switchContext(f.context, self->scheduler); // never resumed
+    __builtin_unreachable();
   }
   static inline thread_local Impl *running = nullptr;
 
@@ -1701,11 +1808,7 @@ struct CudaEmulator::Impl {
       setThread(f.thread, t);
       current = &f.thread;
       bindArguments(kernel, f.frame, arguments, shared, buffers);
-      getcontext(&f.context);
-      f.context.uc_stack.ss_sp = f.stack.data();
-      f.context.uc_stack.ss_size = f.stack.size();
-      f.context.uc_link = &scheduler;
-      makecontext(&f.context, &Impl::fiberMain, 0);
+      startContext(f.context, f.stack, &Impl::fiberMain);
     }
     int64_t warps = (n + 31) / 32;
     while (true) {
@@ -1715,7 +1818,7 @@ struct CudaEmulator::Impl {
           continue;
         fiber = &f;
         current = &f.thread;
-        swapcontext(&scheduler, &f.context);
+        switchContext(scheduler, f.context);
         fiber = nullptr;
         if (f.state == FiberState::Failed)
           throw Error(f.error);
