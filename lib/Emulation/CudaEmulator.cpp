@@ -33,6 +33,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <unordered_map>
 #if !defined(__x86_64__)
 #include <ucontext.h>
 #endif
@@ -471,6 +472,16 @@ struct CudaEmulator::Impl {
 
   // The kernel launch running now.
   ThreadContext *current = nullptr;
+
+  // Race checking (optional): the last writer and reader of every 2-byte granule touched in
+  // the running launch, as block * kMaxThreads + thread, and the block's barrier phase.
+  static constexpr int64_t kMaxThreads = 1024;
+  struct Shadow {
+    int64_t writer = -1, writerPhase = 0, reader = -1, readerPhase = 0;
+  };
+  bool checkRaces = false;
+  std::unordered_map<uintptr_t, Shadow> shadow;
+  int64_t blockLinear = 0, phase = 0;
   Fiber *fiber = nullptr;
   Context scheduler;
   std::vector<std::unique_ptr<Fiber>> fibers;
@@ -1099,6 +1110,51 @@ struct CudaEmulator::Impl {
     return view.base + linear * view.elementBytes;
   }
 
+  /// Reports two threads of a launch touching the same bytes, one of them writing, without a
+  /// barrier between them (or from different blocks). Only the last reader of a granule is
+  /// kept, so some read-write races go unseen; none is reported falsely.
+  void recordAccess(const Instr &instr, const char *p, unsigned bytes, bool write) {
+    if (!checkRaces || !current)
+      return;
+    int64_t me = blockLinear * kMaxThreads + current->linear;
+    auto conflicts = [&](int64_t other, int64_t otherPhase) {
+      if (other < 0 || other == me)
+        return false;
+      return other / kMaxThreads != blockLinear || otherPhase == phase;
+    };
+    unsigned granule = bytes == 1 ? 1 : 2;
+    for (unsigned b = 0; b < bytes; b += granule) {
+      Shadow &s = shadow[reinterpret_cast<uintptr_t>(p + b)];
+      bool race = conflicts(s.writer, s.writerPhase) || (write && conflicts(s.reader, s.readerPhase));
+      if (race) {
+        int64_t other = conflicts(s.writer, s.writerPhase) ? s.writer : s.reader;
+        const Allocation *buffer = liveAt(p, bytes);
+        fault(instr, std::string("data race: ") + (write ? "writes" : "reads") + " bytes of " +
+                         (buffer ? buffer->what : "a buffer") + " that thread " +
+                         std::to_string(other % kMaxThreads) + " of block " +
+                         std::to_string(other / kMaxThreads) + " (linear) " +
+                         (other == s.writer ? "wrote" : "read") +
+                         (other / kMaxThreads == blockLinear ? " with no barrier between"
+                                                             : " in the same launch"));
+      }
+      if (write) {
+        s.writer = me;
+        s.writerPhase = phase;
+      } else {
+        s.reader = me;
+        s.readerPhase = phase;
+      }
+    }
+  }
+
+  /// Forgets the accesses to [p, p + bytes): block-local memory that the next block reuses.
+  void forgetAccesses(const char *p, size_t bytes) {
+    if (!checkRaces)
+      return;
+    for (size_t b = 0; b < bytes; ++b)
+      shadow.erase(reinterpret_cast<uintptr_t>(p + b));
+  }
+
   /// Runs `code`; a terminator's operands land in `results`.
   void run(const Code &code, std::vector<Datum> &frame, SmallVectorImpl<Datum> *results) {
     for (const Instr &instr : code.instrs)
@@ -1231,7 +1287,9 @@ struct CudaEmulator::Impl {
     }
     case Kind::Load: {
       const View &view = viewOf(instr, operand(0));
-      Datum loaded = loadScalar(instr.type, elementAddress(instr, view, frame, 1));
+      char *address = elementAddress(instr, view, frame, 1);
+      recordAccess(instr, address, view.elementBytes, /*write=*/false);
+      Datum loaded = loadScalar(instr.type, address);
       Datum &out = frame[instr.out[0]];
       out.i = loaded.i;
       out.f = loaded.f;
@@ -1239,7 +1297,9 @@ struct CudaEmulator::Impl {
     }
     case Kind::Store: {
       const View &view = viewOf(instr, operand(1));
-      storeScalar(instr.source, operand(0), elementAddress(instr, view, frame, 2));
+      char *address = elementAddress(instr, view, frame, 2);
+      recordAccess(instr, address, view.elementBytes, /*write=*/true);
+      storeScalar(instr.source, operand(0), address);
       return;
     }
     case Kind::Alloc:
@@ -1471,6 +1531,7 @@ struct CudaEmulator::Impl {
       const char *p = reinterpret_cast<const char *>(operand(0).i);
       if (!liveAt(p, byteSize(type)))
         fault(instr, "loads " + std::to_string(byteSize(type)) + " bytes outside every live buffer");
+      recordAccess(instr, p, byteSize(type), /*write=*/false);
       set(0, loadValue(type, p));
       return;
     }
@@ -1479,6 +1540,7 @@ struct CudaEmulator::Impl {
       char *p = reinterpret_cast<char *>(operand(1).i);
       if (!liveAt(p, byteSize(type)))
         fault(instr, "stores " + std::to_string(byteSize(type)) + " bytes outside every live buffer");
+      recordAccess(instr, p, byteSize(type), /*write=*/true);
       storeValue(type, operand(0), p);
       return;
     }
@@ -1694,6 +1756,7 @@ struct CudaEmulator::Impl {
       arguments.push_back(d);
     }
     ++stats.launches;
+    shadow.clear(); // launches on one stream are ordered
     stats.threads += threadsPerBlock * grid[0] * grid[1] * grid[2];
     ThreadContext context;
     context.kernel = &kernel;
@@ -1708,6 +1771,8 @@ struct CudaEmulator::Impl {
           context.block[0] = bx;
           context.block[1] = by;
           context.block[2] = bz;
+          blockLinear = bx + grid[0] * (by + grid[1] * bz);
+          phase = 0;
           runBlock(kernel, context, arguments, frame1);
         }
   }
@@ -1771,8 +1836,10 @@ struct CudaEmulator::Impl {
       runFibers(kernel, n, setThread, arguments, shared, buffers);
     }
     current = nullptr;
-    for (char *p : buffers)
+    for (char *p : buffers) {
+      forgetAccesses(p, live[reinterpret_cast<uintptr_t>(p)].bytes);
       release(kernel.function.body.instrs.front(), p);
+    }
   }
 
   [[noreturn]] static void fiberMain() {
@@ -1864,6 +1931,7 @@ struct CudaEmulator::Impl {
         break;
       if (!progress && allAtBarrier && barrier) {
         ++stats.collectives;
+        ++phase;
         for (int64_t t = 0; t < n; ++t)
           if (fibers[t]->state == FiberState::AtBarrier) {
             fibers[t]->state = FiberState::Ready;
@@ -2064,5 +2132,7 @@ std::vector<rt::Tensor> CudaEmulator::call(const std::string &function,
 }
 
 const EmulationStats &CudaEmulator::stats() const { return impl_->stats; }
+
+void CudaEmulator::setCheckRaces(bool check) { impl_->checkRaces = check; }
 
 } // namespace msdd::emulation

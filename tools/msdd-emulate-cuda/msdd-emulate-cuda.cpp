@@ -45,6 +45,12 @@ static cl::opt<std::string> outputsPath("outputs",
                                         cl::desc("Where to write the outputs (.npz, or "
                                                  ".safetensors if the name ends so)"),
                                         cl::value_desc("path"), cl::Required, cl::cat(category));
+static cl::opt<bool> checkRaces("check-races",
+                                cl::desc("Also stop at data races: two threads of a launch "
+                                         "touching the same bytes, one writing, without a "
+                                         "barrier between them or from different blocks "
+                                         "(slower)"),
+                                cl::cat(category));
 static cl::opt<bool> json("json", cl::desc("Print one JSON line: function, launches, threads, "
                                            "collectives, matrix products, wall time"),
                           cl::cat(category));
@@ -123,6 +129,7 @@ int main(int argc, char **argv) {
 
   try {
     ::msdd::emulation::CudaEmulator emulator(*module);
+    emulator.setCheckRaces(checkRaces);
     std::vector<::msdd::emulation::CudaEmulator::Argument> arguments;
     try {
       arguments = emulator.arguments(functionName);

@@ -10,8 +10,9 @@
 //
 // It checks what a GPU would not report: indices outside a memref's shape, raw loads outside
 // any live buffer, launches of freed buffers, divergent collectives and deadlocks, block
-// sizes other than the kernel's known_block_size, and operand layouts cuBLAS cannot
-// address. Fresh device buffers are filled with NaN so that reads of unwritten memory show.
+// sizes other than the kernel's known_block_size, operand layouts cuBLAS cannot address,
+// and, when asked, data races between the threads of a launch. Fresh device buffers are
+// filled with NaN so that reads of unwritten memory show.
 //
 // It exists so that CI machines without a GPU can check the kernels' numerics against the
 // CPU backend (test/Target/cuda-emulate*.test); it links MLIR and is a development tool,
@@ -62,6 +63,10 @@ public:
                                const std::vector<const rt::Tensor *> &inputs);
 
   const EmulationStats &stats() const;
+
+  /// Also report data races: two threads of a launch touching the same bytes, one writing,
+  /// without a barrier between them, or from different blocks (slower).
+  void setCheckRaces(bool check);
 
 private:
   struct Impl;

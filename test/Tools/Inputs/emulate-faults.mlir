@@ -60,7 +60,38 @@ module attributes {gpu.container_module} {
     call @msdd_rt_cuda_matmul_f32(%a_any, %b_any, %c_any, %no, %no, %no) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64, i64) -> ()
     return %c : memref<8x8xf32>
   }
+  // Thread 1 reads what thread 0 writes to shared memory, with no barrier between.
+  func.func @shared_race() -> memref<32xf32> {
+    %c1 = arith.constant 1 : index
+    %c32 = arith.constant 32 : index
+    %out = gpu.alloc () : memref<32xf32>
+    gpu.launch_func @kernels::@shared_race blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1)
+        args(%out : memref<32xf32>)
+    return %out : memref<32xf32>
+  }
+  // Two blocks write the same elements.
+  func.func @block_race() -> memref<32xf32> {
+    %c2 = arith.constant 2 : index
+    %c1 = arith.constant 1 : index
+    %c32 = arith.constant 32 : index
+    %out = gpu.alloc () : memref<32xf32>
+    gpu.launch_func @kernels::@fill blocks in (%c2, %c1, %c1) threads in (%c32, %c1, %c1)
+        args(%out : memref<32xf32>)
+    return %out : memref<32xf32>
+  }
   gpu.module @kernels {
+    gpu.func @shared_race(%out: memref<32xf32>) workgroup(%cell : memref<1xf32, #gpu.address_space<workgroup>>) kernel {
+      %c0 = arith.constant 0 : index
+      %one = arith.constant 1.0 : f32
+      %tid = gpu.thread_id x
+      %first = arith.cmpi eq, %tid, %c0 : index
+      scf.if %first {
+        memref.store %one, %cell[%c0] : memref<1xf32, #gpu.address_space<workgroup>>
+      }
+      %v = memref.load %cell[%c0] : memref<1xf32, #gpu.address_space<workgroup>>
+      memref.store %v, %out[%tid] : memref<32xf32>
+      gpu.return
+    }
     gpu.func @fill(%out: memref<32xf32>) kernel {
       %one = arith.constant 1.0 : f32
       %tid = gpu.thread_id x
