@@ -9,6 +9,15 @@ module attributes {gpu.container_module} {
         args(%out : memref<32xf32>)
     return %out : memref<32xf32>
   }
+  // After a shuffle (threads run as fibers), thread 31 stores past the end.
+  func.func @out_of_bounds_after_shuffle() -> memref<32xf32> {
+    %c1 = arith.constant 1 : index
+    %c32 = arith.constant 32 : index
+    %out = gpu.alloc () : memref<32xf32>
+    gpu.launch_func @kernels::@shifted blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1)
+        args(%out : memref<32xf32>)
+    return %out : memref<32xf32>
+  }
   // Only the first 16 lanes reach the shuffle.
   func.func @divergent() -> memref<32xf32> {
     %c1 = arith.constant 1 : index
@@ -96,6 +105,17 @@ module attributes {gpu.container_module} {
       %one = arith.constant 1.0 : f32
       %tid = gpu.thread_id x
       memref.store %one, %out[%tid] : memref<32xf32>
+      gpu.return
+    }
+    gpu.func @shifted(%out: memref<32xf32>) kernel {
+      %c1 = arith.constant 1 : index
+      %i1 = arith.constant 1 : i32
+      %i32 = arith.constant 32 : i32
+      %one = arith.constant 1.0 : f32
+      %tid = gpu.thread_id x
+      %s, %ok = gpu.shuffle xor %one, %i1, %i32 : f32
+      %next = arith.addi %tid, %c1 : index
+      memref.store %s, %out[%next] : memref<32xf32>
       gpu.return
     }
     gpu.func @divergent(%out: memref<32xf32>) kernel {
