@@ -1764,7 +1764,7 @@ struct CudaEmulator::Impl {
       context.blockDim[d] = block[d];
       context.gridDim[d] = grid[d];
     }
-    std::vector<Datum> frame1(kernel.function.slots);
+    std::vector<Datum> kernelFrame(kernel.function.slots); // shared by the threads of non-collective kernels
     for (int64_t bz = 0; bz < grid[2]; ++bz)
       for (int64_t by = 0; by < grid[1]; ++by)
         for (int64_t bx = 0; bx < grid[0]; ++bx) {
@@ -1773,7 +1773,7 @@ struct CudaEmulator::Impl {
           context.block[2] = bz;
           blockLinear = bx + grid[0] * (by + grid[1] * bz);
           phase = 0;
-          runBlock(kernel, context, arguments, frame1);
+          runBlock(kernel, context, arguments, kernelFrame);
         }
   }
 
