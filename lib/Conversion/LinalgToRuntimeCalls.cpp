@@ -112,8 +112,16 @@ linalg::GenericOp resultRounding(linalg::LinalgOp product) {
     return nullptr;
   Value r = rounding.getDpsInits()[0];
   Operation *def = r.getDefiningOp();
-  if (!def || (def->getBlock() == product->getBlock() && def->isBeforeInBlock(product)))
+  if (!def || (def->getBlock() == product->getBlock() && def->isBeforeInBlock(product))) {
+    // The call writes r at the product: nothing from there to the rounding may use r's
+    // buffer. Bufferization reuses a dead factor's buffer for the rounding, and a product
+    // written over its own factor is a race on the GPU (other tiles still read it).
+    Value root = msdd::rootBuffer(r);
+    for (Operation *op = product; op != rounding.getOperation(); op = op->getNextNode())
+      if (msdd::touchesBuffer(op, root))
+        return nullptr;
     return rounding;
+  }
   // Bufferization allocates the bf16 buffer just before the rounding: an allocation of a
   // static shape can move up to the product.
   auto alloc = dyn_cast<memref::AllocOp>(def);
