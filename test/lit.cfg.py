@@ -22,6 +22,11 @@ config.environment["MSDD_RUNTIME_LIBRARY"] = os.path.join(config.msdd_obj_root, 
 llvm_config.add_tool_substitutions(
     ["msdd-opt", "msdd-compile", "msdd-run", "msdd-emulate-cuda"], [config.msdd_tools_dir])
 
+# The emulated CUDA driver and cuBLAS (lib/Emulation/EmulatedDriver.cpp) in place of NVIDIA's:
+# the runtime then runs CUDA artifacts on the CPU. CUDA_HOME would make it load the real cuBLAS.
+config.substitutions.append(("%emulated_cuda", "env -u CUDA_HOME -u CUDA_PATH LD_LIBRARY_PATH=" +
+                             os.path.join(config.msdd_obj_root, "lib", "emulated-cuda")))
+
 # A usable NVIDIA driver (tests of the no-GPU behaviour are skipped where there is one).
 import ctypes
 try:

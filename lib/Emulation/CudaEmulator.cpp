@@ -29,6 +29,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -123,7 +124,7 @@ float bf16ToFloat(uint16_t b) {
 }
 
 /// TF32 keeps 10 of float's 23 mantissa bits (rounded to nearest even).
-float roundToTf32(float x) {
+float roundTf32(float x) {
   if (!std::isfinite(x))
     return x;
   uint32_t u;
@@ -420,6 +421,13 @@ std::string describe(Operation *op) {
   return os.str();
 }
 
+std::string describeType(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << type;
+  return os.str();
+}
+
 int64_t evalAffine(AffineExpr expr, ArrayRef<int64_t> dims, ArrayRef<int64_t> symbols) {
   switch (expr.getKind()) {
   case AffineExprKind::Constant:
@@ -462,6 +470,7 @@ struct CudaEmulator::Impl {
   llvm::StringMap<std::unique_ptr<Function>> functions;
   llvm::DenseMap<Operation *, std::unique_ptr<Kernel>> kernels;
   llvm::StringMap<char *> globals;
+  llvm::StringMap<Kernel *> kernelsByName;
 
   struct Allocation {
     size_t bytes;
@@ -542,17 +551,31 @@ struct CudaEmulator::Impl {
 
   /// Checks that every element of `view` lies in one live buffer.
   void checkView(const Instr &instr, const View &view, const std::string &what) {
+    if (!viewInLiveBuffer(view))
+      fault(instr, what + " is not inside a live buffer (freed, or a view past its end)");
+  }
+
+  /// The bytes [first, last) that `view` spans.
+  static std::pair<const char *, const char *> span(const View &view) {
     int64_t low = view.offset, high = view.offset;
     for (size_t d = 0; d < view.sizes.size(); ++d) {
       if (view.sizes[d] == 0)
-        return;
+        return {view.base, view.base};
       int64_t extent = (view.sizes[d] - 1) * view.strides[d];
       (extent < 0 ? low : high) += extent;
     }
-    const char *begin = view.base + low * view.elementBytes;
-    size_t bytes = (high - low + 1) * view.elementBytes;
-    if (!liveAt(begin, bytes))
-      fault(instr, what + " is not inside a live buffer (freed, or a view past its end)");
+    return {view.base + low * view.elementBytes, view.base + (high + 1) * view.elementBytes};
+  }
+
+  static bool overlaps(const View &x, const View &y) {
+    auto [xFirst, xLast] = span(x);
+    auto [yFirst, yLast] = span(y);
+    return xFirst < yLast && yFirst < xLast;
+  }
+
+  bool viewInLiveBuffer(const View &view) const {
+    auto [first, last] = span(view);
+    return first == last || liveAt(first, static_cast<size_t>(last - first));
   }
 
   std::shared_ptr<View> contiguousView(MemRefType type, ArrayRef<int64_t> sizes, char *base) {
@@ -632,6 +655,25 @@ struct CudaEmulator::Impl {
     auto func = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(launch, launch.getKernel());
     if (!func)
       throw Error("kernel " + describe(launch) + " not found");
+    return kernelFor(func);
+  }
+
+  /// The kernel named `name` in any gpu.module, or null.
+  Kernel *kernelNamed(StringRef name) {
+    auto it = kernelsByName.find(name);
+    if (it != kernelsByName.end())
+      return it->second;
+    gpu::GPUFuncOp found;
+    module.walk([&](gpu::GPUFuncOp func) {
+      if (func.isKernel() && func.getName() == name)
+        found = func;
+    });
+    Kernel *kernel = found ? kernelFor(found) : nullptr;
+    kernelsByName[name] = kernel;
+    return kernel;
+  }
+
+  Kernel *kernelFor(gpu::GPUFuncOp func) {
     auto &slot = kernels[func];
     if (slot)
       return slot.get();
@@ -1688,13 +1730,17 @@ struct CudaEmulator::Impl {
         !rt::cuda::gemmAddressable(bRows, bCols, bRowStride, bColStride) ||
         !(n == 1 || c.strides[r + 1] == 1) || !(m == 1 || c.strides[r] >= n))
       fault(instr, "operand layout not addressable by cuBLAS");
+    // cuBLAS's tiles read A and B while others write C: a result over a factor is a race.
+    if (overlaps(c, a) || overlaps(c, b))
+      fault(instr, std::string("the result overlaps matrix ") + (overlaps(c, a) ? "A" : "B") +
+                       " (cuBLAS products are not in place)");
     auto batchOffset = [&](const View &v, int64_t i) {
       return batched && v.sizes[0] != 1 ? i * v.strides[0] : 0;
     };
     auto factor = [&](const View &v, int64_t off) {
       Datum d = loadScalar(abType, v.base + off * v.elementBytes);
       if (abType.kind == Scalar::F32 && mathMode == 1)
-        return static_cast<double>(roundToTf32(static_cast<float>(d.f)));
+        return static_cast<double>(roundTf32(static_cast<float>(d.f)));
       if (abType.kind == Scalar::F32 && mathMode == 2)
         return roundTo(Scalar::BF16, d.f);
       return d.f;
@@ -1728,7 +1774,6 @@ struct CudaEmulator::Impl {
 
   void launch(const Instr &instr, std::vector<Datum> &frame) {
     auto launchOp = cast<gpu::LaunchFuncOp>(instr.op);
-    Kernel &kernel = *instr.kernel;
     auto value = [&](Value v) {
       return frame[instr.in[std::find(instr.op->operand_begin(), instr.op->operand_end(), v) -
                             instr.op->operand_begin()]];
@@ -1737,24 +1782,39 @@ struct CudaEmulator::Impl {
                        value(launchOp.getGridSizeZ()).i};
     int64_t block[3] = {value(launchOp.getBlockSizeX()).i, value(launchOp.getBlockSizeY()).i,
                         value(launchOp.getBlockSizeZ()).i};
-    if (launchOp.getDynamicSharedMemorySize() && value(launchOp.getDynamicSharedMemorySize()).i)
-      fault(instr, "dynamic shared memory is not supported");
+    int64_t sharedBytes = 0;
+    if (launchOp.getDynamicSharedMemorySize())
+      sharedBytes = value(launchOp.getDynamicSharedMemorySize()).i;
+    SmallVector<Datum, 16> arguments;
+    for (Value v : launchOp.getKernelOperands())
+      arguments.push_back(value(v));
+    runLaunch(&instr, *instr.kernel, grid, block, sharedBytes, arguments);
+  }
+
+  /// Runs every block of a launch. Faults in the launch itself name `where` (the
+  /// gpu.launch_func), or the kernel when the launch came from outside the module.
+  void runLaunch(const Instr *where, Kernel &kernel, const int64_t grid[3],
+                 const int64_t block[3], int64_t sharedBytes, ArrayRef<Datum> arguments) {
+    auto launchFault = [&](const std::string &problem) {
+      if (where)
+        fault(*where, problem);
+      throw Error("launch of kernel @" + kernel.function.name + ": " + problem);
+    };
+    if (sharedBytes)
+      launchFault("dynamic shared memory is not supported");
     int64_t threadsPerBlock = block[0] * block[1] * block[2];
     if (threadsPerBlock <= 0 || threadsPerBlock > 1024 || grid[0] <= 0 || grid[1] <= 0 || grid[2] <= 0)
-      fault(instr, "launch of " + std::to_string(grid[0]) + "x" + std::to_string(grid[1]) + "x" +
-                       std::to_string(grid[2]) + " blocks of " + std::to_string(threadsPerBlock) +
-                       " threads");
+      launchFault("launch of " + std::to_string(grid[0]) + "x" + std::to_string(grid[1]) + "x" +
+                  std::to_string(grid[2]) + " blocks of " + std::to_string(threadsPerBlock) +
+                  " threads");
     if (kernel.knownBlock && ((*kernel.knownBlock)[0] != block[0] ||
                               (*kernel.knownBlock)[1] != block[1] ||
                               (*kernel.knownBlock)[2] != block[2]))
-      fault(instr, "block size differs from the kernel's known_block_size");
-    SmallVector<Datum, 16> arguments;
-    for (Value v : launchOp.getKernelOperands()) {
-      Datum d = value(v);
-      if (d.view)
-        checkView(instr, *d.view, "kernel argument " + std::to_string(arguments.size()));
-      arguments.push_back(d);
-    }
+      launchFault("block size differs from the kernel's known_block_size");
+    for (size_t k = 0; k < arguments.size(); ++k)
+      if (arguments[k].view && !viewInLiveBuffer(*arguments[k].view))
+        launchFault("kernel argument " + std::to_string(k) +
+                    " is not inside a live buffer (freed, or a view past its end)");
     ++stats.launches;
     shadow.clear(); // launches on one stream are ordered
     stats.threads += threadsPerBlock * grid[0] * grid[1] * grid[2];
@@ -2132,6 +2192,73 @@ std::vector<rt::Tensor> CudaEmulator::call(const std::string &function,
 }
 
 const EmulationStats &CudaEmulator::stats() const { return impl_->stats; }
+
+void *CudaEmulator::allocateDevice(size_t bytes) {
+  return impl_->allocate(bytes, "device buffer", true);
+}
+
+void CudaEmulator::freeDevice(void *p) {
+  auto it = impl_->live.find(reinterpret_cast<uintptr_t>(p));
+  if (it == impl_->live.end())
+    throw Error("frees a device pointer that is not a live buffer");
+  impl_->live.erase(it);
+  std::free(p);
+}
+
+bool CudaEmulator::isDevice(const void *p, size_t bytes) const {
+  return impl_->liveAt(static_cast<const char *>(p), bytes) != nullptr;
+}
+
+bool CudaEmulator::hasKernel(const std::string &name) { return impl_->kernelNamed(name); }
+
+std::function<void()> CudaEmulator::prepareLaunch(const std::string &name,
+                                                  const int64_t grid[3],
+                                                  const int64_t block[3],
+                                                  int64_t sharedBytes, void **params) {
+  Impl &impl = *impl_;
+  Kernel *kernel = impl.kernelNamed(name);
+  if (!kernel)
+    throw Error("no kernel @" + name + " in the kernels file");
+  gpu::GPUFuncOp func = kernel->op;
+  SmallVector<Datum, 16> arguments;
+  size_t next = 0;
+  auto word = [&]() -> void * { return params[next++]; };
+  for (Type type : func.getArgumentTypes()) {
+    Datum d;
+    if (auto memref = dyn_cast<MemRefType>(type)) {
+      auto view = std::make_shared<View>();
+      word(); // the allocated pointer: only deallocation uses it
+      view->base = *static_cast<char **>(word());
+      view->offset = *static_cast<int64_t *>(word());
+      view->elementBytes = byteSize(memref.getElementType());
+      for (int64_t k = 0; k < memref.getRank(); ++k)
+        view->sizes.push_back(*static_cast<int64_t *>(word()));
+      for (int64_t k = 0; k < memref.getRank(); ++k)
+        view->strides.push_back(*static_cast<int64_t *>(word()));
+      for (int64_t k = 0; k < memref.getRank(); ++k)
+        if (!memref.isDynamicDim(k) && memref.getDimSize(k) != view->sizes[k])
+          throw Error("kernel @" + name + ": argument of type " + describeType(type) +
+                      " launched with size " + std::to_string(view->sizes[k]) + " in dimension " +
+                      std::to_string(k));
+      d.view = std::move(view);
+    } else {
+      ScalarType t = scalarType(type);
+      if (t.kind == Scalar::Other)
+        throw Error("kernel @" + name + ": unsupported parameter type " + describeType(type));
+      d = loadScalar(t, static_cast<const char *>(word()));
+    }
+    arguments.push_back(std::move(d));
+  }
+  std::array<int64_t, 3> gridSize = {grid[0], grid[1], grid[2]};
+  std::array<int64_t, 3> blockSize = {block[0], block[1], block[2]};
+  return [&impl, kernel, gridSize, blockSize, sharedBytes,
+          arguments = std::vector<Datum>(arguments.begin(), arguments.end())] {
+    impl.runLaunch(nullptr, *kernel, gridSize.data(), blockSize.data(), sharedBytes, arguments);
+  };
+}
+
+float roundToTf32(float x) { return ::msdd::emulation::roundTf32(x); }
+float roundToBf16(float x) { return bf16ToFloat(floatToBf16(x)); }
 
 void CudaEmulator::setCheckRaces(bool check) { impl_->checkRaces = check; }
 

@@ -26,6 +26,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,10 +69,37 @@ public:
   /// without a barrier between them, or from different blocks (slower).
   void setCheckRaces(bool check);
 
+  //===--- For the emulated CUDA driver (lib/Emulation/EmulatedDriver.cpp) ---===//
+  // It runs the runtime's own CUDA code, with artifacts built for a GPU, on this emulator.
+
+  /// A device buffer of `bytes`, filled with NaN (all bits set) as fresh device memory is
+  /// treated here.
+  void *allocateDevice(size_t bytes);
+  /// Frees a buffer of allocateDevice. Throws if `p` is not one that is live.
+  void freeDevice(void *p);
+  /// Whether [p, p + bytes) lies inside one live device buffer.
+  bool isDevice(const void *p, size_t bytes) const;
+  /// Whether the module has a kernel (gpu.func) of this name.
+  bool hasKernel(const std::string &name);
+  /// A launch of the kernel `name` with its parameters as cuLaunchKernel receives them: a
+  /// pointer per parameter, memref arguments expanded as the LLVM lowering expands them
+  /// (allocated and aligned pointers, offset, sizes, strides). The parameters are read now;
+  /// the launch runs when the returned function is called (at once, or at each replay of a
+  /// captured graph). Throws rt::Error when the kernel does not exist or a memref's sizes
+  /// disagree with its type (a kernels file that does not belong to the artifact).
+  std::function<void()> prepareLaunch(const std::string &name, const int64_t grid[3],
+                                      const int64_t block[3], int64_t sharedBytes,
+                                      void **params);
+
 private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// TF32 (10 mantissa bits) and bf16 rounding, to nearest even, as tensor cores round their
+/// factors.
+float roundToTf32(float x);
+float roundToBf16(float x);
 
 } // namespace msdd::emulation
 

@@ -69,6 +69,15 @@ module attributes {gpu.container_module} {
     call @msdd_rt_cuda_matmul_f32(%a_any, %b_any, %c_any, %no, %no, %no) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64, i64) -> ()
     return %c : memref<8x8xf32>
   }
+  // A product written over its own factor (8x8 A times 8x8 B into A).
+  func.func @in_place(%a: memref<8x16xf32> {msdd.name = "a"}, %b: memref<8x8xf32> {msdd.name = "b"}) -> memref<8x8xf32> {
+    %square = gpu.alloc () : memref<8x8xf32>
+    %a_any = memref.cast %square : memref<8x8xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %b_any = memref.cast %b : memref<8x8xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %no = arith.constant 0 : i64
+    call @msdd_rt_cuda_matmul_f32(%a_any, %b_any, %a_any, %no, %no, %no) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, i64, i64, i64) -> ()
+    return %square : memref<8x8xf32>
+  }
   // Thread 1 reads what thread 0 writes to shared memory, with no barrier between.
   func.func @shared_race() -> memref<32xf32> {
     %c1 = arith.constant 1 : index
