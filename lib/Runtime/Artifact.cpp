@@ -218,6 +218,12 @@ Artifact::~Artifact() {
       releaseGraph(entry.second);
     for (const auto &entry : resident_)
       cuda::release(entry.second.second);
+    for (auto &entry : carried_) {
+      for (void *p : entry.second.values)
+        cuda::release(p);
+      for (void *p : entry.second.updates)
+        cuda::release(p);
+    }
     // The kernel images are in the library's data: their modules go before it does.
     if (const char *manifest = static_cast<const char *>(dlsym(handle_, kManifestSymbol))) {
       Dl_info info;
@@ -334,7 +340,7 @@ void Artifact::callInto(const std::string &functionName, const std::vector<Tenso
   checkTensors(path_, fn, "output", fn.outputs, outputs);
 
   if (cuda_)
-    return callOnDevice(fn, inputs, outputs);
+    return callBound(fn, inputs, outputs, residentBinding(fn, inputs));
 
   // Descriptors in manifest order, inputs first. Misaligned buffers are staged.
   std::vector<Tensor> staged;
@@ -386,10 +392,11 @@ void Artifact::keepResident(const std::vector<TensorRef> &constants) const {
   for (const TensorRef &ref : constants) {
     size_t bytes = static_cast<size_t>(shapeNumel(ref.shape)) * dtypeSize(ref.dtype);
     auto &slot = resident_[ref.data];
-    if (slot.second && slot.first == bytes)
-      continue;
-    cuda::release(slot.second);
-    slot = {bytes, cuda::allocate(bytes)};
+    if (!slot.second || slot.first != bytes) {
+      cuda::release(slot.second);
+      slot = {bytes, cuda::allocate(bytes)};
+    }
+    // Again when called again: a buffer at a known address may hold new contents.
     cuda::copyToDevice(slot.second, ref.data, bytes);
   }
   cuda::synchronize();
@@ -409,7 +416,7 @@ static size_t byteSize(const TensorSpec &spec) {
 
 bool Artifact::replaysGraph(const std::string &functionName) const {
   const FunctionSpec &fn = function(functionName);
-  std::lock_guard<std::mutex> lock(graphMutex_);
+  std::lock_guard<std::recursive_mutex> lock(graphMutex_);
   auto it = graphs_.find(static_cast<size_t>(&fn - functions_.data()));
   return it != graphs_.end() && it->second.graph;
 }
@@ -426,23 +433,28 @@ void Artifact::releaseGraph(GraphCall &graph) {
   graph = std::move(fresh);
 }
 
+Artifact::DeviceBinding Artifact::residentBinding(const FunctionSpec &fn,
+                                                  const std::vector<TensorRef> &inputs) const {
+  DeviceBinding binding;
+  binding.outputs.assign(fn.outputs.size(), nullptr);
+  std::lock_guard<std::mutex> lock(residentMutex_);
+  for (const TensorSpec &spec : fn.inputs) {
+    auto it = resident_.find(refFor(spec, inputs).data);
+    bool usable = it != resident_.end() && it->second.first == byteSize(spec);
+    binding.inputs.push_back(usable ? it->second.second : nullptr);
+  }
+  return binding;
+}
+
 bool Artifact::callWithGraph(const FunctionSpec &fn, GraphCall &graph,
                              const std::vector<TensorRef> &inputs,
-                             const std::vector<TensorRef> &outputs) const {
-  std::vector<const void *> resident;
-  {
-    std::lock_guard<std::mutex> lock(residentMutex_);
-    for (const TensorSpec &spec : fn.inputs) {
-      auto it = resident_.find(refFor(spec, inputs).data);
-      bool usable = it != resident_.end() && it->second.first == byteSize(spec);
-      resident.push_back(usable ? it->second.second : nullptr);
-    }
-  }
-  if (!graph.graph || resident != graph.residentInputs) {
+                             const std::vector<TensorRef> &outputs,
+                             const DeviceBinding &binding) const {
+  if (!graph.graph || !(binding == graph.binding)) {
     releaseGraph(graph);
     std::vector<std::vector<int64_t>> descriptors;
     for (size_t i = 0; i < fn.inputs.size(); ++i) {
-      void *device = const_cast<void *>(resident[i]);
+      void *device = binding.inputs[i];
       if (!device) {
         device = cuda::allocate(byteSize(fn.inputs[i]));
         graph.stagedInputs.emplace_back(i, device);
@@ -450,14 +462,23 @@ bool Artifact::callWithGraph(const FunctionSpec &fn, GraphCall &graph,
       descriptors.push_back(makeDescriptor(device, fn.inputs[i].shape));
     }
     for (size_t i = 0; i < fn.outputs.size(); ++i) {
-      void *device = cuda::allocate(byteSize(fn.outputs[i]));
-      graph.stagedOutputs.emplace_back(i, device);
+      void *device = binding.outputs[i];
+      if (!device) {
+        device = cuda::allocate(byteSize(fn.outputs[i]));
+        graph.stagedOutputs.emplace_back(i, device);
+      }
       descriptors.push_back(makeDescriptor(device, fn.outputs[i].shape));
     }
     // The op-by-op calls' cached memory goes back first: graphs allocate from their own pool.
     cuda::trimMemory();
     std::string why;
-    graph.graph = cuda::captureGraph([&] { enter(fn, descriptors); }, why);
+    graph.graph = cuda::captureGraph(
+        [&] {
+          enter(fn, descriptors);
+          for (const auto &[to, from, bytes] : binding.copies)
+            cuda::copyOnDevice(to, from, bytes);
+        },
+        why);
     if (!graph.graph) {
       releaseGraph(graph);
       graph.unusable = true;
@@ -465,7 +486,7 @@ bool Artifact::callWithGraph(const FunctionSpec &fn, GraphCall &graph,
                    fn.name.c_str(), why.c_str());
       return false;
     }
-    graph.residentInputs = resident;
+    graph.binding = binding;
   }
   for (const auto &[index, device] : graph.stagedInputs)
     cuda::copyToDevice(device, refFor(fn.inputs[index], inputs).data, byteSize(fn.inputs[index]));
@@ -476,15 +497,23 @@ bool Artifact::callWithGraph(const FunctionSpec &fn, GraphCall &graph,
   return true;
 }
 
-void Artifact::callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
-                            const std::vector<TensorRef> &outputs) const {
+void Artifact::callBound(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
+                         const std::vector<TensorRef> &outputs,
+                         const DeviceBinding &binding) const {
   if (cuda::graphsEnabled()) {
-    std::unique_lock<std::mutex> lock(graphMutex_);
+    std::lock_guard<std::recursive_mutex> lock(graphMutex_);
     GraphCall &graph = graphs_[static_cast<size_t>(&fn - functions_.data())];
     // The first call runs op by op: it loads the kernels and sets up cuBLAS.
-    if (graph.calls++ > 0 && !graph.unusable && callWithGraph(fn, graph, inputs, outputs))
+    if (graph.calls++ > 0 && !graph.unusable &&
+        callWithGraph(fn, graph, inputs, outputs, binding))
       return;
   }
+  callOnDevice(fn, inputs, outputs, binding);
+}
+
+void Artifact::callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
+                            const std::vector<TensorRef> &outputs,
+                            const DeviceBinding &binding) const {
   // Compiled CUDA code takes device buffers: inputs go over first, outputs come back after.
   struct DeviceBuffers {
     std::vector<void *> pointers;
@@ -495,33 +524,109 @@ void Artifact::callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef>
   } buffers;
   std::vector<std::vector<int64_t>> descriptors;
   std::vector<std::pair<const TensorRef *, void *>> results;
-  auto add = [&](const TensorSpec &spec, const std::vector<TensorRef> &refs, bool isOutput) {
-    const TensorRef *ref = &refFor(spec, refs);
-    size_t bytes = byteSize(spec);
-    if (!isOutput) {
-      std::lock_guard<std::mutex> lock(residentMutex_);
-      auto it = resident_.find(ref->data);
-      if (it != resident_.end() && it->second.first == bytes) {
-        descriptors.push_back(makeDescriptor(it->second.second, spec.shape));
-        return;
-      }
+  for (size_t i = 0; i < fn.inputs.size(); ++i) {
+    const TensorSpec &spec = fn.inputs[i];
+    void *device = binding.inputs[i];
+    if (!device) {
+      device = cuda::allocate(byteSize(spec));
+      buffers.pointers.push_back(device);
+      cuda::copyToDevice(device, refFor(spec, inputs).data, byteSize(spec));
     }
-    void *device = cuda::allocate(bytes);
-    buffers.pointers.push_back(device);
-    if (isOutput)
-      results.emplace_back(ref, device);
-    else
-      cuda::copyToDevice(device, ref->data, bytes);
     descriptors.push_back(makeDescriptor(device, spec.shape));
-  };
-  for (const TensorSpec &spec : fn.inputs)
-    add(spec, inputs, false);
-  for (const TensorSpec &spec : fn.outputs)
-    add(spec, outputs, true);
+  }
+  for (size_t i = 0; i < fn.outputs.size(); ++i) {
+    const TensorSpec &spec = fn.outputs[i];
+    void *device = binding.outputs[i];
+    if (!device) {
+      device = cuda::allocate(byteSize(spec));
+      buffers.pointers.push_back(device);
+      results.emplace_back(&refFor(spec, outputs), device);
+    }
+    descriptors.push_back(makeDescriptor(device, spec.shape));
+  }
   enter(fn, descriptors);
+  for (const auto &[to, from, bytes] : binding.copies)
+    cuda::copyOnDevice(to, from, bytes);
   for (const auto &[ref, device] : results)
     cuda::copyToHost(ref->data, device,
                      static_cast<size_t>(shapeNumel(ref->shape)) * dtypeSize(ref->dtype));
+  cuda::synchronize();
+}
+
+void Artifact::callCarried(const std::string &functionName, const std::vector<TensorRef> &inputs,
+                           const std::vector<TensorRef> &outputs,
+                           const std::vector<std::string> &carried, bool upload) const {
+  if (!cuda_)
+    return callInto(functionName, inputs, outputs);
+  const FunctionSpec &fn = function(functionName);
+  cuda::requireDevice(path_);
+  checkTensors(path_, fn, "input", fn.inputs, inputs);
+  checkTensors(path_, fn, "output", fn.outputs, outputs);
+  auto indexOf = [&](const std::vector<TensorSpec> &specs, const std::string &name) {
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].name == name)
+        return i;
+    throw Error(path_, "function '" + fn.name + "' has no input and output '" + name +
+                           "' to carry from call to call");
+  };
+  std::lock_guard<std::recursive_mutex> lock(graphMutex_);
+  CarriedState &state = carried_[static_cast<size_t>(&fn - functions_.data())];
+  bool same = state.inputs.size() == carried.size();
+  for (size_t k = 0; same && k < carried.size(); ++k)
+    same = fn.inputs[state.inputs[k]].name == carried[k];
+  if (!same) {
+    for (void *p : state.values)
+      cuda::release(p);
+    for (void *p : state.updates)
+      cuda::release(p);
+    state = CarriedState();
+    for (const std::string &name : carried) {
+      size_t in = indexOf(fn.inputs, name), out = indexOf(fn.outputs, name);
+      if (fn.inputs[in].dtype != fn.outputs[out].dtype || fn.inputs[in].shape != fn.outputs[out].shape)
+        throw Error(path_, "function '" + fn.name + "': output '" + name +
+                               "' differs in type from the input it would replace");
+      state.inputs.push_back(in);
+      state.outputs.push_back(out);
+      state.values.push_back(cuda::allocate(byteSize(fn.inputs[in])));
+      state.updates.push_back(cuda::allocate(byteSize(fn.inputs[in])));
+    }
+    upload = true;
+  }
+  DeviceBinding binding = residentBinding(fn, inputs);
+  for (size_t k = 0; k < carried.size(); ++k) {
+    size_t bytes = byteSize(fn.inputs[state.inputs[k]]);
+    if (upload)
+      cuda::copyToDevice(state.values[k], refFor(fn.inputs[state.inputs[k]], inputs).data, bytes);
+    binding.inputs[state.inputs[k]] = state.values[k];
+    binding.outputs[state.outputs[k]] = state.updates[k];
+    // The update becomes the value the next call reads (an output must not share its
+    // input's buffer, docs/training.md).
+    binding.copies.emplace_back(state.values[k], state.updates[k], bytes);
+  }
+  callBound(fn, inputs, outputs, binding);
+}
+
+void Artifact::downloadCarried(const std::string &functionName,
+                               const std::vector<TensorRef> &hosts) const {
+  if (!cuda_)
+    return;
+  const FunctionSpec &fn = function(functionName);
+  std::lock_guard<std::recursive_mutex> lock(graphMutex_);
+  auto it = carried_.find(static_cast<size_t>(&fn - functions_.data()));
+  if (it == carried_.end())
+    return;
+  const CarriedState &state = it->second;
+  for (const TensorRef &host : hosts)
+    for (size_t k = 0; k < state.inputs.size(); ++k) {
+      const TensorSpec &spec = fn.inputs[state.inputs[k]];
+      if (spec.name != host.name)
+        continue;
+      if (host.dtype != spec.dtype || host.shape != spec.shape)
+        throw Error(path_, "function '" + fn.name + "': '" + spec.name + "' is " +
+                               typeToString(spec.dtype, spec.shape) + ", not " +
+                               typeToString(host.dtype, host.shape));
+      cuda::copyToHost(host.data, state.values[k], byteSize(spec));
+    }
   cuda::synchronize();
 }
 

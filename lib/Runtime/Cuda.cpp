@@ -578,6 +578,14 @@ void copyToHost(void *host, const void *device, size_t bytes) {
                    "cuMemcpyDtoHAsync");
 }
 
+void copyOnDevice(void *to, const void *from, size_t bytes) {
+  if (bytes)
+    driver().check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(to),
+                                          reinterpret_cast<CUdeviceptr>(from), bytes,
+                                          threadStream()),
+                   "cuMemcpyAsync");
+}
+
 void synchronize() {
   Driver &d = driver();
   if (CUresult rc = d.cuStreamSynchronize(threadStream()))

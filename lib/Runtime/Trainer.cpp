@@ -194,6 +194,40 @@ Trainer::Trainer(const Artifact &artifact, std::string functionName)
 
   for (const TensorSpec &output : fn.outputs)
     outputs_.insert(output.name, Tensor(output.dtype, output.shape));
+  for (const std::vector<TensorSpec> *list : {&parameters_, &state_})
+    for (const TensorSpec &spec : *list)
+      carried_.push_back(spec.name);
+}
+
+void Trainer::resetDeviceState() {
+  deviceCurrent_ = false;
+  hostCurrent_ = true;
+  if (!artifact_.isCuda())
+    return;
+  // The frozen inputs (a distillation's teacher and encoder) go to the device once.
+  std::vector<TensorRef> frozen;
+  for (const TensorSpec &f : frozen_) {
+    Tensor *tensor = tensors_.find(f.name);
+    frozen.push_back({f.name, tensor->dtype(), tensor->shape(), tensor->rawData()});
+  }
+  artifact_.keepResident(frozen);
+}
+
+void Trainer::syncFromDevice() const {
+  if (hostCurrent_)
+    return;
+  std::vector<TensorRef> hosts;
+  for (const std::string &name : carried_) {
+    Tensor *tensor = tensors_.find(name);
+    hosts.push_back({name, tensor->dtype(), tensor->shape(), tensor->rawData()});
+  }
+  artifact_.downloadCarried(function_->name, hosts);
+  hostCurrent_ = true;
+}
+
+const NamedTensors &Trainer::tensors() const {
+  syncFromDevice();
+  return tensors_;
 }
 
 /// The tensor that fills frozen input `name`: `name` itself, or for `teacher.<p>` the
@@ -245,6 +279,7 @@ void Trainer::initialize(const NamedTensors &given, const std::string &source) {
   tensors_ = std::move(tensors);
   step_ = 0;
   initialized_ = true;
+  resetDeviceState();
 }
 
 void Trainer::initializeFromArtifact(uint64_t seed) {
@@ -295,14 +330,22 @@ StepMetrics Trainer::runStep(const Tensor &images, uint64_t runSeed) {
   }
   for (auto &[name, tensor] : outputs_)
     outputs.push_back({name, tensor.dtype(), tensor.shape(), tensor.rawData()});
-  artifact_.callInto(fn.name, inputs, outputs);
+  bool onDevice = artifact_.isCuda();
+  if (onDevice) {
+    artifact_.callCarried(fn.name, inputs, outputs, carried_, !deviceCurrent_);
+    deviceCurrent_ = true;
+    hostCurrent_ = false;
+  } else {
+    artifact_.callInto(fn.name, inputs, outputs);
+  }
 
   StepMetrics metrics;
   for (const TensorSpec &output : fn.outputs) {
     Tensor &result = *outputs_.find(output.name);
-    if (Tensor *updated = tensors_.find(output.name))
-      std::swap(*updated, result); // the new values in, the old buffer out for the next step
-    else if (isScalar(output, DType::F32)) {
+    if (Tensor *updated = tensors_.find(output.name)) {
+      if (!onDevice)
+        std::swap(*updated, result); // the new values in, the old buffer out for the next step
+    } else if (isScalar(output, DType::F32)) {
       double value = *result.data<float>();
       if (output.name == "loss")
         metrics.insert(metrics.begin(), {output.name, value});
@@ -315,6 +358,7 @@ StepMetrics Trainer::runStep(const Tensor &images, uint64_t runSeed) {
 }
 
 NamedTensors Trainer::parameterValues() const {
+  syncFromDevice();
   NamedTensors values;
   for (const TensorSpec &p : parameters_)
     values.insert(p.name, tensors_.find(p.name)->clone());
@@ -322,6 +366,7 @@ NamedTensors Trainer::parameterValues() const {
 }
 
 NamedTensors Trainer::modelValues(const NamedTensors &parameters) const {
+  syncFromDevice();
   NamedTensors values;
   for (const TensorSpec &f : frozen_)
     if (f.name.rfind("teacher.", 0) != 0)
@@ -332,6 +377,7 @@ NamedTensors Trainer::modelValues(const NamedTensors &parameters) const {
 }
 
 NamedTensors Trainer::emaValues() const {
+  syncFromDevice();
   NamedTensors values;
   for (const TensorSpec &s : state_)
     if (s.name.rfind("ema.", 0) == 0)
@@ -368,6 +414,7 @@ void Trainer::restore(NamedTensors given, int64_t step, const std::string &sourc
   tensors_ = std::move(tensors);
   step_ = step;
   initialized_ = true;
+  resetDeviceState();
 }
 
 //===----------------------------------------------------------------------===//

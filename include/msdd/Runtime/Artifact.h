@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace msdd::rt {
@@ -77,10 +78,25 @@ public:
   void callInto(const std::string &functionName, const std::vector<TensorRef> &inputs,
                 const std::vector<TensorRef> &outputs) const;
 
-  /// Promises that these buffers (parameters, typically) keep their contents while the
-  /// artifact is open: a CUDA artifact copies them to the device once and later calls that
-  /// pass the same buffers use those copies. CPU artifacts need nothing.
+  /// Promises that these buffers (parameters, typically) keep their contents until the
+  /// artifact is closed or they are given here again: a CUDA artifact copies them to the
+  /// device now, and later calls that pass the same buffers use those copies. CPU artifacts
+  /// need nothing.
   void keepResident(const std::vector<TensorRef> &constants) const;
+
+  /// Calls a function whose outputs named in `carried` replace its inputs of the same names
+  /// at the next call (a training step's parameters and optimizer state). A CUDA artifact
+  /// keeps them on the device from call to call: a call reads the values the previous one
+  /// left there and copies none of them to or from the host, except that `upload` first
+  /// copies the host values in `inputs` to the device (at the first call, and whenever the
+  /// caller has changed them). downloadCarried() copies the device values back. CPU
+  /// artifacts run callInto: the carried outputs are written to `outputs`.
+  void callCarried(const std::string &functionName, const std::vector<TensorRef> &inputs,
+                   const std::vector<TensorRef> &outputs, const std::vector<std::string> &carried,
+                   bool upload) const;
+  /// Copies the device values of callCarried's carried tensors into `hosts` (any of them, by
+  /// name). Nothing to do for CPU artifacts or before the first callCarried.
+  void downloadCarried(const std::string &functionName, const std::vector<TensorRef> &hosts) const;
 
   /// Whether calls of `function` now replay a CUDA graph: from the second call on (the first
   /// runs op by op and loads everything), unless graphs are off (Cuda.h) or the capture
@@ -93,23 +109,45 @@ private:
   void parseManifest(const char *text);
   /// Calls fn's entry point with one descriptor (int64 words) per input and output.
   void enter(const FunctionSpec &fn, std::vector<std::vector<int64_t>> &descriptors) const;
-  void callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
-                    const std::vector<TensorRef> &outputs) const;
 
-  /// One function's graph. Replays reuse its device addresses, so inputs that are not
-  /// resident and all outputs go through staging buffers of its own; a different set of
-  /// resident inputs means a new capture.
+  /// Where a CUDA call's tensors are on the device: a buffer per input and per output, or
+  /// null for one staged through a buffer of the call's own (copied in before the call, out
+  /// after it); then the device-to-device copies (to, from, bytes) that end the call.
+  struct DeviceBinding {
+    std::vector<void *> inputs, outputs;
+    std::vector<std::tuple<void *, const void *, size_t>> copies;
+    bool operator==(const DeviceBinding &other) const {
+      return inputs == other.inputs && outputs == other.outputs && copies == other.copies;
+    }
+  };
+  /// The binding of a call whose only device buffers are keepResident's copies.
+  DeviceBinding residentBinding(const FunctionSpec &fn, const std::vector<TensorRef> &inputs) const;
+  void callOnDevice(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
+                    const std::vector<TensorRef> &outputs, const DeviceBinding &binding) const;
+  /// Through fn's graph from its second call on (when graphs are on), else op by op.
+  void callBound(const FunctionSpec &fn, const std::vector<TensorRef> &inputs,
+                 const std::vector<TensorRef> &outputs, const DeviceBinding &binding) const;
+
+  /// One function's graph. Replays reuse its device addresses, so what the binding stages
+  /// goes through staging buffers of its own; another binding means a new capture.
   struct GraphCall {
     int64_t calls = 0;
     bool unusable = false;
     void *graph = nullptr;
-    std::vector<const void *> residentInputs; // device copy per input, null if staged
+    DeviceBinding binding;
     std::vector<std::pair<size_t, void *>> stagedInputs, stagedOutputs; // spec index, buffer
   };
   /// Runs fn through its graph; false when it cannot (the caller runs it op by op).
   bool callWithGraph(const FunctionSpec &fn, GraphCall &graph,
                      const std::vector<TensorRef> &inputs,
-                     const std::vector<TensorRef> &outputs) const;
+                     const std::vector<TensorRef> &outputs, const DeviceBinding &binding) const;
+
+  /// callCarried's device buffers for one function: per carried tensor, its input and
+  /// output index, the buffer holding its value and the one the call writes its update to.
+  struct CarriedState {
+    std::vector<size_t> inputs, outputs;
+    std::vector<void *> values, updates;
+  };
   static void releaseGraph(GraphCall &graph);
 
   std::string path_;
@@ -122,8 +160,9 @@ private:
   mutable std::mutex residentMutex_;
   mutable std::map<const void *, std::pair<size_t, void *>> resident_;
   /// By function index; calls that use graphs are serialized (they share the staging).
-  mutable std::mutex graphMutex_;
+  mutable std::recursive_mutex graphMutex_;
   mutable std::map<size_t, GraphCall> graphs_;
+  mutable std::map<size_t, CarriedState> carried_; // by function index, under graphMutex_
 };
 
 } // namespace msdd::rt

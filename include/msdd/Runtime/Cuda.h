@@ -27,6 +27,7 @@ void *allocate(size_t bytes);
 void release(void *device);
 void copyToDevice(void *device, const void *host, size_t bytes);
 void copyToHost(void *host, const void *device, size_t bytes);
+void copyOnDevice(void *to, const void *from, size_t bytes);
 /// Waits for the calling thread's stream; throws Error("CUDA", ...) on a device fault.
 void synchronize();
 

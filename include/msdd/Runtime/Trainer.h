@@ -73,10 +73,13 @@ public:
   /// Runs step step()+1 on `images`; the `seed` input is stepSeed(runSeed, step()+1). The
   /// updated parameters and state go to a second set of buffers (an output must not share its
   /// input's buffer, docs/training.md), which then trades places with the first: no copies.
+  /// A CUDA artifact keeps them on the device (Artifact::callCarried): a step copies only
+  /// the images in and the metrics out.
   StepMetrics runStep(const Tensor &images, uint64_t runSeed);
 
-  /// Parameters, state and frozen inputs: what a checkpoint holds.
-  const NamedTensors &tensors() const { return tensors_; }
+  /// Parameters, state and frozen inputs: what a checkpoint holds. (With a CUDA artifact the
+  /// parameters and state live on the device between steps; this copies them back first.)
+  const NamedTensors &tensors() const;
   /// Copies of the parameters only.
   NamedTensors parameterValues() const;
   /// `parameters` with the frozen inputs that are not `teacher.*`: a whole model to evaluate
@@ -97,8 +100,16 @@ private:
   std::vector<TensorSpec> parameters_, state_, frozen_;
   TensorSpec images_;
   bool hasSeed_ = false;
-  NamedTensors tensors_; // parameters, state and frozen inputs
+  /// Copies the device's parameters and state into tensors_ when the device is ahead.
+  void syncFromDevice() const;
+  /// After initialize() or restore(): the new values go to the device at the next step.
+  void resetDeviceState();
+
+  mutable NamedTensors tensors_; // parameters, state and frozen inputs
   NamedTensors outputs_; // every output's buffer; updates trade places with tensors_
+  std::vector<std::string> carried_; // parameters and state: on the device between steps
+  bool deviceCurrent_ = false;       // the device holds tensors_'s carried values
+  mutable bool hostCurrent_ = true;  // tensors_ holds the latest carried values
   int64_t step_ = 0;
   bool initialized_ = false;
 };
