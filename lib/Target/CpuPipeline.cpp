@@ -59,7 +59,8 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
                    "msdd-record-entry-points{target=") + target +
            "}, msdd-inline-calls, symbol-dce,"
            "func.func(canonicalize, msdd-lower-to-linalg" + lowering +
-           ", canonicalize, " + beforeFusion + "msdd-sink-bias-into-consumers, msdd-merge-sibling-products, " + afterBias + "msdd-fuse-elementwise, canonicalize, cse, msdd-concatenate-in-place)"},
+           ", canonicalize, " + beforeFusion + "msdd-sink-bias-into-consumers, msdd-merge-sibling-products, " + afterBias + "msdd-fuse-elementwise, canonicalize, cse), "
+           "msdd-hoist-call-invariant-code, func.func(canonicalize, cse, msdd-concatenate-in-place)"},
       {"tiled", "func.func(msdd-tile-parallel-dims{min-tiles=" +
                     std::to_string(options.minTiles) + "}, canonicalize, cse)"},
       {"bufferized",

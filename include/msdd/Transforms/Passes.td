@@ -268,6 +268,30 @@ def RoundContractionResults : Pass<"msdd-round-contraction-results", "func::Func
                            "::mlir::tensor::TensorDialect"];
 }
 
+def HoistCallInvariantCode : Pass<"msdd-hoist-call-invariant-code", "ModuleOp"> {
+  let summary = "Move what a function computes from its callers' invariant arguments into the callers";
+  let description = [{
+    The sampler calls each scale's denoiser at every step with the same weights and the
+    same latent. What a private function computes from such arguments alone (in bf16 mode
+    its weights rounded and stacked; the latent's embedding) is the same at every call.
+    This pass computes it in the caller instead, before the loops around the call, and
+    passes the results as new arguments; `cse` then merges the equal computations of
+    different callees (every scale's denoiser rounds the same weights), so they run once
+    per call of the caller rather than once per denoiser call. Arguments left unused are
+    dropped.
+
+    An argument is invariant when at every call site its operand is defined at the top
+    level of the caller (outside the loops around the call; loop-invariant pure ops are
+    first hoisted out of those loops) and either the call is inside a loop or the operand
+    is passed to more than one call. Only side-effect-free ops move, and only chains that
+    compute a tensor (not just constants, empty tensors and reshapes, which stay). Calls
+    under anything other than loops (an `scf.if`) are left alone: their work would be done
+    when the branch is not taken. Public functions keep their signatures and are left
+    alone.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def ConcatenateInPlace : Pass<"msdd-concatenate-in-place", "func::FuncOp"> {
   let summary = "Compute the pieces of a concatenation directly into their slices";
   let description = [{
