@@ -213,6 +213,34 @@ def throughput(bundle, results, samplers, teacher_sdpa=False):
                 f"median of {runs}{', CUDA graph' if row['cuda_graph'] else ''}")
 
 
+def profile(bundle, results, out_path, steps=1, mode="bf16"):
+    """Where the GPU time of the paper decode goes: one call op by op with MSDD_CUDA_PROFILE=1
+    (events around every kernel and product), after throughput() wrote the weights. The whole
+    table goes next to the results (OUT.profile-MODE.txt); the log shows its top."""
+    artifact = os.path.join(bundle, "art", f"paper_{steps}step_cuda-{mode}.msdd")
+    weights = os.path.join(bundle, "paper_weights.safetensors")
+    if not (os.path.exists(artifact) and os.path.exists(weights)):
+        return
+    cmd = [os.path.join(bundle, "bin", "msdd-run"), "bench", artifact, "--function", "decode",
+           "--weights", weights, "--runs", "1", "--warmup", "1"]
+    run = subprocess.run(cmd, capture_output=True, text=True,
+                         env=dict(os.environ, MSDD_CUDA_PROFILE="1"))
+    lines = run.stderr.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("msdd CUDA profile")), None)
+    if run.returncode or start is None:
+        log(f"  profile {mode}: failed ({run.returncode}): {run.stderr.strip()[-300:]}")
+        return
+    table = lines[start:]
+    path = f"{out_path or 'gpu-check.json'}.profile-{mode}.txt"
+    with open(path, "w") as f:
+        f.write("\n".join(table) + "\n")
+    log(f"  profile of the paper {steps}-step {mode} decode (warm-up + 1 call, op by op; all in {path}):")
+    for line in table[:25]:
+        log("    " + line)
+    results.append({"check": "profile", "sampler": f"{steps}-step", "mode": mode, "file": path,
+                    "top": table[:40]})
+
+
 def flash_vs_unfused(bundle, results):
     """The paper decoder's images with the flash-attention kernel against the unfused
     attention (same seed, random weights): the kernel at the paper's shapes (full 64-key
@@ -319,6 +347,8 @@ def main():
     if not args.no_throughput:
         samplers = {50} if args.only_teacher else {1} if args.no_teacher else {1, 50}
         throughput(args.bundle, results, samplers, args.teacher_sdpa)
+        if 1 in samplers:
+            profile(args.bundle, results, args.json)
     failed = [r for r in results if r.get("ok") is False]
     summary = {"device": device, "torch": torch.__version__, "results": results, "failed": len(failed)}
     if args.json:
