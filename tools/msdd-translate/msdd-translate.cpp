@@ -41,7 +41,7 @@ static cl::opt<bool> fromConfig(
 static cl::opt<bool> pairCfg(
     "pair-cfg",
     cl::desc("With --from-config: the sampler evaluates both CFG branches in one batch-2B "
-             "denoiser call (what msdd-compile --target cuda builds)"),
+             "denoiser call (what msdd-compile builds)"),
     cl::cat(category));
 static cl::opt<bool> distillLoss(
     "distill",

@@ -74,8 +74,8 @@ enum class TokenizerLoss {
 /// The functions of docs/tokenizer.md: init, encode, denoise_s<k>, decode, reconstruct and
 /// the training loss `loss`. With `pairCfg` (and
 /// guidance != 1) the sampler evaluates both CFG branches in one call of private batch-2B
-/// denoisers `denoise_cfg_s<k>`: half the launches on a GPU, nothing gained on a CPU but
-/// compile time (msdd-compile sets it for --target cuda).
+/// denoisers `denoise_cfg_s<k>`: half the launches on a GPU, larger products and fewer
+/// parallel dispatches on a CPU, for more compile time (msdd-compile sets it).
 ///
 /// `featureNetwork`, with the loss, is the perceptual term's network: one function from the
 /// last scale's images [samplesAtScale(S - 1), 3, image_size, image_size] (in [-1, 1]) to
