@@ -24,7 +24,8 @@ for lib in $(ldd build/lib/libmsdd_runtime.so | awk '/=>/ {print $3}'); do
   esac
 done
 
-# MODE: f32, tf32, bf16 (flash attention) or bf16-unfused (--flash-attention=false).
+# MODE: f32, tf32 or bf16 (tf32 and bf16 with flash attention), or tf32-unfused or
+# bf16-unfused (--flash-attention=false).
 cuda_flags() { # MODE
   echo "--target cuda --math-mode ${1%-unfused}"
   [[ "$1" == *-unfused ]] && echo "--flash-attention=false"
@@ -65,14 +66,14 @@ config["name"] = "paper_1step_b8"
 config["train"]["batch_size"] = 8
 json.dump(config, open(sys.argv[2] + "/paper_1step_b8.json", "w"), indent=2)
 PY
-for mode in bf16 bf16-unfused; do
+for mode in tf32 tf32-unfused bf16 bf16-unfused; do
   compile "$D/models/paper_1step_b8.json" paper_1step_b8 cuda "$mode"
 done
 steps_list="1"
 [[ $quick == 0 ]] && steps_list="1 50"
 for steps in $steps_list; do
   config="$D/models/paper.json"; [[ $steps == 1 ]] && config="$D/models/paper_1step.json"
-  modes="tf32 bf16 bf16-unfused"
+  modes="tf32 tf32-unfused bf16 bf16-unfused"
   [[ $steps == 50 ]] && modes="tf32 bf16"
   for mode in $modes; do
     echo "  paper ${steps}-step cuda-$mode"

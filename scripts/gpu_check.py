@@ -10,8 +10,9 @@
    Relative error = max |out - ref| / max |ref|; limits 1e-3 (f32, TF32) and 1e-2 (bf16).
 2. Throughput of the paper-size decoder (random weights, batch 64, 4 scales, CFG): 1 step per
    scale (the distilled sampler's cost) and 50 steps per scale (the teacher), msdd-run bench
-   vs the PyTorch reference on the same GPU (TF32 and bf16 autocast); in bf16 also the
-   decoded images of the flash-attention artifact against the unfused one.
+   vs the PyTorch reference on the same GPU (TF32 and bf16 autocast), with flash attention
+   and without ("-unfused"); in TF32 and bf16 also the decoded images of the
+   flash-attention artifact against the unfused one.
 3. Training: the tiny tokenizer's stage 1 (msdd-run train) on the GPU against the same run on
    the CPU backend (same initial weights, data order and noise): the losses step by step and
    the final weights; then stage 2 (the one-step distillation) from the CPU run's weights.
@@ -177,7 +178,7 @@ def throughput(bundle, results, samplers, teacher_sdpa=False):
     for label, steps, runs, warmup in plans:
         nfe = config["num_scales"] * steps * 2
         theirs_by_mode = {}
-        for mode in ("tf32", "bf16", "bf16-unfused"):
+        for mode in ("tf32", "tf32-unfused", "bf16", "bf16-unfused"):
             torch_mode = mode.split("-")[0]
             path = os.path.join(bundle, "art", f"paper_{steps}step_cuda-{mode}.msdd")
             if not os.path.exists(path):
@@ -243,30 +244,34 @@ def profile(bundle, results, out_path, steps=1, mode="bf16"):
 
 def flash_vs_unfused(bundle, results):
     """The paper decoder's images with the flash-attention kernel against the unfused
-    attention (same seed, random weights): the kernel at the paper's shapes (full 64-key
-    tiles at 1152 and 384 tokens, a partial one at 144)."""
+    attention (same seed, random weights), in bf16 (f16 factors) and TF32: the kernel at the
+    paper's shapes (full 64-key tiles at 1152 and 384 tokens, a partial one at 144)."""
     config = load_config(os.path.join(bundle, "models", "paper.json"))
     model = Tokenizer(config).randomize(3).eval()
     weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     latent = np.random.RandomState(5).randn(
         8, config["latent_tokens"], config["latent_channels"]).astype(np.float32)
-    outs = {}
-    for mode in ("bf16", "bf16-unfused"):
-        path = os.path.join(bundle, "art", f"paper_1step_b8_cuda-{mode}.msdd")
-        if not os.path.exists(path):
-            return
-        art = Artifact(path)
-        names = {i["name"] for i in art.functions["decode"]["inputs"]}
-        extra = {"latent": latent, "seed": np.array(0, dtype=np.int64)}
-        out = art.call("decode", {k: v for k, v in {**weights, **extra}.items() if k in names})
-        outs[mode] = next(iter(out.values()))
-        art.close()
-    err = rel(outs["bf16"], outs["bf16-unfused"].astype(np.float64))
-    ok = err <= LIMIT["cuda-bf16"]
-    results.append({"check": "numerics", "config": "paper", "artifact": "cuda-bf16", "function": "decode",
-                    "reference": "cuda-bf16-unfused", "rel_error": err, "limit": LIMIT["cuda-bf16"], "ok": ok})
-    log(f"  paper  cuda-bf16 decode (batch 8) vs cuda-bf16-unfused: rel error {err:.2e} "
-        f"{'ok' if ok else 'FAIL'} (limit {LIMIT['cuda-bf16']:g})")
+    for fused in ("tf32", "bf16"):
+        outs = {}
+        for mode in (fused, f"{fused}-unfused"):
+            path = os.path.join(bundle, "art", f"paper_1step_b8_cuda-{mode}.msdd")
+            if not os.path.exists(path):
+                break
+            art = Artifact(path)
+            names = {i["name"] for i in art.functions["decode"]["inputs"]}
+            extra = {"latent": latent, "seed": np.array(0, dtype=np.int64)}
+            out = art.call("decode", {k: v for k, v in {**weights, **extra}.items() if k in names})
+            outs[mode] = next(iter(out.values()))
+            art.close()
+        if len(outs) < 2:
+            continue
+        limit = LIMIT[f"cuda-{fused}"]
+        err = rel(outs[fused], outs[f"{fused}-unfused"].astype(np.float64))
+        ok = err <= limit
+        results.append({"check": "numerics", "config": "paper", "artifact": f"cuda-{fused}", "function": "decode",
+                        "reference": f"cuda-{fused}-unfused", "rel_error": err, "limit": limit, "ok": ok})
+        log(f"  paper  cuda-{fused} decode (batch 8) vs cuda-{fused}-unfused: rel error {err:.2e} "
+            f"{'ok' if ok else 'FAIL'} (limit {limit:g})")
 
 
 def training(bundle, results, stage="train", steps=40):

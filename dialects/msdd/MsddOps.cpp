@@ -329,10 +329,13 @@ LogicalResult FlashAttentionOp::verify() {
     if (type.getRank() != 4 || !type.hasStaticShape())
       return emitOpError() << name << " must have a static shape of rank 4";
     Type element = type.getElementType();
-    if (name == "init" ? !element.isF32() : !element.isF16())
-      return emitOpError() << name << " must have " << (name == "init" ? "f32" : "f16")
+    if (name == "init" ? !element.isF32() : !element.isF16() && !element.isF32())
+      return emitOpError() << name << " must have " << (name == "init" ? "f32" : "f16 or f32")
                            << " elements";
   }
+  Type factor = shaped(getQuery()).getElementType();
+  if (shaped(getKey()).getElementType() != factor || shaped(getValue()).getElementType() != factor)
+    return emitOpError("query, key and value must have the same element type");
   ArrayRef<int64_t> q = shaped(getQuery()).getShape(), k = shaped(getKey()).getShape(),
                     v = shaped(getValue()).getShape(), o = shaped(getInit()).getShape();
   if (k[0] != q[0] || k[1] != q[1] || k[3] != q[3] || v[0] != q[0] || v[1] != q[1] ||
@@ -342,8 +345,11 @@ LogicalResult FlashAttentionOp::verify() {
   if (o != ArrayRef<int64_t>{q[0], q[1], q[2], v[3]})
     return emitOpError() << "init must have shape " << shapeStr({q[0], q[1], q[2], v[3]})
                          << " but has " << shapeStr(o);
-  if (q[3] % 16 != 0 || v[3] % 8 != 0)
-    return emitOpError() << "needs a head dimension that is a multiple of 16 (has " << q[3]
+  // The k extent of one mma.sync: 16 for f16 factors, 8 for TF32.
+  int64_t headMultiple = factor.isF16() ? 16 : 8;
+  if (q[3] % headMultiple != 0 || v[3] % 8 != 0)
+    return emitOpError() << "needs a head dimension that is a multiple of " << headMultiple
+                         << " (has " << q[3]
                          << ") and a value dimension that is a multiple of 8 (has " << v[3] << ")";
   if (!(getScale().convertToDouble() > 0))
     return emitOpError("scale must be positive");

@@ -12,6 +12,13 @@
 // tiles are then exactly the A fragment of the 16-key slice of P for the second product,
 // so P never leaves registers either.
 //
+// f32 factors run on TF32 tensor cores through mma.sync m16n8k8, each factor rounded to
+// TF32 as it is loaded. Its A fragment is a0 = (g, t), a1 = (g+8, t), a2 = (g, t+4),
+// a3 = (g+8, t+4) and B's b0 = (k t, n g), b1 = (k t+4, n g); C is laid out as above. The
+// order of a product's k is free, so the P V product takes the 8 keys of a score tile in
+// the order 0, 2, 4, 6, 1, 3, 5, 7: its A fragment is then the score accumulators as they
+// are (c0, c2, c1, c3), and B reads V at keys 2t and 2t + 1.
+//
 //===----------------------------------------------------------------------===//
 #include "msdd/Conversion/Passes.h"
 #include "msdd/Conversion/Buffers.h"
@@ -31,11 +38,17 @@ using msdd::rootBuffer;
 namespace {
 
 constexpr int64_t kWarp = 32, kWarps = 4, kThreads = kWarp * kWarps;
-/// Query rows per block (16 per warp) and keys per shared-memory tile.
-constexpr int64_t kQueryTile = 16 * kWarps, kKeyTile = 64;
-/// Words of padding per shared-memory row: rows 8 apart then start 4 banks apart, so the
-/// 8 x 4 lanes of a fragment read hit 32 different banks.
+/// Query rows per block (16 per warp); keys per shared-memory tile, at most.
+constexpr int64_t kQueryTile = 16 * kWarps, kMaxKeyTile = 64;
+/// Words of padding per shared-memory row: rows start 4 banks apart, so the 8 x 4 lanes of
+/// a fragment read (f16: rows 8 apart; TF32 K: rows g, columns t; TF32 V: rows 2t,
+/// columns g) hit 32 different banks.
 constexpr int64_t kPadWords = 4;
+/// Statically allocated shared memory per block.
+constexpr int64_t kSharedBytes = 48 * 1024;
+/// TF32 rounding of an f32's bits (cvt.rna.tf32.f32: to nearest, ties away from zero);
+/// the tensor cores ignore the 13 bits below.
+constexpr int32_t kTf32Half = 1 << 12, kTf32Mask = ~((1 << 13) - 1);
 
 /// Where the kernel stores the output rows [offset, offset + count): `dest` at the
 /// indices `order` picks from (batch, head, row - offset, column), rounded to its element
@@ -60,6 +73,11 @@ public:
     headDim = q[3];
     keys = k[2];
     valueDim = v[3];
+    factor = cast<MemRefType>(op.getQuery().getType()).getElementType();
+    tf32 = factor.isF32();
+    keyTile = kMaxKeyTile;
+    while (keyTile > 16 && sharedWords() * 4 > kSharedBytes)
+      keyTile /= 2;
     f16 = b.getF16Type();
     f32 = b.getF32Type();
     i32 = b.getI32Type();
@@ -67,6 +85,22 @@ public:
     pair = VectorType::get({2}, f16);
     ptr = LLVM::LLVMPointerType::get(b.getContext());
   }
+
+  /// Shared memory rows of K and V: f16 K as rows of f16 pairs, V transposed (a word
+  /// holds two neighbouring keys); TF32 K and V as rows of rounded f32 bits.
+  std::pair<int64_t, int64_t> kSharedShape() const {
+    return {keyTile, (tf32 ? headDim : headDim / 2) + kPadWords};
+  }
+  std::pair<int64_t, int64_t> vSharedShape() const {
+    return tf32 ? std::pair{keyTile, valueDim + kPadWords}
+                : std::pair{valueDim, keyTile / 2 + kPadWords};
+  }
+  int64_t sharedWords() const {
+    auto [kr, kc] = kSharedShape();
+    auto [vr, vc] = vSharedShape();
+    return kr * kc + vr * vc;
+  }
+  bool fitsSharedMemory() const { return sharedWords() * 4 <= kSharedBytes; }
 
   gpu::LaunchOp build();
 
@@ -84,9 +118,9 @@ private:
     Value address = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, memref);
     return b.create<LLVM::IntToPtrOp>(loc, ptr, b.create<arith::IndexCastOp>(loc, i64, address));
   }
-  /// Loads `type` from f16 element `offset` of `base`.
+  /// Loads `type` from factor element `offset` of `base`.
   Value loadAt(Type type, Value base, Value offset, unsigned alignment) {
-    Value element = b.create<LLVM::GEPOp>(loc, ptr, f16, base,
+    Value element = b.create<LLVM::GEPOp>(loc, ptr, factor, base,
                                           ValueRange{b.create<arith::IndexCastOp>(loc, i64, offset)});
     return b.create<LLVM::LoadOp>(loc, type, element, alignment);
   }
@@ -98,12 +132,28 @@ private:
     return b.create<LLVM::InsertElementOp>(loc, v, b.create<arith::TruncFOp>(loc, f16, y),
                                            b.create<LLVM::ConstantOp>(loc, i32, 1));
   }
-  /// c += a * b on one m16n8k16 tile.
+  /// The TF32 bits (i32) of an f32 scalar or vector.
+  Value roundToTf32(Value x) {
+    Type bits = i32;
+    if (auto vector = dyn_cast<VectorType>(x.getType()))
+      bits = VectorType::get(vector.getShape(), i32);
+    auto constant = [&](int32_t v) -> Value {
+      Attribute attr = b.getI32IntegerAttr(v);
+      if (auto vector = dyn_cast<VectorType>(bits))
+        attr = DenseElementsAttr::get(vector, attr);
+      return b.create<arith::ConstantOp>(loc, cast<TypedAttr>(attr));
+    };
+    Value word = b.create<arith::BitcastOp>(loc, bits, x);
+    word = b.create<arith::AddIOp>(loc, word, constant(kTf32Half));
+    return b.create<arith::AndIOp>(loc, word, constant(kTf32Mask));
+  }
+  /// c += a * b on one m16n8k16 (f16) or m16n8k8 (TF32) tile.
   void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, SmallVectorImpl<Value> &c) {
     auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    NVVM::MMATypes type = tf32 ? NVVM::MMATypes::tf32 : NVVM::MMATypes::f16;
     Value d = b.create<NVVM::MmaOp>(
-        loc, resultType, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::f16, NVVM::MMATypes::f16},
+        loc, resultType, a, bFrag, c, ArrayRef<int64_t>{16, 8, tf32 ? 8 : 16}, std::nullopt,
+        std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
         std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
     for (int64_t i = 0; i < 4; ++i)
       c[i] = b.create<LLVM::ExtractValueOp>(loc, d, i);
@@ -121,49 +171,21 @@ private:
   }
 
   void stageKeyTile(Value keyTile, Value keyBase, Value valueBase, Value kShared, Value vShared);
+  void stageTf32Rows(Value firstKey, Value base, int64_t width, Value shared);
+  /// `body(id)` for id in [0, work), `kThreads` at a time.
+  void forEachWorkItem(int64_t work, function_ref<void(Value)> body);
 
   OpBuilder &b;
   Location loc;
   msdd::FlashAttentionOp op;
   ArrayRef<OutputSegment> outputs;
-  int64_t batch, heads, queries, headDim, keys, valueDim;
-  Type f16, f32, i32, i64, pair, ptr;
+  int64_t batch, heads, queries, headDim, keys, valueDim, keyTile;
+  bool tf32;
+  Type factor, f16, f32, i32, i64, pair, ptr;
   Value tid, bh, g, t;
 };
 
-/// Copies keys [keyTile * 64, +64) of this (batch, head) into shared memory: K as rows of
-/// f16 pairs, V transposed (a word holds the values of two neighbouring keys), keys past
-/// the end as zeros.
-void FlashKernelBuilder::stageKeyTile(Value keyTile, Value keyBase, Value valueBase,
-                                      Value kShared, Value vShared) {
-  Value firstKey = mulc(keyTile, kKeyTile);
-  Value lastKey = index(keys - 1);
-  auto clampedKey = [&](Value key, Value &valid) {
-    valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, key, index(keys));
-    return b.create<arith::MinUIOp>(loc, key, lastKey);
-  };
-  // K: kKeyTile rows of headDim / 8 chunks of 16 bytes; headDim % 16 == 0 makes the count a
-  // multiple of the block.
-  auto words4 = VectorType::get({4}, i32);
-  Value zero4 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(words4, b.getI32IntegerAttr(0)));
-  int64_t chunksPerRow = headDim / 8;
-  for (int64_t i = 0; i < kKeyTile * chunksPerRow / kThreads; ++i) {
-    Value id = addc(tid, i * kThreads);
-    Value row = b.create<arith::DivUIOp>(loc, id, index(chunksPerRow));
-    Value chunk = b.create<arith::RemUIOp>(loc, id, index(chunksPerRow));
-    Value valid;
-    Value key = clampedKey(add(firstKey, row), valid);
-    Value words = loadAt(words4, keyBase, add(mulc(key, headDim), mulc(chunk, 8)), 16);
-    words = b.create<arith::SelectOp>(loc, valid, words, zero4);
-    for (int64_t w = 0; w < 4; ++w)
-      b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, w), kShared,
-                                ValueRange{row, addc(mulc(chunk, 4), w)});
-  }
-  // V: pairs of keys x valueDim / 8 chunks; each thread interleaves two keys' chunks into
-  // 8 words, one per value column.
-  auto halves8 = VectorType::get({8}, f16);
-  Value zero8 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(halves8, b.getF16FloatAttr(0)));
-  int64_t chunksPerKey = valueDim / 8, work = kKeyTile / 2 * chunksPerKey;
+void FlashKernelBuilder::forEachWorkItem(int64_t work, function_ref<void(Value)> body) {
   for (int64_t i = 0; i * kThreads < work; ++i) {
     Value id = addc(tid, i * kThreads);
     OpBuilder::InsertionGuard guard(b);
@@ -172,12 +194,73 @@ void FlashKernelBuilder::stageKeyTile(Value keyTile, Value keyBase, Value valueB
           loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, id, index(work)), false);
       b.setInsertionPointToStart(&inRange.getThenRegion().front());
     }
+    body(id);
+  }
+}
+
+/// Key `firstKey + row` clamped to the last key; `valid` says whether it exists.
+static Value clampedKey(OpBuilder &b, Location loc, Value key, int64_t keys, Value &valid) {
+  Value count = b.create<arith::ConstantIndexOp>(loc, keys);
+  valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, key, count);
+  return b.create<arith::MinUIOp>(loc, key, b.create<arith::ConstantIndexOp>(loc, keys - 1));
+}
+
+/// Copies rows [firstKey, + keyTile) of a [keys, width] f32 matrix into `shared` as TF32
+/// bits, 16 bytes per thread and step; keys past the end as zeros.
+void FlashKernelBuilder::stageTf32Rows(Value firstKey, Value base, int64_t width, Value shared) {
+  auto floats4 = VectorType::get({4}, f32);
+  Value zero4 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(floats4, b.getF32FloatAttr(0)));
+  int64_t chunksPerRow = width / 4;
+  forEachWorkItem(keyTile * chunksPerRow, [&](Value id) {
+    Value row = b.create<arith::DivUIOp>(loc, id, index(chunksPerRow));
+    Value chunk = b.create<arith::RemUIOp>(loc, id, index(chunksPerRow));
+    Value valid;
+    Value key = clampedKey(b, loc, add(firstKey, row), keys, valid);
+    Value values = loadAt(floats4, base, add(mulc(key, width), mulc(chunk, 4)), 16);
+    Value words = roundToTf32(b.create<arith::SelectOp>(loc, valid, values, zero4));
+    for (int64_t w = 0; w < 4; ++w)
+      b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, w), shared,
+                                ValueRange{row, addc(mulc(chunk, 4), w)});
+  });
+}
+
+/// Copies keys [keyTile * T, + T) of this (batch, head), T = this->keyTile, into shared
+/// memory (see kSharedShape and vSharedShape), keys past the end as zeros.
+void FlashKernelBuilder::stageKeyTile(Value tileIndex, Value keyBase, Value valueBase,
+                                      Value kShared, Value vShared) {
+  Value firstKey = mulc(tileIndex, keyTile);
+  if (tf32) {
+    stageTf32Rows(firstKey, keyBase, headDim, kShared);
+    stageTf32Rows(firstKey, valueBase, valueDim, vShared);
+    return;
+  }
+  // K: keyTile rows of headDim / 8 chunks of 16 bytes.
+  auto words4 = VectorType::get({4}, i32);
+  Value zero4 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(words4, b.getI32IntegerAttr(0)));
+  int64_t chunksPerRow = headDim / 8;
+  forEachWorkItem(keyTile * chunksPerRow, [&](Value id) {
+    Value row = b.create<arith::DivUIOp>(loc, id, index(chunksPerRow));
+    Value chunk = b.create<arith::RemUIOp>(loc, id, index(chunksPerRow));
+    Value valid;
+    Value key = clampedKey(b, loc, add(firstKey, row), keys, valid);
+    Value words = loadAt(words4, keyBase, add(mulc(key, headDim), mulc(chunk, 8)), 16);
+    words = b.create<arith::SelectOp>(loc, valid, words, zero4);
+    for (int64_t w = 0; w < 4; ++w)
+      b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, w), kShared,
+                                ValueRange{row, addc(mulc(chunk, 4), w)});
+  });
+  // V: pairs of keys x valueDim / 8 chunks; each thread interleaves two keys' chunks into
+  // 8 words, one per value column.
+  auto halves8 = VectorType::get({8}, f16);
+  Value zero8 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(halves8, b.getF16FloatAttr(0)));
+  int64_t chunksPerKey = valueDim / 8;
+  forEachWorkItem(keyTile / 2 * chunksPerKey, [&](Value id) {
     Value keyPair = b.create<arith::DivUIOp>(loc, id, index(chunksPerKey));
     Value chunk = b.create<arith::RemUIOp>(loc, id, index(chunksPerKey));
     Value rows[2];
     for (int64_t r = 0; r < 2; ++r) {
       Value valid;
-      Value key = clampedKey(addc(add(firstKey, mulc(keyPair, 2)), r), valid);
+      Value key = clampedKey(b, loc, addc(add(firstKey, mulc(keyPair, 2)), r), keys, valid);
       rows[r] = b.create<arith::SelectOp>(
           loc, valid, loadAt(halves8, valueBase, add(mulc(key, valueDim), mulc(chunk, 8)), 16),
           zero8);
@@ -188,16 +271,18 @@ void FlashKernelBuilder::stageKeyTile(Value keyTile, Value keyBase, Value valueB
     for (int64_t e = 0; e < 8; ++e)
       b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, e), vShared,
                                 ValueRange{addc(mulc(chunk, 8), e), keyPair});
-  }
+  });
 }
 
 gpu::LaunchOp FlashKernelBuilder::build() {
   MLIRContext *ctx = b.getContext();
   auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  auto kSharedType = MemRefType::get({kKeyTile, headDim / 2 + kPadWords}, i32, nullptr, workgroup);
-  auto vSharedType = MemRefType::get({valueDim, kKeyTile / 2 + kPadWords}, i32, nullptr, workgroup);
+  auto [kRows, kColumns] = kSharedShape();
+  auto [vRows, vColumns] = vSharedShape();
+  auto kSharedType = MemRefType::get({kRows, kColumns}, i32, nullptr, workgroup);
+  auto vSharedType = MemRefType::get({vRows, vColumns}, i32, nullptr, workgroup);
   int64_t queryTiles = (queries + kQueryTile - 1) / kQueryTile;
-  int64_t keyTiles = (keys + kKeyTile - 1) / kKeyTile;
+  int64_t keyTiles = (keys + keyTile - 1) / keyTile;
   auto launch = b.create<gpu::LaunchOp>(loc, index(queryTiles), index(batch * heads), index(1),
                                         index(kThreads), index(1), index(1), nullptr, nullptr,
                                         ValueRange{}, TypeRange{kSharedType, vSharedType});
@@ -216,11 +301,11 @@ gpu::LaunchOp FlashKernelBuilder::build() {
   Value queryBase = basePointer(op.getQuery()), keyBase = basePointer(op.getKey()),
         valueBase = basePointer(op.getValue());
   // This (batch, head)'s rows.
-  queryBase = b.create<LLVM::GEPOp>(loc, ptr, f16, queryBase,
+  queryBase = b.create<LLVM::GEPOp>(loc, ptr, factor, queryBase,
                                     ValueRange{b.create<arith::IndexCastOp>(loc, i64, mulc(bh, queries * headDim))});
-  keyBase = b.create<LLVM::GEPOp>(loc, ptr, f16, keyBase,
+  keyBase = b.create<LLVM::GEPOp>(loc, ptr, factor, keyBase,
                                   ValueRange{b.create<arith::IndexCastOp>(loc, i64, mulc(bh, keys * headDim))});
-  valueBase = b.create<LLVM::GEPOp>(loc, ptr, f16, valueBase,
+  valueBase = b.create<LLVM::GEPOp>(loc, ptr, factor, valueBase,
                                     ValueRange{b.create<arith::IndexCastOp>(loc, i64, mulc(bh, keys * valueDim))});
 
   // The warp's 16 query rows: this thread holds rows g and g + 8 of them. Rows past the end
@@ -231,8 +316,17 @@ gpu::LaunchOp FlashKernelBuilder::build() {
   Value qRow0 = b.create<arith::MinUIOp>(loc, row0, lastRow);
   Value qRow1 = b.create<arith::MinUIOp>(loc, row1, lastRow);
   Value twoT = mulc(t, 2);
+  // One A fragment per k slice of the head dimension (16 columns for f16, 8 for TF32).
+  int64_t slice = tf32 ? 8 : 16;
   SmallVector<SmallVector<Value, 4>> queryFrags;
-  for (int64_t c = 0; c < headDim / 16; ++c) {
+  for (int64_t c = 0; c < headDim / slice; ++c) {
+    if (tf32) {
+      auto load = [&](Value row, int64_t col) {
+        return roundToTf32(loadAt(f32, queryBase, add(mulc(row, headDim), addc(t, 8 * c + col)), 4));
+      };
+      queryFrags.push_back({load(qRow0, 0), load(qRow1, 0), load(qRow0, 4), load(qRow1, 4)});
+      continue;
+    }
     auto load = [&](Value row, int64_t col) {
       return asPair(loadAt(i32, queryBase, add(mulc(row, headDim), addc(twoT, 16 * c + col)), 4));
     };
@@ -249,28 +343,33 @@ gpu::LaunchOp FlashKernelBuilder::build() {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     ValueRange state = loop.getRegionIterArgs();
-    Value keyTile = loop.getInductionVar();
+    Value tileIndex = loop.getInductionVar();
     b.create<gpu::BarrierOp>(loc); // the previous tile's readers are done
-    stageKeyTile(keyTile, keyBase, valueBase, kShared, vShared);
+    stageKeyTile(tileIndex, keyBase, valueBase, kShared, vShared);
     b.create<gpu::BarrierOp>(loc);
 
     // S = Q K^T, in base-2 units: scale * log2(e) folded in.
-    constexpr int64_t scoreTiles = kKeyTile / 8;
+    int64_t scoreTiles = keyTile / 8;
     Value scale = f32Const(op.getScale().convertToDouble() / std::log(2.0));
     SmallVector<SmallVector<Value>> s(scoreTiles);
     for (int64_t n = 0; n < scoreTiles; ++n) {
       s[n].assign(4, f32Const(0));
       Value kRow = addc(g, n * 8);
-      for (int64_t c = 0; c < headDim / 16; ++c) {
+      // A word is an f16 pair (k = 2t, 2t + 1 and + 8) or one TF32 (k = t and t + 4).
+      for (int64_t c = 0; c < headDim / slice; ++c) {
         Value b0 = b.create<memref::LoadOp>(loc, kShared, ValueRange{kRow, addc(t, 8 * c)});
         Value b1 = b.create<memref::LoadOp>(loc, kShared, ValueRange{kRow, addc(t, 8 * c + 4)});
-        mma(queryFrags[c], {asPair(b0), asPair(b1)}, s[n]);
+        if (!tf32) {
+          b0 = asPair(b0);
+          b1 = asPair(b1);
+        }
+        mma(queryFrags[c], {b0, b1}, s[n]);
       }
       for (int64_t i = 0; i < 4; ++i)
         s[n][i] = b.create<arith::MulFOp>(loc, s[n][i], scale);
-      if (keys % kKeyTile != 0) {
+      if (keys % keyTile != 0) {
         // Keys past the end weigh nothing.
-        Value key = add(mulc(keyTile, kKeyTile), addc(twoT, n * 8));
+        Value key = add(mulc(tileIndex, keyTile), addc(twoT, n * 8));
         for (int64_t i = 0; i < 4; ++i) {
           Value valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, addc(key, i % 2),
                                                 index(keys));
@@ -303,7 +402,22 @@ gpu::LaunchOp FlashKernelBuilder::build() {
           results[o * 4 + i] = b.create<arith::MulFOp>(loc, results[o * 4 + i], correction);
     }
     // O += P V, P's A fragments straight from the score accumulators.
-    for (int64_t kc = 0; kc < kKeyTile / 16; ++kc) {
+    if (tf32)
+      for (int64_t kc = 0; kc < scoreTiles; ++kc) {
+        const SmallVector<Value> &p = s[kc];
+        SmallVector<Value, 4> pFrag{roundToTf32(p[0]), roundToTf32(p[2]), roundToTf32(p[1]),
+                                    roundToTf32(p[3])};
+        Value key0 = addc(twoT, 8 * kc), key1 = addc(key0, 1);
+        for (int64_t o = 0; o < outTiles; ++o) {
+          Value column = addc(g, o * 8);
+          Value b0 = b.create<memref::LoadOp>(loc, vShared, ValueRange{key0, column});
+          Value b1 = b.create<memref::LoadOp>(loc, vShared, ValueRange{key1, column});
+          SmallVector<Value> acc(results.begin() + o * 4, results.begin() + o * 4 + 4);
+          mma(pFrag, {b0, b1}, acc);
+          std::copy(acc.begin(), acc.end(), results.begin() + o * 4);
+        }
+      }
+    for (int64_t kc = 0; !tf32 && kc < keyTile / 16; ++kc) {
       const SmallVector<Value> &lo = s[2 * kc], &hi = s[2 * kc + 1];
       SmallVector<Value, 4> pFrag{packPair(lo[0], lo[1]), packPair(lo[2], lo[3]),
                                   packPair(hi[0], hi[1]), packPair(hi[2], hi[3])};
@@ -489,7 +603,15 @@ struct LowerFlashAttentionToGpuPass
       SmallVector<OutputSegment> outputs = roundingReaders(op, readers);
       if (outputs.empty())
         outputs.push_back({op.getInit(), 0, q[2], {0, 1, 2, 3}});
-      FlashKernelBuilder(b, loc, op, outputs).build();
+      FlashKernelBuilder builder(b, loc, op, outputs);
+      if (!builder.fitsSharedMemory()) {
+        op.emitOpError() << "has key tiles that do not fit in " << kSharedBytes
+                         << " bytes of shared memory (head dimension " << q[3]
+                         << ", value dimension "
+                         << cast<MemRefType>(op.getValue().getType()).getShape()[3] << ")";
+        return signalPassFailure();
+      }
+      builder.build();
       Value output = op.getInit();
       op.erase();
       for (Operation *reader : readers)

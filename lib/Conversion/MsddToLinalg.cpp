@@ -629,18 +629,25 @@ struct SoftmaxLowering : OpRewritePattern<SoftmaxOp> {
 /// it must: Q is scaled before the product (L x d, not L x L, elements), and the softmax's
 /// normalization is applied to the L x d product, (e V) / sum(e), instead of to e.
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
-  AttentionLowering(MLIRContext *ctx, bool flash) : OpRewritePattern(ctx), flash(flash) {}
+  AttentionLowering(MLIRContext *ctx, bool flash, bool tf32)
+      : OpRewritePattern(ctx), flash(flash), tf32(tf32) {}
 
   LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
     ArrayRef<int64_t> q = op.getQuery().getType().getShape();
     double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0 / std::sqrt(q[3]);
-    if (flash && !op.getMask() && op.getType().getElementType().isF32() && q[3] % 16 == 0 &&
-        op.getValue().getType().getShape()[3] % 8 == 0) {
+    // Up to 128 head dimensions: the kernel keeps a warp's rows of Q and of the output in
+    // registers.
+    int64_t valueDim = op.getValue().getType().getShape()[3];
+    if (flash && !op.getMask() && op.getType().getElementType().isF32() &&
+        q[3] % (tf32 ? 8 : 16) == 0 && q[3] <= 128 && valueDim % 8 == 0 && valueDim <= 128) {
       // f16, not bf16: three more mantissa bits for the same tensor-core rate; q and k are
-      // normalized and the softmax's weights lie in [0, 1], far inside f16's range.
+      // normalized and the softmax's weights lie in [0, 1], far inside f16's range. TF32
+      // factors stay f32 in memory: the kernel rounds them as it loads them.
       auto toF16 = [&](Value v) {
+        if (tf32)
+          return v;
         RankedTensorType type = tensorType(v);
         return buildElementwise(rewriter, loc, RankedTensorType::get(type.getShape(), rewriter.getF16Type()),
                                 v, [](OpBuilder &b, Location l, ValueRange args) -> Value {
@@ -699,7 +706,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   }
 
 private:
-  bool flash;
+  bool flash, tf32;
 };
 
 struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
@@ -1276,7 +1283,12 @@ struct ConvertMsddToLinalgPass
                  ModulateLowering, TimestepEmbeddingLowering, UpsampleNearestLowering,
                  DownsampleLowering, ConvLowering, ConvTransposeLowering, BlockNoiseLowering, RandomNormalLowering, ScaleTransitionLowering, MseLowering,
                  WeightedMseLowering>(ctx);
-    patterns.add<AttentionLowering>(ctx, flashAttention);
+    if (flashAttentionFactors != "f16" && flashAttentionFactors != "tf32") {
+      getOperation().emitError() << "flash-attention-factors must be f16 or tf32, not '"
+                                 << flashAttentionFactors << "'";
+      return signalPassFailure();
+    }
+    patterns.add<AttentionLowering>(ctx, flashAttention, flashAttentionFactors == "tf32");
 
     ConversionTarget target(*ctx);
     target.addIllegalDialect<MsddDialect>();

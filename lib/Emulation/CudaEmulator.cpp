@@ -971,8 +971,13 @@ struct CudaEmulator::Impl {
         throw Error(std::string("only nvvm.mma.sync m16n8k16/m16n8k8 row.col with f32 accumulators is supported") + " (" + describe(&op) + ")");
       instr.ints = {static_cast<int64_t>(mma.getOperandA().size()),
                     static_cast<int64_t>(mma.getOperandB().size()), shape.getK()};
-      // f16 pairs arrive as vector<2xf16>, bf16 pairs packed in an i32.
+      // f16 pairs arrive as vector<2xf16>, bf16 pairs packed in an i32, TF32 one per i32.
       instr.aux = isa<VectorType>(mma.getOperandA()[0].getType()) ? 0 : 1;
+      if (mma.getMultiplicandAPtxType() == NVVM::MMATypes::tf32) {
+        if (shape.getK() != 8)
+          throw Error(std::string("only nvvm.mma.sync m16n8k8 takes TF32 factors here") + " (" + describe(&op) + ")");
+        instr.aux = 2;
+      }
     } else {
       throw Error("unsupported operation " + describe(&op));
     }
@@ -2049,22 +2054,36 @@ struct CudaEmulator::Impl {
       fault(instr, "mma.sync needs a full warp");
     }
     int64_t aRegs = instr.ints[0], bRegs = instr.ints[1], K = instr.ints[2];
-    bool packedBf16 = instr.aux == 1;
+    bool packedBf16 = instr.aux == 1, tf32 = instr.aux == 2;
     auto pair = [&](const Datum &reg, int half) -> double {
       if (!packedBf16)
         return (*reg.elements)[half].f;
       return bf16ToFloat(static_cast<uint16_t>(static_cast<uint64_t>(reg.i) >> (16 * half)));
     };
+    // A TF32 register holds an f32's bits, of which the tensor cores read the top 19.
+    auto tf32Value = [](const Datum &reg) -> double {
+      uint32_t bits = static_cast<uint32_t>(reg.i) & 0xFFFFE000u;
+      float v;
+      std::memcpy(&v, &bits, sizeof v);
+      return v;
+    };
     double A[16][16] = {}, B[16][8] = {}, C[16][8] = {};
     for (int64_t l = 0; l < 32; ++l) {
       Fiber &f = lane(l);
       int64_t group = l >> 2, inGroup = l % 4;
-      for (int64_t i = 0; i < 2 * aRegs; ++i) {
+      if (tf32) {
+        // A: a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4); B: b0 (t, g), b1 (t + 4, g).
+        for (int64_t i = 0; i < 4; ++i)
+          A[i % 2 ? group + 8 : group][inGroup + (i >= 2 ? 4 : 0)] = tf32Value(f.arguments[i]);
+        for (int64_t i = 0; i < 2; ++i)
+          B[inGroup + 4 * i][group] = tf32Value(f.arguments[aRegs + i]);
+      }
+      for (int64_t i = 0; !tf32 && i < 2 * aRegs; ++i) {
         int64_t row = (i % 4 < 2) ? group : group + 8;
         int64_t col = inGroup * 2 + (i & 1) + (i >= 4 ? 8 : 0);
         A[row][col] = pair(f.arguments[i / 2], i & 1);
       }
-      for (int64_t i = 0; i < 2 * bRegs; ++i) {
+      for (int64_t i = 0; !tf32 && i < 2 * bRegs; ++i) {
         int64_t row = inGroup * 2 + (i & 1) + (i >= 2 ? 8 : 0);
         B[row][group] = pair(f.arguments[aRegs + i / 2], i & 1);
       }

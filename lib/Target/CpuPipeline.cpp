@@ -114,7 +114,13 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
   bool bf16 = cuda.mathMode == "bf16";
   std::string beforeFusion =
       bf16 ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
-  std::string linalgOptions = bf16 && cuda.flashAttention ? "{flash-attention=true}" : "";
+  // Flash attention on the tensor cores of the mode's products: f16 factors in bf16 mode
+  // (three more mantissa bits than bf16 at the same rate), TF32 in TF32 mode. f32 mode keeps
+  // f32 products throughout.
+  std::string linalgOptions;
+  if (cuda.flashAttention && (bf16 || cuda.mathMode == "tf32"))
+    linalgOptions = bf16 ? "{flash-attention=true}"
+                         : "{flash-attention=true flash-attention-factors=tf32}";
   std::string afterBias = bf16 ? "msdd-round-contraction-results, " : "";
   for (const Stage &stage : cpuStages(options, "cuda", beforeFusion, linalgOptions, afterBias)) {
     if (StringRef(stage.name) == "tiled")

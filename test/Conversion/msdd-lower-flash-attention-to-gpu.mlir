@@ -170,3 +170,63 @@ func.func @whole_output_rounded(%q: memref<1x1x64x16xf16>, %r: memref<1x64x1x16x
   gpu.dealloc %o : memref<1x1x64x16xf32>
   return
 }
+
+// -----
+
+// TF32 factors: 100 queries, 70 keys, head dim 24 (3 slices of 8), value dim 16. K and V
+// are staged as rows of TF32 bits (64 keys x 24 or 16 words + 4 padding words).
+// CHECK-LABEL: func.func @partial_tiles_tf32
+// CHECK: gpu.launch {{.+}} workgroup(%[[KS:.+]] : memref<64x28xi32, #gpu.address_space<workgroup>>, %[[VS:.+]] : memref<64x20xi32, #gpu.address_space<workgroup>>)
+// Q fragments: 3 slices x 4 registers, each f32 rounded to TF32 (to nearest, ties away).
+// CHECK: %[[QF:.+]] = llvm.load %{{.+}} {alignment = 4 : i64} : !llvm.ptr -> f32
+// CHECK: %[[QBITS:.+]] = arith.bitcast %[[QF]] : f32 to i32
+// CHECK: %[[QUP:.+]] = arith.addi %[[QBITS]], %c4096_i32
+// CHECK: arith.andi %[[QUP]], %c-8192_i32
+// CHECK-COUNT-11: llvm.load %{{.+}} {alignment = 4 : i64} : !llvm.ptr -> f32
+// CHECK: %[[LOOP:.+]]:12 = scf.for
+// CHECK: gpu.barrier
+// K and V: 16-byte loads, rounded as vectors, stored as words.
+// CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
+// CHECK: arith.bitcast %{{.+}} : vector<4xf32> to vector<4xi32>
+// CHECK: memref.store %{{.+}}, %[[KS]]
+// CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
+// CHECK: memref.store %{{.+}}, %[[VS]]
+// CHECK: gpu.barrier
+// S = Q K^T: 8 tiles of 8 keys x 3 slices on m16n8k8 TF32; keys past 70 get -inf.
+// CHECK-COUNT-24: nvvm.mma.sync {{.+}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: arith.constant 0xFF800000 : f32
+// CHECK: math.exp2
+// O += P V: 8 tiles of 8 keys x 2 output tiles, V read at rows (keys) 2t and 2t + 1.
+// CHECK: memref.load %[[VS]]
+// CHECK-COUNT-16: nvvm.mma.sync {{.+}}k = 8>}
+// CHECK: scf.yield
+// CHECK: gpu.shuffle xor %[[LOOP]]#10
+// CHECK: memref.store %{{.+}}, %{{.+}} : memref<2x3x100x16xf32>
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.terminator
+func.func @partial_tiles_tf32(%q: memref<2x3x100x24xf32>, %k: memref<2x3x70x24xf32>, %v: memref<2x3x70x16xf32>, %o: memref<2x3x100x16xf32>) {
+  msdd.flash_attention %q, %k, %v into %o {scale = 0.25 : f64} : memref<2x3x100x24xf32>, memref<2x3x70x24xf32>, memref<2x3x70x16xf32> into memref<2x3x100x16xf32>
+  return
+}
+
+// -----
+
+// 128-wide TF32 heads: 64-key tiles of K and V would take 67584 bytes of shared memory,
+// 32-key tiles fit in 48 KiB.
+// CHECK-LABEL: func.func @wide_heads_tf32
+// CHECK: workgroup(%{{.+}} : memref<32x132xi32, #gpu.address_space<workgroup>>, %{{.+}} : memref<32x132xi32, #gpu.address_space<workgroup>>)
+// CHECK-COUNT-64: nvvm.mma.sync
+// CHECK-COUNT-64: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+func.func @wide_heads_tf32(%q: memref<1x1x64x128xf32>, %o: memref<1x1x64x128xf32>) {
+  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x64x128xf32>, memref<1x1x64x128xf32>, memref<1x1x64x128xf32> into memref<1x1x64x128xf32>
+  return
+}
+
+// -----
+
+func.func @too_wide(%q: memref<1x1x64x512xf32>, %o: memref<1x1x64x512xf32>) {
+  // expected-error @+1 {{'msdd.flash_attention' op has key tiles that do not fit in 49152 bytes of shared memory (head dimension 512, value dimension 512)}}
+  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x64x512xf32>, memref<1x1x64x512xf32>, memref<1x1x64x512xf32> into memref<1x1x64x512xf32>
+  return
+}

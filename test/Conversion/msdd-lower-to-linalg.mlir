@@ -1,5 +1,8 @@
 // RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg --verify-diagnostics | FileCheck %s
 // RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg=flash-attention=true --verify-diagnostics | FileCheck %s --check-prefix=FLASH
+// RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg="flash-attention=true flash-attention-factors=tf32" --verify-diagnostics | FileCheck %s --check-prefix=TF32
+// RUN: not msdd-opt %s --split-input-file --msdd-lower-to-linalg="flash-attention=true flash-attention-factors=bf16" 2>&1 | FileCheck %s --check-prefix=BADOPT
+// BADOPT: error: flash-attention-factors must be f16 or tf32, not 'bf16'
 
 // CHECK-DAG: #[[ID:.+]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-DAG: #[[ROW:.+]] = affine_map<(d0, d1) -> (d1)>
@@ -80,6 +83,11 @@ func.func @patchify(%x: tensor<2x3x16x16xf32>) -> tensor<2x16x48xf32> {
 // FLASH: %[[INIT:.+]] = tensor.empty() : tensor<1x2x8x16xf32>
 // FLASH: %[[O:.+]] = msdd.flash_attention %[[Q]], %[[K]], %[[V]] into %[[INIT]] {scale = 2.500000e-01 : f64} : tensor<1x2x8x16xf16>, tensor<1x2x8x16xf16>, tensor<1x2x8x16xf16> into tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
 // FLASH: return %[[O]]
+// With TF32 factors the kernel reads q, k and v as they are.
+// TF32-LABEL: func.func @attention
+// TF32: %[[INIT:.+]] = tensor.empty() : tensor<1x2x8x16xf32>
+// TF32: %[[O:.+]] = msdd.flash_attention %arg0, %arg1, %arg2 into %[[INIT]] {scale = 2.500000e-01 : f64} : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> into tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
+// TF32: return %[[O]]
 func.func @attention(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
   %0 = msdd.attention %q, %k, %v : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
   return %0 : tensor<1x2x8x16xf32>
@@ -87,11 +95,17 @@ func.func @attention(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: ten
 
 // -----
 
-// The kernel has no mask and needs a head dimension divisible by 16: these stay unfused.
+// The kernel has no mask and its f16 products need a head dimension divisible by 16:
+// these stay unfused.
 // FLASH-LABEL: func.func @attention_unsupported
 // FLASH-NOT: msdd.flash_attention
 // FLASH-COUNT-2: linalg.batch_matmul_transpose_b
 // FLASH-NOT: msdd.flash_attention
+// TF32 products take 8 head dimensions at a time: the second one fits.
+// TF32-LABEL: func.func @attention_unsupported
+// TF32: linalg.batch_matmul_transpose_b
+// TF32: msdd.flash_attention %arg2, %arg2, %arg2 {{.+}} : tensor<1x2x8x8xf32>
+// TF32-NOT: linalg.batch_matmul_transpose_b
 func.func @attention_unsupported(%q: tensor<1x2x8x16xf32>, %m: tensor<8x8xf32>, %q8: tensor<1x2x8x8xf32>) -> (tensor<1x2x8x16xf32>, tensor<1x2x8x8xf32>) {
   %0 = msdd.attention %q, %q, %q, %m : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<8x8xf32>) -> tensor<1x2x8x16xf32>
   %1 = msdd.attention %q8, %q8, %q8 : (tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>

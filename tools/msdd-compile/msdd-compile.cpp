@@ -44,9 +44,10 @@ static cl::opt<std::string> mathMode(
     cl::init("tf32"), cl::cat(category));
 static cl::opt<bool> flashAttention(
     "flash-attention",
-    cl::desc("CUDA, --math-mode bf16: attention as one fused kernel on tensor cores, f16 "
-             "factors and f32 accumulation, the scores never stored (default true; false: "
-             "the scores go through cuBLAS and memory)"),
+    cl::desc("CUDA, --math-mode bf16 or tf32: attention as one fused kernel on tensor "
+             "cores (f16 factors in bf16 mode, TF32 in tf32 mode) with f32 accumulation, the "
+             "scores never stored (default true; false: the scores go through cuBLAS and "
+             "memory)"),
     cl::init(true), cl::cat(category));
 static cl::opt<std::string> emit(
     "emit",

@@ -257,9 +257,10 @@ def Msdd_FlashAttentionOp : Msdd_Op<"flash_attention", [
     `msdd.attention` (without a mask) for CUDA artifacts, and
     `msdd-lower-flash-attention-to-gpu` turns its bufferized form into a tensor-core
     kernel. `query` `[B, H, Lq, D]`, `key` `[B, H, Lk, D]` and `value` `[B, H, Lk, Dv]` are
-    f16 (the factors of the kernel's products); the products accumulate, and `init`
-    `[B, H, Lq, Dv]` holds, f32. The kernel's tiles need `D` to be a multiple of 16 and
-    `Dv` of 8.
+    the factors of the kernel's products: f16 (f16 tensor cores), or f32 (TF32 tensor
+    cores, each factor rounded to TF32 in the kernel); the products accumulate, and `init`
+    `[B, H, Lq, Dv]` holds, f32. The kernel's tiles need `D` to be a multiple of 16 (f16)
+    or 8 (f32) and `Dv` of 8.
 
     Destination style, like linalg: on tensors it returns the updated `init`; on memrefs it
     writes `init` and returns nothing.

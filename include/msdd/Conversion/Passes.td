@@ -14,12 +14,17 @@ def ConvertMsddToLinalg : Pass<"msdd-lower-to-linalg", "func::FuncOp"> {
     `linalg.generic` with reduction iterators.
 
     With `flash-attention` (CUDA artifacts), `msdd.attention` without a mask, in f32, whose
-    head dimensions fit the kernel's tiles becomes `msdd.flash_attention` on f16 copies of
-    its operands (the rounding fuses into their producers); the rest is lowered as without.
+    head dimensions fit the kernel's tiles becomes `msdd.flash_attention`: on f16 copies of
+    its operands with `flash-attention-factors=f16` (the bf16 mode; the rounding fuses into
+    their producers), on the f32 operands themselves with `tf32` (the TF32 mode; the kernel
+    rounds them). The rest is lowered as without.
   }];
   let options = [
     Option<"flashAttention", "flash-attention", "bool", /*default=*/"false",
            "lower attention to msdd.flash_attention where the kernel supports it">,
+    Option<"flashAttentionFactors", "flash-attention-factors", "std::string",
+           /*default=*/"\"f16\"",
+           "the flash kernel's factors: f16 (f16 tensor cores) or tf32 (TF32 tensor cores)">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
@@ -147,12 +152,15 @@ def LowerFlashAttentionToGpu : Pass<"msdd-lower-flash-attention-to-gpu", "Module
   let description = [{
     Flash attention (FlashAttention-2's loop order) as a `gpu.launch` of 128 threads per 64
     query rows of one batch and head: each warp keeps 16 query rows' Q in registers; a
-    key tile of 64 rows of K and V at a time is staged in shared memory (V transposed, rows
-    padded so the fragment reads hit 32 banks); the scores and the output accumulate in
-    f32 through `nvvm.mma.sync` m16n8k16 (f16 factors), and an online softmax (running
-    maximum and sum per row, base-2 exponentials) rescales the output as the keys go by.
-    The `[Lq, Lk]` scores never leave registers. Needs identity-layout buffers, as the
-    bufferized pipeline makes.
+    key tile of 64 rows of K and V at a time (fewer where 64 would not fit in 48 KiB) is
+    staged in shared memory (rows padded so the fragment reads hit 32 banks); the scores
+    and the output accumulate in f32 through `nvvm.mma.sync`, and an online softmax
+    (running maximum and sum per row, base-2 exponentials) rescales the output as the keys
+    go by. The `[Lq, Lk]` scores never leave registers. f16 factors take m16n8k16 (V
+    staged transposed, a word holding two keys); f32 factors take m16n8k8 on TF32, each
+    factor rounded to TF32 (to nearest, ties away) as it is staged or loaded, with the keys
+    of the second product taken in the order that makes the score accumulators its A
+    fragment. Needs identity-layout buffers, as the bufferized pipeline makes.
 
     When every reader of the f32 output (up to the next write of its buffer, which
     bufferization shares between layers) only rounds a slice of its rows, or all of them,

@@ -36,7 +36,8 @@ struct CudaOptions {
   std::string mathMode = "tf32";
   /// Keep the kernels as PTX text (for writePtxFiles) instead of ptxas-compiled cubin.
   bool emitPtx = false;
-  /// In bf16 mode, attention as one fused tensor-core kernel (msdd.flash_attention).
+  /// In bf16 and TF32 modes, attention as one fused tensor-core kernel
+  /// (msdd.flash_attention).
   bool flashAttention = true;
 };
 

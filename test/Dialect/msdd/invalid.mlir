@@ -1525,9 +1525,17 @@ func.func @flash_attention_mixed(%q: tensor<1x1x4x16xf16>, %o: memref<1x1x4x16xf
 
 // -----
 
-func.func @flash_attention_f32_factors(%q: tensor<1x1x4x16xf32>, %o: tensor<1x1x4x16xf32>) -> tensor<1x1x4x16xf32> {
-  // expected-error @+1 {{'msdd.flash_attention' op query must have f16 elements}}
-  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x16xf32>, tensor<1x1x4x16xf32>, tensor<1x1x4x16xf32> into tensor<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
+func.func @flash_attention_bf16_factors(%q: tensor<1x1x4x16xbf16>, %o: tensor<1x1x4x16xf32>) -> tensor<1x1x4x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op query must have f16 or f32 elements}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x16xbf16>, tensor<1x1x4x16xbf16>, tensor<1x1x4x16xbf16> into tensor<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
+  return %r : tensor<1x1x4x16xf32>
+}
+
+// -----
+
+func.func @flash_attention_mixed_factors(%q: tensor<1x1x4x16xf16>, %k: tensor<1x1x4x16xf32>, %o: tensor<1x1x4x16xf32>) -> tensor<1x1x4x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op query, key and value must have the same element type}}
+  %r = msdd.flash_attention %q, %k, %k into %o {scale = 0.25 : f64} : tensor<1x1x4x16xf16>, tensor<1x1x4x16xf32>, tensor<1x1x4x16xf32> into tensor<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
   return %r : tensor<1x1x4x16xf32>
 }
 
@@ -1569,6 +1577,15 @@ func.func @flash_attention_head_dim(%q: tensor<1x1x4x8xf16>, %o: tensor<1x1x4x8x
   // expected-error @+1 {{'msdd.flash_attention' op needs a head dimension that is a multiple of 16 (has 8) and a value dimension that is a multiple of 8 (has 8)}}
   %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16> into tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf32>
   return %r : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+// TF32 factors (f32) take 8 head dimensions per product.
+func.func @flash_attention_tf32_head_dim(%q: tensor<1x1x4x12xf32>, %o: tensor<1x1x4x12xf32>) -> tensor<1x1x4x12xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op needs a head dimension that is a multiple of 8 (has 12) and a value dimension that is a multiple of 8 (has 12)}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : tensor<1x1x4x12xf32>, tensor<1x1x4x12xf32>, tensor<1x1x4x12xf32> into tensor<1x1x4x12xf32> -> tensor<1x1x4x12xf32>
+  return %r : tensor<1x1x4x12xf32>
 }
 
 // -----

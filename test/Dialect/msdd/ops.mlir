@@ -501,3 +501,11 @@ func.func @flash_attention(%q: tensor<2x3x10x16xf16>, %k: tensor<2x3x12x16xf16>,
   msdd.flash_attention %qm, %km, %vm into %om {scale = 0.25 : f64} : memref<2x3x10x16xf16>, memref<2x3x12x16xf16>, memref<2x3x12x8xf16> into memref<2x3x10x8xf32>
   return %r : tensor<2x3x10x8xf32>
 }
+
+// f32 factors (the kernel rounds them to TF32), with a head dimension of 8.
+// CHECK-LABEL: func.func @flash_attention_tf32
+// CHECK: msdd.flash_attention %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}} {scale = 5.000000e-01 : f64} : tensor<1x2x10x8xf32>, tensor<1x2x12x8xf32>, tensor<1x2x12x16xf32> into tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32>
+func.func @flash_attention_tf32(%q: tensor<1x2x10x8xf32>, %k: tensor<1x2x12x8xf32>, %v: tensor<1x2x12x16xf32>, %o: tensor<1x2x10x16xf32>) -> tensor<1x2x10x16xf32> {
+  %r = msdd.flash_attention %q, %k, %v into %o {scale = 0.5 : f64} : tensor<1x2x10x8xf32>, tensor<1x2x12x8xf32>, tensor<1x2x12x16xf32> into tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32>
+  return %r : tensor<1x2x10x16xf32>
+}
