@@ -9,6 +9,7 @@
 #include "msdd/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/Matchers.h"
@@ -23,14 +24,26 @@ using namespace mlir;
 
 namespace {
 
+/// Whether the stack of `weight` costs nothing per call: a weight computed by a linalg op
+/// (in bf16 mode, its rounding) writes its rows of the stack in place; an argument of a
+/// private function (a sampler's denoiser) is stacked where msdd-hoist-call-invariant-code
+/// moves it, once for all the calls. A public function's argument would be copied into the
+/// stack at every call, which costs more than the merged product saves (3% on the CPU's
+/// tiny reconstruct, before that hoisting).
+bool isStackedOnce(Value weight) {
+  if (weight.getDefiningOp<linalg::LinalgOp>())
+    return true;
+  auto argument = dyn_cast<BlockArgument>(weight);
+  if (!argument)
+    return false;
+  auto function = dyn_cast<func::FuncOp>(argument.getOwner()->getParentOp());
+  return function && function.isPrivate() && argument.getOwner()->isEntryBlock();
+}
+
 /// A linear layer's product A B^T on static tensors that starts from zeros (its bias, if
-/// any, sunk into its consumer): what can be stacked without changing any value. Its weight
-/// must be computed by a linalg op (in bf16 mode, its rounding), which then writes its rows
-/// of the stack in place: a weight passed in as it is would be copied into the stack on
-/// every call, which costs more than the merged product saves (3% on the CPU's tiny
-/// reconstruct).
+/// any, sunk into its consumer): what can be stacked without changing any value.
 bool isMergeable(linalg::MatmulTransposeBOp op) {
-  if (!op.hasPureTensorSemantics() || !op.getDpsInputs()[1].getDefiningOp<linalg::LinalgOp>())
+  if (!op.hasPureTensorSemantics() || !isStackedOnce(op.getDpsInputs()[1]))
     return false;
   for (Type type : op->getOperandTypes())
     if (!cast<RankedTensorType>(type).hasStaticShape())

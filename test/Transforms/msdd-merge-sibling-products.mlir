@@ -127,11 +127,31 @@ func.func @kept(%a: tensor<8x16xf32>, %b: tensor<8x16xf32>, %w0: tensor<4x16xf32
 
 // -----
 
-// Weights passed in as they are: stacking them would copy them on every call.
+// Weights passed in as they are to a public function: stacking them would copy them on
+// every call.
 // CHECK-LABEL: func.func @argument_weights
 // CHECK-NOT: tensor.insert_slice
 // CHECK-COUNT-2: linalg.matmul_transpose_b
 func.func @argument_weights(%a: tensor<8x16xf32>, %w0: tensor<4x16xf32>, %w1: tensor<4x16xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x4xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<8x4xf32>) -> tensor<8x4xf32>
+  %p0 = linalg.matmul_transpose_b ins(%a, %w0 : tensor<8x16xf32>, tensor<4x16xf32>) outs(%acc : tensor<8x4xf32>) -> tensor<8x4xf32>
+  %p1 = linalg.matmul_transpose_b ins(%a, %w1 : tensor<8x16xf32>, tensor<4x16xf32>) outs(%acc : tensor<8x4xf32>) -> tensor<8x4xf32>
+  return %p0, %p1 : tensor<8x4xf32>, tensor<8x4xf32>
+}
+
+// -----
+
+// The same in a private function (a sampler's denoiser): msdd-hoist-call-invariant-code
+// moves the stacking of its arguments to its caller, once for all the calls.
+// CHECK-LABEL: func.func private @denoiser_argument_weights
+// CHECK: %[[S0:.+]] = tensor.empty() : tensor<8x16xf32>
+// CHECK: %[[S1:.+]] = tensor.insert_slice %arg1 into %[[S0]][0, 0] [4, 16] [1, 1]
+// CHECK: %[[S2:.+]] = tensor.insert_slice %arg2 into %[[S1]][4, 0] [4, 16] [1, 1]
+// CHECK: linalg.matmul_transpose_b ins(%arg0, %[[S2]] : tensor<8x16xf32>, tensor<8x16xf32>)
+// CHECK-NOT: linalg.matmul_transpose_b
+func.func private @denoiser_argument_weights(%a: tensor<8x16xf32>, %w0: tensor<4x16xf32>, %w1: tensor<4x16xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>) {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<8x4xf32>
   %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<8x4xf32>) -> tensor<8x4xf32>

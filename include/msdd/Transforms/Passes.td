@@ -241,8 +241,10 @@ def MergeSiblingProducts : Pass<"msdd-merge-sibling-products", "func::FuncOp"> {
     input once instead of three and two times, in one library call each. Values do not
     change: each output element is the same dot product. The merged product takes the
     place of the first of them; a sibling whose weight is computed after that point is left
-    alone. Weights that are function arguments (f32 and TF32 modes) are not stacked: the
-    copy into the stack on every call costs more than the merge saves.
+    alone. Weights that are arguments (f32 and TF32 modes) are stacked in private functions
+    only (a sampler's denoisers), where `msdd-hoist-call-invariant-code` moves the stacking
+    out of the calls, once per decode; a public function would copy them into the stack at
+    every call, which costs more than the merge saves.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
 }
