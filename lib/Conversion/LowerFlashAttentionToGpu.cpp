@@ -198,7 +198,8 @@ void FlashKernelBuilder::forEachWorkItem(int64_t work, function_ref<void(Value)>
   }
 }
 
-/// Key `firstKey + row` clamped to the last key; `valid` says whether it exists.
+/// `key` clamped to the last of `keys` keys (loads stay in bounds); `valid` says whether
+/// it exists.
 static Value clampedKey(OpBuilder &b, Location loc, Value key, int64_t keys, Value &valid) {
   Value count = b.create<arith::ConstantIndexOp>(loc, keys);
   valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, key, count);
