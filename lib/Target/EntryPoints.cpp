@@ -7,7 +7,9 @@
 #include "msdd/Target/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 
@@ -167,6 +169,8 @@ struct EmitEntryPointsPass : msdd::impl::EmitEntryPointsBase<EmitEntryPointsPass
                              "msdd_manifest", b.getStringAttr(bytes));
 
     auto ptr = LLVM::LLVMPointerType::get(ctx);
+    // (callee, the caller it is inlined into if that is its only caller)
+    SmallVector<std::pair<LLVM::LLVMFuncOp, LLVM::LLVMFuncOp>> wrappers;
     auto voidTy = LLVM::LLVMVoidType::get(ctx);
     for (const llvm::json::Value &f : *manifest->getAsObject()->getArray("functions")) {
       const llvm::json::Object &fn = *f.getAsObject();
@@ -191,7 +195,29 @@ struct EmitEntryPointsPass : msdd::impl::EmitEntryPointsBase<EmitEntryPointsPass
       eb.create<LLVM::CallOp>(loc, target, args);
       eb.create<LLVM::ReturnOp>(loc, ValueRange{});
       b.setInsertionPointToEnd(module.getBody());
+      wrappers.emplace_back(target, entry);
+      if (auto body = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+        wrappers.emplace_back(body, target);
     }
+    SymbolTableCollection tables;
+    SymbolUserMap users(tables, module);
+    for (auto [callee, caller] : wrappers)
+      inlineIntoSoleCaller(callee, caller, users);
+  }
+
+  /// The runtime enters an artifact only through its msdd_entry_* functions, so a function
+  /// whose one call is in `caller` need not be a symbol of its own: it becomes internal and
+  /// always inlined there. The calls it saves pass every descriptor field as an argument
+  /// (about 1400 for the micro tokenizer's training step), and instruction selection is
+  /// quadratic in a call's arguments: that one call in _mlir_ciface_train_step took 20 s of
+  /// the back end's 60.
+  static void inlineIntoSoleCaller(LLVM::LLVMFuncOp callee, LLVM::LLVMFuncOp caller,
+                                   SymbolUserMap &users) {
+    ArrayRef<Operation *> calls = users.getUsers(callee);
+    if (calls.size() != 1 || calls[0]->getParentOfType<LLVM::LLVMFuncOp>() != caller)
+      return;
+    callee.setLinkage(LLVM::Linkage::Internal);
+    callee.setAlwaysInline(true);
   }
 };
 

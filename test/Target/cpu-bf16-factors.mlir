@@ -32,7 +32,7 @@
 
 // LLVM-NOT: arith.truncf
 // LLVM-NOT: arith.extf
-// LLVM: llvm.func @mlp
+// LLVM: llvm.func internal @mlp
 
 // F32-LABEL: func.func @mlp
 // F32-NOT: bf16
