@@ -24,7 +24,7 @@ for lib in $(ldd build/lib/libmsdd_runtime.so | awk '/=>/ {print $3}'); do
   esac
 done
 
-# MODE: f32, tf32 or bf16 (tf32 and bf16 with flash attention), or tf32-unfused or
+# MODE: f32, tf32, tf32x3 or bf16 (tf32 and bf16 with flash attention), or tf32-unfused or
 # bf16-unfused (--flash-attention=false).
 cuda_flags() { # MODE
   echo "--target cuda --math-mode ${1%-unfused}"
@@ -47,7 +47,7 @@ echo "compiling the numerics artifacts"
 for name in micro tiny; do
   compile "$D/models/$name.json" "$name" cpu ""
   compile "$D/models/$name.json" "$name" cpu bf16
-  for mode in f32 tf32 bf16 bf16-unfused; do compile "$D/models/$name.json" "$name" cuda "$mode"; done
+  for mode in f32 tf32 tf32x3 bf16 bf16-unfused; do compile "$D/models/$name.json" "$name" cuda "$mode"; done
 done
 echo "compiling the training artifacts"
 "$B/msdd-compile" "$D/models/tiny.json" --train -o "$D/art/tiny_train_cpu.msdd"
@@ -73,7 +73,7 @@ steps_list="1"
 [[ $quick == 0 ]] && steps_list="1 50"
 for steps in $steps_list; do
   config="$D/models/paper.json"; [[ $steps == 1 ]] && config="$D/models/paper_1step.json"
-  modes="tf32 tf32-unfused bf16 bf16-unfused"
+  modes="tf32 tf32-unfused tf32x3 bf16 bf16-unfused"
   [[ $steps == 50 ]] && modes="tf32 bf16"
   for mode in $modes; do
     echo "  paper ${steps}-step cuda-$mode"

@@ -2,16 +2,17 @@
 """The GPU checks of scripts/gpu-check.sh, on a machine with an NVIDIA GPU and PyTorch.
 
 1. Numerics: each config's encoder and per-scale denoisers, compiled for the CPU and for CUDA
-   (f32, TF32 and bf16 matrix products; bf16 with the flash-attention kernel and, as
+   (f32, TF32, 3xTF32 and bf16 matrix products; bf16 with the flash-attention kernel and, as
    "bf16-unfused", without; "cpu-bf16": the CPU's emulation of the bf16 mode, whose decode
    the unfused bf16 artifact's is also compared with), against an independent float64 PyTorch reference
    (python/msdd_ref) on the GPU, with random weights in which every layer carries signal;
    and the whole multi-scale decode (same seed, same in-graph noise) CUDA vs CPU.
-   Relative error = max |out - ref| / max |ref|; limits 1e-3 (f32, TF32) and 1e-2 (bf16).
+   Relative error = max |out - ref| / max |ref|; limits 1e-3 (f32, TF32, 3xTF32) and 1e-2
+   (bf16).
 2. Throughput of the paper-size decoder (random weights, batch 64, 4 scales, CFG): 1 step per
    scale (the distilled sampler's cost) and 50 steps per scale (the teacher), msdd-run bench
-   vs the PyTorch reference on the same GPU (TF32 and bf16 autocast), with flash attention
-   and without ("-unfused"); in TF32 and bf16 also the decoded images of the
+   vs the PyTorch reference on the same GPU (TF32 and bf16 autocast; 3xTF32 against PyTorch
+   in plain f32, the peer of its accuracy), with flash attention and without ("-unfused"); in TF32 and bf16 also the decoded images of the
    flash-attention artifact against the unfused one.
 3. Training: the tiny tokenizer's stage 1 (msdd-run train) on the GPU against the same run on
    the CPU backend (same initial weights, data order and noise): the losses step by step and
@@ -38,8 +39,8 @@ from msdd_ref.model import Tokenizer, load_config, scale_resolution  # noqa: E40
 from msdd_ref.sampler import sample  # noqa: E402
 
 DECODE_SEEDS = (0, 1, 0)
-LIMIT = {"cpu": 1e-3, "cpu-bf16": 1e-2, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-bf16": 1e-2,
-         "cuda-bf16-unfused": 1e-2}
+LIMIT = {"cpu": 1e-3, "cpu-bf16": 1e-2, "cuda-f32": 1e-3, "cuda-tf32": 1e-3, "cuda-tf32x3": 1e-3,
+         "cuda-bf16": 1e-2, "cuda-bf16-unfused": 1e-2}
 
 
 def rel(out, ref):
@@ -89,7 +90,8 @@ def numerics(bundle, name, results):
                     log(f"  {name:6s} {label:12s} {fn:11s} vs PyTorch f64: rel error {err:.2e} (for comparison)")
         torch.backends.cuda.matmul.allow_tf32 = False
     decoded = {}
-    for label in (("cpu", "cpu-bf16", "cuda-f32", "cuda-tf32", "cuda-bf16", "cuda-bf16-unfused")
+    for label in (("cpu", "cpu-bf16", "cuda-f32", "cuda-tf32", "cuda-tf32x3", "cuda-bf16",
+                   "cuda-bf16-unfused")
                   if DEVICE == "cuda" else ("cpu", "cpu-bf16")):
         path = os.path.join(bundle, "art", f"{name}_{label}.msdd")
         if not os.path.exists(path):
@@ -151,6 +153,8 @@ def bench_msdd(bundle, artifact, weights, runs, warmup):
 
 
 def bench_torch(model, latent, steps, dtype, runs, warmup):
+    """dtype: tf32, bf16 (autocast) or f32 (no TF32)."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = dtype != "f32"
     times = []
     for i in range(warmup + runs):
         torch.cuda.synchronize()
@@ -178,8 +182,8 @@ def throughput(bundle, results, samplers, teacher_sdpa=False):
     for label, steps, runs, warmup in plans:
         nfe = config["num_scales"] * steps * 2
         theirs_by_mode = {}
-        for mode in ("tf32", "tf32-unfused", "bf16", "bf16-unfused"):
-            torch_mode = mode.split("-")[0]
+        for mode in ("tf32", "tf32-unfused", "tf32x3", "bf16", "bf16-unfused"):
+            torch_mode = {"tf32x3": "f32"}.get(mode, mode.split("-")[0])
             path = os.path.join(bundle, "art", f"paper_{steps}step_cuda-{mode}.msdd")
             if not os.path.exists(path):
                 continue

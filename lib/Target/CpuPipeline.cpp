@@ -116,12 +116,17 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
       bf16 ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
   // Flash attention on the tensor cores of the mode's products: f16 factors in bf16 mode
   // (three more mantissa bits than bf16 at the same rate), TF32 in TF32 mode. f32 mode keeps
-  // f32 products throughout.
+  // f32 products throughout, and 3xTF32 mode has no flash kernel of its own yet.
   std::string linalgOptions;
   if (cuda.flashAttention && (bf16 || cuda.mathMode == "tf32"))
     linalgOptions = bf16 ? "{flash-attention=true}"
                          : "{flash-attention=true flash-attention-factors=tf32}";
-  std::string afterBias = bf16 ? "msdd-round-contraction-results, " : "";
+  // 3xTF32 splits the products after the biases are sunk and the sibling products merged,
+  // which both look for products of f32 factors; the three TF32 products are then cuBLAS's.
+  bool tf32x3 = cuda.mathMode == "tf32x3";
+  std::string afterBias = bf16     ? "msdd-round-contraction-results, "
+                          : tf32x3 ? "msdd-split-contraction-operands, "
+                                   : "";
   for (const Stage &stage : cpuStages(options, "cuda", beforeFusion, linalgOptions, afterBias)) {
     if (StringRef(stage.name) == "tiled")
       continue;
@@ -143,7 +148,8 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
       libdevice = " l=" + path.str().str();
   }
   std::string kernels =
-      "msdd-linalg-to-runtime-calls{device=cuda math-mode=" + cuda.mathMode + "}, "
+      "msdd-linalg-to-runtime-calls{device=cuda math-mode=" +
+      std::string(tf32x3 ? "tf32" : cuda.mathMode) + "}, "
       "msdd-allocate-device-memory, msdd-lower-flash-attention-to-gpu, msdd-map-loops-to-gpu, "
       "canonicalize, cse, "
       "gpu-launch-sink-index-computations, gpu-kernel-outlining, msdd-merge-gpu-modules, "

@@ -190,10 +190,11 @@ struct FuseElementwisePass : msdd::impl::FuseElementwiseBase<FuseElementwisePass
           isa_and_nonnull<linalg::MatmulOp, linalg::MatmulTransposeBOp>(
               producer->getOperand(0).getDefiningOp()))
         return false;
-      // Into a rounding, also a shared producer: it then writes both precisions at once,
-      // which costs less than reading its f32 result back.
+      // Into a rounding or a TF32 split, also a shared producer: it then writes both
+      // precisions (or the value and both parts) at once, which costs less than reading its
+      // f32 result back.
       return producer && (producer->hasOneUse() || msdd::isTruncation(fused->getOwner()) ||
-                          isCheapToRedo(producer));
+                          msdd::isTf32Split(fused->getOwner()) || isCheapToRedo(producer));
     });
     patterns.add<FuseByRecomputation>(&getContext());
     linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);

@@ -38,9 +38,11 @@ static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA architecture (def
                                     cl::init("sm_90"), cl::cat(category));
 static cl::opt<std::string> mathMode(
     "math-mode",
-    cl::desc("Matrix products. cuda (cuBLAS): tf32 (default), f32, or bf16 (factors rounded "
-             "to bf16, f32 accumulation). cpu: f32 (default), or bf16 to reproduce the CUDA "
-             "bf16 mode's rounding on the CPU (checks its numerics without a GPU; not faster)"),
+    cl::desc("Matrix products. cuda (cuBLAS): tf32 (default), f32, tf32x3 (f32 accuracy "
+             "on TF32 tensor cores: each product as three TF32 products of split factors, "
+             "attention unfused) or bf16 (factors rounded to bf16, f32 accumulation). cpu: "
+             "f32 (default), or bf16 to reproduce the CUDA bf16 mode's rounding on the CPU "
+             "(checks its numerics without a GPU; not faster)"),
     cl::init("tf32"), cl::cat(category));
 static cl::opt<bool> flashAttention(
     "flash-attention",
@@ -171,10 +173,14 @@ int main(int argc, char **argv) {
     return fail("--emit=" + emit + " is a CPU stage (cuda: linalg, bufferized, kernels, llvm, ptx)");
   if (!cuda && (emit == "ptx" || emit == "kernels"))
     return fail("--emit=" + emit + " needs --target=cuda");
-  if (mathMode != "f32" && mathMode != "tf32" && mathMode != "bf16")
-    return fail("unknown --math-mode '" + mathMode + "' (f32, tf32, bf16)");
-  if (!cuda && mathMode.getNumOccurrences() && mathMode == "tf32")
-    return fail("--math-mode tf32 needs --target cuda (cpu: f32 or bf16)");
+  if (mathMode != "f32" && mathMode != "tf32" && mathMode != "tf32x3" && mathMode != "bf16")
+    return fail("unknown --math-mode '" + mathMode + "' (f32, tf32, tf32x3, bf16)");
+  if (!cuda && mathMode.getNumOccurrences() && (mathMode == "tf32" || mathMode == "tf32x3"))
+    return fail("--math-mode " + mathMode + " needs --target cuda (cpu: f32 or bf16)");
+  if (flashAttention.getNumOccurrences() && flashAttention && mathMode != "tf32" &&
+      mathMode != "bf16")
+    return fail("--flash-attention needs --math-mode tf32 or bf16 (" + mathMode +
+                " keeps attention's products on cuBLAS)");
   if (cuda && (gpuArch != "sm_90" && gpuArch != "sm_80"))
     return fail("unsupported --gpu-arch '" + gpuArch + "' (sm_90, sm_80)");
   std::string stopAfter =

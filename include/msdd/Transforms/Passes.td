@@ -192,6 +192,26 @@ def RoundContractionOperands : Pass<"msdd-round-contraction-operands", "func::Fu
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SplitContractionOperands : Pass<"msdd-split-contraction-operands", "func::FuncOp"> {
+  let summary = "Split f32 matrix products into three TF32 products (3xTF32)";
+  let description = [{
+    For `--math-mode tf32x3`: f32 accuracy on TF32 tensor cores. Each factor `X` of an f32
+    `linalg.matmul`, `batch_matmul` (and their transposed forms) is split into
+    `Xh = tf32(X)` (nearest even, kept as f32) and `Xl = X - Xh`, and the product into
+    `Al Bh + Ah Bl + Ah Bh`, the small terms first. TF32 products lose nothing of `Ah`, `Bh`
+    and only bits below f32's of `Al`, `Bl`; the dropped `Al Bl` is 2^-22 of the product.
+    A result larger than its factors (attention's scores) is computed by one product over
+    the parts concatenated along the reduction dimension, `[Al Ah Ah] [Bh Bl Bh]`, and so
+    written once; otherwise three products accumulate into the original accumulator, which
+    reads the factors without copies. Both parts of a value come from one elementwise
+    generic with two results, which fusion puts into the value's producer, and which
+    `msdd-hoist-call-invariant-code` moves out of the sampler's denoisers for the weights.
+    A product of dynamic shape is an error: it would otherwise run in plain TF32.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def FoldTransposesIntoProducts : Pass<"msdd-fold-transposes-into-products", "func::FuncOp"> {
   let summary = "Read transposed factors of matrix products in place";
   let description = [{

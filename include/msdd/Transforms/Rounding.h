@@ -1,7 +1,8 @@
 //===- Rounding.h - Recognizing the roundings the bf16 passes insert -*- C++ -*-===//
 //
 // msdd-round-contraction-operands and msdd-round-contraction-results insert generics that
-// only narrow their input; elementwise fusion and the library-call lowering recognize them.
+// only narrow their input, msdd-split-contraction-operands generics that split off its TF32
+// part; elementwise fusion and the library-call lowering recognize them.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MSDD_TRANSFORMS_ROUNDING_H
@@ -28,6 +29,21 @@ inline bool isPointwiseTruncation(Operation *op) {
   return isTruncation(op) &&
          llvm::all_of(cast<linalg::GenericOp>(op).getIndexingMapsArray(),
                       [](AffineMap map) { return map.isIdentity(); });
+}
+
+/// A linalg.generic with one input that computes its TF32 part and the remainder with
+/// integer arithmetic on its bits (msdd-split-contraction-operands).
+inline bool isTf32Split(Operation *op) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1)
+    return false;
+  Block &body = generic.getRegion().front();
+  auto bits = dyn_cast<arith::BitcastOp>(body.front());
+  return bits && bits.getIn() == body.getArgument(0) &&
+         llvm::all_of(body.without_terminator(), [](Operation &o) {
+           return isa<arith::BitcastOp, arith::ShRUIOp, arith::AndIOp, arith::AddIOp,
+                      arith::ConstantOp, arith::SubFOp>(o);
+         });
 }
 
 } // namespace mlir::msdd
