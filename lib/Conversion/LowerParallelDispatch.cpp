@@ -44,6 +44,7 @@ struct LowerParallelDispatchPass
       top.create<LLVM::LLVMFuncOp>(module.getLoc(), kDispatch,
                                    LLVM::LLVMFunctionType::get(voidTy, {ptr, ptr, i64}));
 
+    DenseMap<Operation *, LLVM::LLVMFuncOp> trampolines;
     for (LLVM::CallOp call : calls) {
       auto body = module.lookupSymbol<LLVM::LLVMFuncOp>(*call.getCallee());
       body.setLinkage(LLVM::Linkage::Internal);
@@ -52,21 +53,24 @@ struct LowerParallelDispatchPass
       SmallVector<Type> fieldTypes(body.getFunctionType().getParams().drop_front(2));
       auto ctxType = LLVM::LLVMStructType::getLiteral(ctx, fieldTypes);
 
-      // Trampoline: void (ptr ctx, i64 begin, i64 end).
-      std::string trampName = (body.getSymName() + "_trampoline").str();
-      auto tramp = top.create<LLVM::LLVMFuncOp>(
-          loc, trampName, LLVM::LLVMFunctionType::get(voidTy, {ptr, i64, i64}),
-          LLVM::Linkage::Internal);
-      Block *entry = tramp.addEntryBlock(top);
-      OpBuilder tb = OpBuilder::atBlockBegin(entry);
-      SmallVector<Value> args{entry->getArgument(1), entry->getArgument(2)};
-      for (auto [i, type] : llvm::enumerate(fieldTypes)) {
-        Value addr = tb.create<LLVM::GEPOp>(loc, ptr, ctxType, entry->getArgument(0),
-                                            ArrayRef<LLVM::GEPArg>{0, (int32_t)i});
-        args.push_back(tb.create<LLVM::LoadOp>(loc, type, addr));
+      // Trampoline: void (ptr ctx, i64 begin, i64 end), one per body (a body outlined from
+      // identical loops has several calls).
+      LLVM::LLVMFuncOp &tramp = trampolines[body];
+      if (!tramp) {
+        tramp = top.create<LLVM::LLVMFuncOp>(
+            loc, (body.getSymName() + "_trampoline").str(),
+            LLVM::LLVMFunctionType::get(voidTy, {ptr, i64, i64}), LLVM::Linkage::Internal);
+        Block *entry = tramp.addEntryBlock(top);
+        OpBuilder tb = OpBuilder::atBlockBegin(entry);
+        SmallVector<Value> args{entry->getArgument(1), entry->getArgument(2)};
+        for (auto [i, type] : llvm::enumerate(fieldTypes)) {
+          Value addr = tb.create<LLVM::GEPOp>(loc, ptr, ctxType, entry->getArgument(0),
+                                              ArrayRef<LLVM::GEPArg>{0, (int32_t)i});
+          args.push_back(tb.create<LLVM::LoadOp>(loc, type, addr));
+        }
+        tb.create<LLVM::CallOp>(loc, body, args);
+        tb.create<LLVM::ReturnOp>(loc, ValueRange{});
       }
-      tb.create<LLVM::CallOp>(loc, body, args);
-      tb.create<LLVM::ReturnOp>(loc, ValueRange{});
 
       // Call site: the state lives in an entry-block alloca (no stack growth inside loops).
       auto parent = call->getParentOfType<LLVM::LLVMFuncOp>();

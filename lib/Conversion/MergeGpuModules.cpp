@@ -1,4 +1,5 @@
 //===- MergeGpuModules.cpp - One gpu.module of distinct kernels -----------===//
+#include "msdd/Conversion/Fingerprint.h"
 #include "msdd/Conversion/Passes.h"
 
 #include "mlir/IR/SymbolTable.h"
@@ -14,17 +15,6 @@ using namespace mlir;
 namespace {
 
 constexpr char kModuleName[] = "msdd_kernels";
-
-/// The kernel's text with its name left out: equal texts are interchangeable kernels.
-std::string fingerprint(gpu::GPUFuncOp kernel) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  StringAttr name = kernel.getNameAttr();
-  kernel.setName("k");
-  kernel->print(os, OpPrintingFlags().useLocalScope());
-  kernel.setName(name);
-  return text;
-}
 
 struct MergeGpuModulesPass : msdd::impl::MergeGpuModulesBase<MergeGpuModulesPass> {
   void runOnOperation() override {
@@ -48,7 +38,7 @@ struct MergeGpuModulesPass : msdd::impl::MergeGpuModulesBase<MergeGpuModulesPass
           return signalPassFailure();
         }
         auto key = std::make_pair(source.getNameAttr(), kernel.getNameAttr());
-        StringAttr &survivor = byText[fingerprint(kernel)];
+        StringAttr &survivor = byText[msdd::fingerprint(kernel)];
         if (!survivor) {
           kernel->remove();
           // msdd-map-loops-to-gpu names launches after what they compute.

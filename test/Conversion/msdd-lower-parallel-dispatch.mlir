@@ -1,4 +1,4 @@
-// RUN: msdd-opt %s --msdd-lower-parallel-dispatch | FileCheck %s
+// RUN: msdd-opt %s --split-input-file --msdd-lower-parallel-dispatch | FileCheck %s
 
 // CHECK-LABEL: llvm.func internal @__msdd_par_f_0(
 // CHECK-LABEL: llvm.func @f
@@ -23,6 +23,30 @@ module {
     %0 = llvm.mlir.constant(0 : i64) : i64
     %1 = llvm.mlir.constant(16 : i64) : i64
     llvm.call @__msdd_par_f_0(%0, %1, %p, %x) : (i64, i64, !llvm.ptr, f32) -> ()
+    llvm.return
+  }
+}
+
+// -----
+
+// A body with two calls (msdd-outline-parallel-loops shares identical bodies) has one
+// trampoline, which both dispatches take.
+// CHECK-LABEL: llvm.func @twice
+// CHECK: %[[FN0:.+]] = llvm.mlir.addressof @__msdd_par_g_0_trampoline
+// CHECK: llvm.call @msdd_rt_parallel_for(%[[FN0]],
+// CHECK: %[[FN1:.+]] = llvm.mlir.addressof @__msdd_par_g_0_trampoline
+// CHECK: llvm.call @msdd_rt_parallel_for(%[[FN1]],
+// CHECK: llvm.func internal @__msdd_par_g_0_trampoline(
+// CHECK-NOT: llvm.func {{.*}}trampoline
+module {
+  llvm.func @__msdd_par_g_0(%begin: i64, %end: i64, %p: !llvm.ptr) {
+    llvm.return
+  }
+  llvm.func @twice(%p: !llvm.ptr, %q: !llvm.ptr) {
+    %0 = llvm.mlir.constant(0 : i64) : i64
+    %1 = llvm.mlir.constant(16 : i64) : i64
+    llvm.call @__msdd_par_g_0(%0, %1, %p) : (i64, i64, !llvm.ptr) -> ()
+    llvm.call @__msdd_par_g_0(%0, %1, %q) : (i64, i64, !llvm.ptr) -> ()
     llvm.return
   }
 }

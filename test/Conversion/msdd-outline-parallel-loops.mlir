@@ -80,3 +80,69 @@ func.func @serial(%m: memref<16xf32>) -> f32 {
   }
   return %sum : f32
 }
+
+// -----
+
+// Identical loops (the same op at the same shapes, as in every layer of a model) share one
+// outlined function, also across functions; a loop that differs (here a constant) gets its own.
+// CHECK-LABEL: func.func private @__msdd_par_layers_0(
+// CHECK:       arith.constant 2.000000e+00
+// CHECK-NOT:   func.func private @__msdd_par_layers_1(
+// CHECK-LABEL: func.func private @__msdd_par_layers_2(
+// CHECK:       arith.constant 3.000000e+00
+// CHECK-LABEL: func.func private @__msdd_loop_layers_0(
+// CHECK-NOT:   func.func private @__msdd_loop_layers_1(
+// CHECK-LABEL: func.func @layers
+// CHECK:       call @__msdd_par_layers_0(%{{.+}}, %{{.+}}, %arg0)
+// CHECK:       call @__msdd_par_layers_0(%{{.+}}, %{{.+}}, %arg1)
+// CHECK:       call @__msdd_par_layers_2(%{{.+}}, %{{.+}}, %arg0)
+// CHECK:       call @__msdd_loop_layers_0(%arg0)
+// CHECK:       call @__msdd_loop_layers_0(%arg1)
+// CHECK-LABEL: func.func @other_function
+// CHECK:       call @__msdd_par_layers_0(%{{.+}}, %{{.+}}, %arg0)
+// CHECK-NOT:   func.func private
+func.func @layers(%a: memref<64xf32>, %b: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %two = arith.constant 2.0 : f32
+  %three = arith.constant 3.0 : f32
+  scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+    %v = memref.load %a[%i] : memref<64xf32>
+    %s = arith.mulf %v, %two : f32
+    memref.store %s, %a[%i] : memref<64xf32>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+    %v = memref.load %b[%i] : memref<64xf32>
+    %s = arith.mulf %v, %two : f32
+    memref.store %s, %b[%i] : memref<64xf32>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+    %v = memref.load %a[%i] : memref<64xf32>
+    %s = arith.mulf %v, %three : f32
+    memref.store %s, %a[%i] : memref<64xf32>
+    scf.reduce
+  }
+  scf.for %i = %c0 to %c64 step %c1 {
+    memref.store %two, %a[%i] : memref<64xf32>
+  }
+  scf.for %i = %c0 to %c64 step %c1 {
+    memref.store %two, %b[%i] : memref<64xf32>
+  }
+  return
+}
+func.func @other_function(%a: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %two = arith.constant 2.0 : f32
+  scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+    %v = memref.load %a[%i] : memref<64xf32>
+    %s = arith.mulf %v, %two : f32
+    memref.store %s, %a[%i] : memref<64xf32>
+    scf.reduce
+  }
+  return
+}

@@ -99,9 +99,14 @@ def OutlineParallelLoops : Pass<"msdd-outline-parallel-loops", "ModuleOp"> {
     range. `msdd-lower-parallel-dispatch` later turns the call into a dispatch through
     `msdd_rt_parallel_for`; before that the call is a correct sequential loop.
     Outermost `scf.for` nests without results in a function's body are outlined into
-    `@__msdd_loop_<fn>_<n>(captured values...)` (marked `noinline` for LLVM) and called once:
+    `@__msdd_loop_<fn>_<n>(captured values...)` (marked `noinline` for LLVM) and called:
     LLVM's loop passes cost superlinearly in the number of loops per function (a tiny
     tokenizer's train step took 200 s in IndVarSimplify alone).
+    Identical loops share one function: a model repeats the same loop at the same shapes in
+    every layer and in its backward pass, so an outlined body whose text (without its name)
+    equals an earlier one's is dropped and the earlier one called instead, also across
+    functions. The micro tokenizer's distillation step outlines 3569 loops into 527
+    functions, and its LLVM back end takes 21 s instead of 54 (2 cores).
   }];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect"];
