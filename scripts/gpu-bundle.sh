@@ -24,7 +24,7 @@ for lib in $(ldd build/lib/libmsdd_runtime.so | awk '/=>/ {print $3}'); do
   esac
 done
 
-# MODE: f32, tf32, tf32x3 or bf16 (tf32 and bf16 with flash attention), or tf32-unfused or
+# MODE: f32, tf32, tf32x3 or bf16 (all but f32 with flash attention), or tf32-unfused or
 # bf16-unfused (--flash-attention=false).
 cuda_flags() { # MODE
   echo "--target cuda --math-mode ${1%-unfused}"

@@ -31,7 +31,8 @@ struct FlashAttentionOpInterface
       buffers.push_back(*buffer);
     }
     rewriter.create<msdd::FlashAttentionOp>(op->getLoc(), TypeRange{}, buffers[0], buffers[1],
-                                            buffers[2], buffers[3], attention.getScaleAttr());
+                                            buffers[2], buffers[3], attention.getScaleAttr(),
+                                            attention.getSplitFactorsAttr());
     replaceOpWithBufferizedValues(rewriter, op, buffers[3]);
     return success();
   }

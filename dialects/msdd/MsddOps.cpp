@@ -336,6 +336,8 @@ LogicalResult FlashAttentionOp::verify() {
   Type factor = shaped(getQuery()).getElementType();
   if (shaped(getKey()).getElementType() != factor || shaped(getValue()).getElementType() != factor)
     return emitOpError("query, key and value must have the same element type");
+  if (getSplitFactors() && !factor.isF32())
+    return emitOpError("split_factors needs f32 factors (3xTF32), not ") << factor;
   ArrayRef<int64_t> q = shaped(getQuery()).getShape(), k = shaped(getKey()).getShape(),
                     v = shaped(getValue()).getShape(), o = shaped(getInit()).getShape();
   if (k[0] != q[0] || k[1] != q[1] || k[3] != q[3] || v[0] != q[0] || v[1] != q[1] ||

@@ -19,6 +19,10 @@
 // the order 0, 2, 4, 6, 1, 3, 5, 7: its A fragment is then the score accumulators as they
 // are (c0, c2, c1, c3), and B reads V at keys 2t and 2t + 1.
 //
+// With split_factors (3xTF32), K and V are staged as they are, and every factor x (Q, K, V
+// and P) is split as it is read into xh = tf32(x) and xl = tf32(x - xh); each product is
+// then al bh + ah bl + ah bh on the same fragments, the small terms first.
+//
 //===----------------------------------------------------------------------===//
 #include "msdd/Conversion/Passes.h"
 #include "msdd/Conversion/Buffers.h"
@@ -75,6 +79,7 @@ public:
     valueDim = v[3];
     factor = cast<MemRefType>(op.getQuery().getType()).getElementType();
     tf32 = factor.isF32();
+    split = op.getSplitFactors();
     keyTile = kMaxKeyTile;
     while (keyTile > 16 && sharedWords() * 4 > kSharedBytes)
       keyTile /= 2;
@@ -87,7 +92,8 @@ public:
   }
 
   /// Shared memory rows of K and V: f16 K as rows of f16 pairs, V transposed (a word
-  /// holds two neighbouring keys); TF32 K and V as rows of rounded f32 bits.
+  /// holds two neighbouring keys); TF32 K and V as rows of rounded f32 bits (split factors:
+  /// of the f32s).
   std::pair<int64_t, int64_t> kSharedShape() const {
     return {keyTile, (tf32 ? headDim : headDim / 2) + kPadWords};
   }
@@ -147,6 +153,15 @@ private:
     word = b.create<arith::AddIOp>(loc, word, constant(kTf32Half));
     return b.create<arith::AndIOp>(loc, word, constant(kTf32Mask));
   }
+  /// The TF32 bits (i32) of x's high part tf32(x) and of its low part tf32(x - high), for
+  /// an f32 or its bits.
+  std::pair<Value, Value> splitTf32(Value x) {
+    if (x.getType().isInteger(32))
+      x = b.create<arith::BitcastOp>(loc, f32, x);
+    Value high = roundToTf32(x);
+    Value rest = b.create<arith::SubFOp>(loc, x, b.create<arith::BitcastOp>(loc, f32, high));
+    return {high, roundToTf32(rest)};
+  }
   /// c += a * b on one m16n8k16 (f16) or m16n8k8 (TF32) tile.
   void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, SmallVectorImpl<Value> &c) {
     auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
@@ -180,7 +195,7 @@ private:
   msdd::FlashAttentionOp op;
   ArrayRef<OutputSegment> outputs;
   int64_t batch, heads, queries, headDim, keys, valueDim, keyTile;
-  bool tf32;
+  bool tf32, split;
   Type factor, f16, f32, i32, i64, pair, ptr;
   Value tid, bh, g, t;
 };
@@ -218,7 +233,10 @@ void FlashKernelBuilder::stageTf32Rows(Value firstKey, Value base, int64_t width
     Value valid;
     Value key = clampedKey(b, loc, add(firstKey, row), keys, valid);
     Value values = loadAt(floats4, base, add(mulc(key, width), mulc(chunk, 4)), 16);
-    Value words = roundToTf32(b.create<arith::SelectOp>(loc, valid, values, zero4));
+    values = b.create<arith::SelectOp>(loc, valid, values, zero4);
+    // Split factors are split as they are read (both parts would take twice the space).
+    Value words = split ? b.create<arith::BitcastOp>(loc, VectorType::get({4}, i32), values)
+                        : roundToTf32(values);
     for (int64_t w = 0; w < 4; ++w)
       b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, w), shared,
                                 ValueRange{row, addc(mulc(chunk, 4), w)});
@@ -319,13 +337,23 @@ gpu::LaunchOp FlashKernelBuilder::build() {
   Value twoT = mulc(t, 2);
   // One A fragment per k slice of the head dimension (16 columns for f16, 8 for TF32).
   int64_t slice = tf32 ? 8 : 16;
-  SmallVector<SmallVector<Value, 4>> queryFrags;
+  // With split factors, queryLowFrags holds the low parts.
+  SmallVector<SmallVector<Value, 4>> queryFrags, queryLowFrags;
   for (int64_t c = 0; c < headDim / slice; ++c) {
     if (tf32) {
-      auto load = [&](Value row, int64_t col) {
-        return roundToTf32(loadAt(f32, queryBase, add(mulc(row, headDim), addc(t, 8 * c + col)), 4));
-      };
-      queryFrags.push_back({load(qRow0, 0), load(qRow1, 0), load(qRow0, 4), load(qRow1, 4)});
+      SmallVector<Value, 4> high, low;
+      for (auto [row, col] : {std::pair{qRow0, 0}, {qRow1, 0}, {qRow0, 4}, {qRow1, 4}}) {
+        Value x = loadAt(f32, queryBase, add(mulc(row, headDim), addc(t, 8 * c + col)), 4);
+        if (split) {
+          auto [h, l] = splitTf32(x);
+          high.push_back(h);
+          low.push_back(l);
+        } else {
+          high.push_back(roundToTf32(x));
+        }
+      }
+      queryFrags.push_back(high);
+      queryLowFrags.push_back(low);
       continue;
     }
     auto load = [&](Value row, int64_t col) {
@@ -360,7 +388,14 @@ gpu::LaunchOp FlashKernelBuilder::build() {
       for (int64_t c = 0; c < headDim / slice; ++c) {
         Value b0 = b.create<memref::LoadOp>(loc, kShared, ValueRange{kRow, addc(t, 8 * c)});
         Value b1 = b.create<memref::LoadOp>(loc, kShared, ValueRange{kRow, addc(t, 8 * c + 4)});
-        if (!tf32) {
+        if (split) {
+          auto [b0h, b0l] = splitTf32(b0);
+          auto [b1h, b1l] = splitTf32(b1);
+          mma(queryLowFrags[c], {b0h, b1h}, s[n]);
+          mma(queryFrags[c], {b0l, b1l}, s[n]);
+          b0 = b0h;
+          b1 = b1h;
+        } else if (!tf32) {
           b0 = asPair(b0);
           b1 = asPair(b1);
         }
@@ -406,14 +441,30 @@ gpu::LaunchOp FlashKernelBuilder::build() {
     if (tf32)
       for (int64_t kc = 0; kc < scoreTiles; ++kc) {
         const SmallVector<Value> &p = s[kc];
-        SmallVector<Value, 4> pFrag{roundToTf32(p[0]), roundToTf32(p[2]), roundToTf32(p[1]),
-                                    roundToTf32(p[3])};
+        SmallVector<Value, 4> pFrag, pLowFrag;
+        for (int64_t i : {0, 2, 1, 3}) {
+          if (split) {
+            auto [h, l] = splitTf32(p[i]);
+            pFrag.push_back(h);
+            pLowFrag.push_back(l);
+          } else {
+            pFrag.push_back(roundToTf32(p[i]));
+          }
+        }
         Value key0 = addc(twoT, 8 * kc), key1 = addc(key0, 1);
         for (int64_t o = 0; o < outTiles; ++o) {
           Value column = addc(g, o * 8);
           Value b0 = b.create<memref::LoadOp>(loc, vShared, ValueRange{key0, column});
           Value b1 = b.create<memref::LoadOp>(loc, vShared, ValueRange{key1, column});
           SmallVector<Value> acc(results.begin() + o * 4, results.begin() + o * 4 + 4);
+          if (split) {
+            auto [b0h, b0l] = splitTf32(b0);
+            auto [b1h, b1l] = splitTf32(b1);
+            mma(pLowFrag, {b0h, b1h}, acc);
+            mma(pFrag, {b0l, b1l}, acc);
+            b0 = b0h;
+            b1 = b1h;
+          }
           mma(pFrag, {b0, b1}, acc);
           std::copy(acc.begin(), acc.end(), results.begin() + o * 4);
         }

@@ -629,8 +629,9 @@ struct SoftmaxLowering : OpRewritePattern<SoftmaxOp> {
 /// it must: Q is scaled before the product (L x d, not L x L, elements), and the softmax's
 /// normalization is applied to the L x d product, (e V) / sum(e), instead of to e.
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
-  AttentionLowering(MLIRContext *ctx, bool flash, bool tf32)
-      : OpRewritePattern(ctx), flash(flash), tf32(tf32) {}
+  /// `factors`: the flash kernel's, f16, tf32 or tf32x3 (f32 factors split in the kernel).
+  AttentionLowering(MLIRContext *ctx, bool flash, StringRef factors)
+      : OpRewritePattern(ctx), flash(flash), tf32(factors != "f16"), split(factors == "tf32x3") {}
 
   LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -659,7 +660,8 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       Value value16 = toF16(op.getValue());
       Value init = emptyTensor(rewriter, loc, op.getType().getShape(), rewriter.getF32Type());
       rewriter.replaceOpWithNewOp<FlashAttentionOp>(op, TypeRange{op.getType()}, query16, key16,
-                                                    value16, init, rewriter.getF64FloatAttr(scale));
+                                                    value16, init, rewriter.getF64FloatAttr(scale),
+                                                    split ? rewriter.getUnitAttr() : nullptr);
       return success();
     }
     Value query = buildElementwise(rewriter, loc, tensorType(op.getQuery()), op.getQuery(),
@@ -706,7 +708,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   }
 
 private:
-  bool flash, tf32;
+  bool flash, tf32, split;
 };
 
 struct Rope2dLowering : OpRewritePattern<Rope2dOp> {
@@ -1283,12 +1285,13 @@ struct ConvertMsddToLinalgPass
                  ModulateLowering, TimestepEmbeddingLowering, UpsampleNearestLowering,
                  DownsampleLowering, ConvLowering, ConvTransposeLowering, BlockNoiseLowering, RandomNormalLowering, ScaleTransitionLowering, MseLowering,
                  WeightedMseLowering>(ctx);
-    if (flashAttentionFactors != "f16" && flashAttentionFactors != "tf32") {
-      getOperation().emitError() << "flash-attention-factors must be f16 or tf32, not '"
+    if (flashAttentionFactors != "f16" && flashAttentionFactors != "tf32" &&
+        flashAttentionFactors != "tf32x3") {
+      getOperation().emitError() << "flash-attention-factors must be f16, tf32 or tf32x3, not '"
                                  << flashAttentionFactors << "'";
       return signalPassFailure();
     }
-    patterns.add<AttentionLowering>(ctx, flashAttention, flashAttentionFactors == "tf32");
+    patterns.add<AttentionLowering>(ctx, flashAttention, flashAttentionFactors);
 
     ConversionTarget target(*ctx);
     target.addIllegalDialect<MsddDialect>();

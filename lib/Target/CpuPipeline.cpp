@@ -115,12 +115,12 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
   std::string beforeFusion =
       bf16 ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
   // Flash attention on the tensor cores of the mode's products: f16 factors in bf16 mode
-  // (three more mantissa bits than bf16 at the same rate), TF32 in TF32 mode. f32 mode keeps
-  // f32 products throughout, and 3xTF32 mode has no flash kernel of its own yet.
+  // (three more mantissa bits than bf16 at the same rate), TF32 in TF32 mode, split f32
+  // factors in 3xTF32 mode. f32 mode keeps f32 products throughout.
   std::string linalgOptions;
-  if (cuda.flashAttention && (bf16 || cuda.mathMode == "tf32"))
+  if (cuda.flashAttention && cuda.mathMode != "f32")
     linalgOptions = bf16 ? "{flash-attention=true}"
-                         : "{flash-attention=true flash-attention-factors=tf32}";
+                         : "{flash-attention=true flash-attention-factors=" + cuda.mathMode + "}";
   // 3xTF32 splits the products after the biases are sunk and the sibling products merged,
   // which both look for products of f32 factors; the three TF32 products are then cuBLAS's.
   bool tf32x3 = cuda.mathMode == "tf32x3";

@@ -211,6 +211,48 @@ func.func @partial_tiles_tf32(%q: memref<2x3x100x24xf32>, %k: memref<2x3x70x24xf
 
 // -----
 
+// Split factors (3xTF32): K and V are staged unrounded; every factor is split as it is
+// read into high = tf32(x) and low = tf32(x - high), and each product takes three TF32
+// products on the same tile: low(A) high(B), high(A) low(B), high(A) high(B).
+// CHECK-LABEL: func.func @split_factors
+// CHECK: gpu.launch {{.+}} workgroup(%[[KS:.+]] : memref<64x12xi32, #gpu.address_space<workgroup>>, %[[VS:.+]] : memref<64x12xi32, #gpu.address_space<workgroup>>)
+// CHECK: %[[QF:.+]] = llvm.load %{{.+}} {alignment = 4 : i64} : !llvm.ptr -> f32
+// CHECK: %[[QBITS:.+]] = arith.bitcast %[[QF]] : f32 to i32
+// CHECK: %[[QUP:.+]] = arith.addi %[[QBITS]], %c4096_i32
+// CHECK: %[[QHI:.+]] = arith.andi %[[QUP]], %c-8192_i32
+// CHECK: %[[QHIF:.+]] = arith.bitcast %[[QHI]] : i32 to f32
+// CHECK: %[[QREST:.+]] = arith.subf %[[QF]], %[[QHIF]]
+// CHECK: %[[QRBITS:.+]] = arith.bitcast %[[QREST]] : f32 to i32
+// CHECK: %[[QRUP:.+]] = arith.addi %[[QRBITS]], %c4096_i32
+// CHECK: %[[QLO:.+]] = arith.andi %[[QRUP]], %c-8192_i32
+// CHECK: scf.for
+// K staged as the f32s' bits, not rounded.
+// CHECK: %[[KV:.+]] = llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
+// CHECK: %[[KSEL:.+]] = arith.select %{{.+}}, %[[KV]], %{{.+}} : vector<4xf32>
+// CHECK-NEXT: %[[KW:.+]] = arith.bitcast %[[KSEL]] : vector<4xf32> to vector<4xi32>
+// CHECK-NOT: arith.andi
+// CHECK: vector.extract %[[KW]][0]
+// CHECK: gpu.barrier
+// S = Q K^T: the first 8-key tile, its one slice as three products.
+// CHECK: %[[K0:.+]] = memref.load %[[KS]]
+// CHECK: %[[K0F:.+]] = arith.bitcast %[[K0]] : i32 to f32
+// CHECK: nvvm.mma.sync A[%[[QLO]], {{.+}}B[%[[K0H:[0-9a-z_]+]], %[[K1H:[0-9a-z_]+]]]
+// CHECK: nvvm.mma.sync A[%[[QHI]], {{.+}}B[%[[K0L:[0-9a-z_]+]], %[[K1L:[0-9a-z_]+]]]
+// CHECK: nvvm.mma.sync A[%[[QHI]], {{.+}}B[%[[K0H]], %[[K1H]]]
+// CHECK-COUNT-21: nvvm.mma.sync
+// CHECK: math.exp2
+// O += P V: 8 key tiles x 1 output tile x 3.
+// CHECK-COUNT-24: nvvm.mma.sync {{.+}}k = 8>}
+// CHECK: scf.yield
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.terminator
+func.func @split_factors(%q: memref<1x2x64x8xf32>, %k: memref<1x2x64x8xf32>, %v: memref<1x2x64x8xf32>, %o: memref<1x2x64x8xf32>) {
+  msdd.flash_attention %q, %k, %v into %o {scale = 0.25 : f64, split_factors} : memref<1x2x64x8xf32>, memref<1x2x64x8xf32>, memref<1x2x64x8xf32> into memref<1x2x64x8xf32>
+  return
+}
+
+// -----
+
 // 128-wide TF32 heads: 64-key tiles of K and V would take 67584 bytes of shared memory,
 // 32-key tiles fit in 48 KiB.
 // CHECK-LABEL: func.func @wide_heads_tf32

@@ -1,8 +1,9 @@
 // RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg --verify-diagnostics | FileCheck %s
 // RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg=flash-attention=true --verify-diagnostics | FileCheck %s --check-prefix=FLASH
 // RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg="flash-attention=true flash-attention-factors=tf32" --verify-diagnostics | FileCheck %s --check-prefix=TF32
+// RUN: msdd-opt %s --split-input-file --msdd-lower-to-linalg="flash-attention=true flash-attention-factors=tf32x3" --verify-diagnostics | FileCheck %s --check-prefix=TF32X3
 // RUN: not msdd-opt %s --split-input-file --msdd-lower-to-linalg="flash-attention=true flash-attention-factors=bf16" 2>&1 | FileCheck %s --check-prefix=BADOPT
-// BADOPT: error: flash-attention-factors must be f16 or tf32, not 'bf16'
+// BADOPT: error: flash-attention-factors must be f16, tf32 or tf32x3, not 'bf16'
 
 // CHECK-DAG: #[[ID:.+]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-DAG: #[[ROW:.+]] = affine_map<(d0, d1) -> (d1)>
@@ -88,6 +89,9 @@ func.func @patchify(%x: tensor<2x3x16x16xf32>) -> tensor<2x16x48xf32> {
 // TF32: %[[INIT:.+]] = tensor.empty() : tensor<1x2x8x16xf32>
 // TF32: %[[O:.+]] = msdd.flash_attention %arg0, %arg1, %arg2 into %[[INIT]] {scale = 2.500000e-01 : f64} : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> into tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
 // TF32: return %[[O]]
+// In 3xTF32 mode the same kernel op splits its f32 factors.
+// TF32X3-LABEL: func.func @attention
+// TF32X3: msdd.flash_attention %arg0, %arg1, %arg2 into %{{.+}} {scale = 2.500000e-01 : f64, split_factors} : tensor<1x2x8x16xf32>
 func.func @attention(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
   %0 = msdd.attention %q, %k, %v : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
   return %0 : tensor<1x2x8x16xf32>

@@ -39,17 +39,16 @@ static cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA architecture (def
 static cl::opt<std::string> mathMode(
     "math-mode",
     cl::desc("Matrix products. cuda (cuBLAS): tf32 (default), f32, tf32x3 (f32 accuracy "
-             "on TF32 tensor cores: each product as three TF32 products of split factors, "
-             "attention unfused) or bf16 (factors rounded to bf16, f32 accumulation). cpu: "
-             "f32 (default), or bf16 to reproduce the CUDA bf16 mode's rounding on the CPU "
+             "on TF32 tensor cores: each product as three TF32 products of split factors) or "
+             "bf16 (factors rounded to bf16, f32 accumulation). cpu: f32 (default), or bf16 to reproduce the CUDA bf16 mode's rounding on the CPU "
              "(checks its numerics without a GPU; not faster)"),
     cl::init("tf32"), cl::cat(category));
 static cl::opt<bool> flashAttention(
     "flash-attention",
-    cl::desc("CUDA, --math-mode bf16 or tf32: attention as one fused kernel on tensor "
-             "cores (f16 factors in bf16 mode, TF32 in tf32 mode) with f32 accumulation, the "
-             "scores never stored (default true; false: the scores go through cuBLAS and "
-             "memory)"),
+    cl::desc("CUDA, --math-mode bf16, tf32 or tf32x3: attention as one fused kernel on "
+             "tensor cores (f16 factors in bf16 mode, TF32 in tf32 mode, split TF32 factors "
+             "and three products each in tf32x3 mode) with f32 accumulation, the scores never "
+             "stored (default true; false: the scores go through cuBLAS and memory)"),
     cl::init(true), cl::cat(category));
 static cl::opt<std::string> emit(
     "emit",
@@ -177,10 +176,9 @@ int main(int argc, char **argv) {
     return fail("unknown --math-mode '" + mathMode + "' (f32, tf32, tf32x3, bf16)");
   if (!cuda && mathMode.getNumOccurrences() && (mathMode == "tf32" || mathMode == "tf32x3"))
     return fail("--math-mode " + mathMode + " needs --target cuda (cpu: f32 or bf16)");
-  if (flashAttention.getNumOccurrences() && flashAttention && mathMode != "tf32" &&
-      mathMode != "bf16")
-    return fail("--flash-attention needs --math-mode tf32 or bf16 (" + mathMode +
-                " keeps attention's products on cuBLAS)");
+  if (flashAttention.getNumOccurrences() && flashAttention && mathMode == "f32")
+    return fail("--flash-attention needs --math-mode tf32, tf32x3 or bf16 (f32 keeps "
+                "attention's products on cuBLAS)");
   if (cuda && (gpuArch != "sm_90" && gpuArch != "sm_80"))
     return fail("unsupported --gpu-arch '" + gpuArch + "' (sm_90, sm_80)");
   std::string stopAfter =

@@ -262,6 +262,11 @@ def Msdd_FlashAttentionOp : Msdd_Op<"flash_attention", [
     `[B, H, Lq, Dv]` holds, f32. The kernel's tiles need `D` to be a multiple of 16 (f16)
     or 8 (f32) and `Dv` of 8.
 
+    `split_factors` (f32 factors only; the CUDA tf32x3 mode) keeps f32 accuracy on the TF32
+    tensor cores: each factor x of both products (the scores' softmax P included) is split
+    into xh = tf32(x) and xl = tf32(x - xh), and each product runs as the three TF32
+    products al bh + ah bl + ah bh (3xTF32).
+
     Destination style, like linalg: on tensors it returns the updated `init`; on memrefs it
     writes `init` and returns nothing.
 
@@ -272,7 +277,7 @@ def Msdd_FlashAttentionOp : Msdd_Op<"flash_attention", [
     ```
   }];
   let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value, AnyShaped:$init,
-                       F64Attr:$scale);
+                       F64Attr:$scale, UnitAttr:$split_factors);
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value `into` $init attr-dict `:` type($query) `,` type($key) `,`

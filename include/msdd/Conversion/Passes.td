@@ -17,14 +17,16 @@ def ConvertMsddToLinalg : Pass<"msdd-lower-to-linalg", "func::FuncOp"> {
     head dimensions fit the kernel's tiles becomes `msdd.flash_attention`: on f16 copies of
     its operands with `flash-attention-factors=f16` (the bf16 mode; the rounding fuses into
     their producers), on the f32 operands themselves with `tf32` (the TF32 mode; the kernel
-    rounds them). The rest is lowered as without.
+    rounds them) and with `tf32x3` (the 3xTF32 mode: `split_factors`, the kernel splits
+    them for three TF32 products each). The rest is lowered as without.
   }];
   let options = [
     Option<"flashAttention", "flash-attention", "bool", /*default=*/"false",
            "lower attention to msdd.flash_attention where the kernel supports it">,
     Option<"flashAttentionFactors", "flash-attention-factors", "std::string",
            /*default=*/"\"f16\"",
-           "the flash kernel's factors: f16 (f16 tensor cores) or tf32 (TF32 tensor cores)">,
+           "the flash kernel's factors: f16 (f16 tensor cores), tf32 (TF32 tensor cores) or "
+           "tf32x3 (f32 factors split for three TF32 products each)">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];

@@ -13,3 +13,12 @@ func.func @flash_attention(%q: tensor<1x2x70x32xf16>, %k: tensor<1x2x70x32xf16>,
   %o = msdd.flash_attention %q, %k, %v into %init {scale = 0.125 : f64} : tensor<1x2x70x32xf16>, tensor<1x2x70x32xf16>, tensor<1x2x70x16xf16> into tensor<1x2x70x16xf32> -> tensor<1x2x70x16xf32>
   return %o : tensor<1x2x70x16xf32>
 }
+
+// The split_factors attribute survives bufferization.
+// CHECK-LABEL: func.func @flash_attention_split
+// CHECK: msdd.flash_attention %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}} {scale = 1.250000e-01 : f64, split_factors} : memref<1x2x70x32xf32>
+func.func @flash_attention_split(%q: tensor<1x2x70x32xf32>) -> tensor<1x2x70x32xf32> {
+  %init = tensor.empty() : tensor<1x2x70x32xf32>
+  %o = msdd.flash_attention %q, %q, %q into %init {scale = 0.125 : f64, split_factors} : tensor<1x2x70x32xf32>, tensor<1x2x70x32xf32>, tensor<1x2x70x32xf32> into tensor<1x2x70x32xf32> -> tensor<1x2x70x32xf32>
+  return %o : tensor<1x2x70x32xf32>
+}

@@ -1611,3 +1611,11 @@ func.func @flash_attention_memref_result(%q: memref<1x1x4x16xf16>, %o: memref<1x
   %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x4x16xf16>, memref<1x1x4x16xf16>, memref<1x1x4x16xf16> into memref<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
   return
 }
+
+// -----
+
+func.func @flash_attention_split_f16(%q: tensor<1x1x4x16xf16>, %o: tensor<1x1x4x16xf32>) -> tensor<1x1x4x16xf32> {
+  // expected-error @+1 {{'msdd.flash_attention' op split_factors needs f32 factors (3xTF32), not 'f16'}}
+  %r = msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64, split_factors} : tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16>, tensor<1x1x4x16xf16> into tensor<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
+  return %r : tensor<1x1x4x16xf32>
+}

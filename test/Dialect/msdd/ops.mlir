@@ -509,3 +509,11 @@ func.func @flash_attention_tf32(%q: tensor<1x2x10x8xf32>, %k: tensor<1x2x12x8xf3
   %r = msdd.flash_attention %q, %k, %v into %o {scale = 0.5 : f64} : tensor<1x2x10x8xf32>, tensor<1x2x12x8xf32>, tensor<1x2x12x16xf32> into tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32>
   return %r : tensor<1x2x10x16xf32>
 }
+
+// f32 factors split for three TF32 products each (3xTF32).
+// CHECK-LABEL: func.func @flash_attention_split
+// CHECK: msdd.flash_attention %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}} {scale = 5.000000e-01 : f64, split_factors} : tensor<1x2x10x8xf32>
+func.func @flash_attention_split(%q: tensor<1x2x10x8xf32>, %k: tensor<1x2x12x8xf32>, %v: tensor<1x2x12x16xf32>, %o: tensor<1x2x10x16xf32>) -> tensor<1x2x10x16xf32> {
+  %r = msdd.flash_attention %q, %k, %v into %o {scale = 0.5 : f64, split_factors} : tensor<1x2x10x8xf32>, tensor<1x2x12x8xf32>, tensor<1x2x12x16xf32> into tensor<1x2x10x16xf32> -> tensor<1x2x10x16xf32>
+  return %r : tensor<1x2x10x16xf32>
+}
