@@ -8,6 +8,13 @@ infer` with the tokenizer's own safetensors (state_dict names), and compare: max
 <= --atol (1e-4). PyTorch's own output is compared with ONNX Runtime's too, as a check on the
 export. Exits 77 with a `SKIP:` line when PyTorch or ONNX Runtime is missing
 (scripts/install-peers.sh installs both).
+
+With --emulated-cuda (the build's emulated CUDA driver and cuBLAS, lib/Emulation), the same
+imported model is also compiled for CUDA in every math mode and run by `msdd-run infer` on
+that driver, which runs the artifact's kernels on the CPU: an ONNX model through the GPU
+pipeline, checked against ONNX Runtime. Relative error = max |out - ref| / max |ref|, limits
+as in test/Target/Inputs/emulate_tokenizer.py. Needs ptxas (the CUDA toolkit); without it
+the CUDA part prints a SKIP line and the CPU part still counts.
 """
 import argparse
 import os
@@ -18,6 +25,9 @@ import sys
 SKIP = 77
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 ORT_RUN = os.path.join(SRC, "python", "msdd_ref", "ort_run.js")
+# f32 and 3xTF32 differ from ONNX Runtime by summation order only; TF32 and bf16 by their
+# factors' rounding (twice scripts/gpu_check.py's limits, as in emulate_tokenizer.py).
+CUDA_LIMIT = {"f32": 1e-5, "tf32x3": 1e-5, "tf32": 2e-3, "bf16": 2e-2}
 
 
 def skip_reason():
@@ -34,8 +44,13 @@ def skip_reason():
     return None
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
+def ptxas():
+    home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+    return shutil.which("ptxas") or os.path.exists(os.path.join(home, "bin", "ptxas"))
+
+
+def run(cmd, env=None):
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode:
         sys.exit(f"FAIL: {' '.join(cmd)} exited {r.returncode}:\n{r.stdout}{r.stderr}")
     return r.stdout
@@ -83,6 +98,36 @@ def check(case, args, tokenizer):
     print(f"{name}: {output} {list(got.shape)} (max |{output}| {np.abs(ort).max():.3g}): max abs error "
           f"msdd vs onnxruntime {err:.3g}, torch vs onnxruntime {err_torch:.3g}, atol {args.atol:g}: "
           f"{'ok' if ok else 'FAIL'}")
+    if args.emulated_cuda and ptxas():
+        ok = check_cuda(args, work, name, output, mlir, weights, ort) and ok
+    return ok
+
+
+def check_cuda(args, work, name, output, mlir, weights, ort):
+    """The imported model compiled for CUDA, run by the runtime on the emulated driver."""
+    import numpy as np
+
+    env = {k: v for k, v in os.environ.items() if k not in ("CUDA_HOME", "CUDA_PATH")}
+    env["LD_LIBRARY_PATH"] = args.emulated_cuda
+    ok = True
+    for mode in args.cuda_modes.split(","):
+        art, kernels = os.path.join(work, f"cuda-{mode}.msdd"), os.path.join(work, f"cuda-{mode}.mlir")
+        compile_cmd = [os.path.join(args.bin, "msdd-compile"), mlir, "--target", "cuda", "--math-mode", mode]
+        run(compile_cmd + ["-o", art])
+        run(compile_cmd + ["--emit=kernels", "-o", kernels])
+        outputs = os.path.join(work, f"cuda-{mode}.npz")
+        run([os.path.join(args.bin, "msdd-run"), "infer", art, "--weights", weights,
+             "--inputs", os.path.join(work, "inputs.npz"), "--outputs", outputs],
+            env=dict(env, MSDD_EMULATED_CUDA_KERNELS=kernels))
+        got = np.load(outputs)[output]
+        err = float(np.abs(got.astype(np.float64) - ort).max() / np.abs(ort).max())
+        good = got.shape == ort.shape and np.isfinite(got).all() and err <= CUDA_LIMIT[mode]
+        # The imported attention (msdd.attention) runs as the flash kernel in every mode but f32.
+        flash = open(kernels).read().count("gpu.func @flash_attention")
+        good = good and (flash == 0) == (mode == "f32")
+        print(f"{name}: cuda {mode}: {output} {list(got.shape)}: rel error vs onnxruntime {err:.3g}, "
+              f"limit {CUDA_LIMIT[mode]:g}, {flash} flash-attention kernels: {'ok' if good else 'FAIL'}")
+        ok = ok and good
     return ok
 
 
@@ -95,6 +140,9 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261127)
     ap.add_argument("--atol", type=float, default=1e-4)
+    ap.add_argument("--emulated-cuda", help="folder with the emulated libcuda and libcublas: also check "
+                    "the model compiled for CUDA, run on them")
+    ap.add_argument("--cuda-modes", default="f32,tf32,tf32x3,bf16", help="math modes of the CUDA check")
     args = ap.parse_args()
 
     reason = skip_reason()
@@ -109,6 +157,8 @@ def main():
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
     tokenizer = Tokenizer(config).randomize(args.seed).eval()
+    if args.emulated_cuda and not ptxas():
+        print("SKIP: the CUDA checks (ptxas not found: install the CUDA toolkit or set CUDA_HOME)")
     results = [check(case, args, tokenizer) for case in (("denoise", scale), ("encode", None))]
     return 0 if all(results) else 1
 
