@@ -21,7 +21,11 @@
 // and every later one return an error, as after a fault on a GPU.
 //
 // MSDD_EMULATED_CUDA_STATS=FILE writes counts at exit (JSON): launches, graph replays,
-// products, bytes copied each way, allocations.
+// products, bytes copied each way, allocations, the peak of live device memory.
+//
+// MSDD_EMULATED_CUDA_MEMORY=BYTES is the device's memory (default 1 TiB): allocations past
+// it fail with CUDA_ERROR_OUT_OF_MEMORY, as on a GPU, so the runtime's handling of a full
+// device is testable.
 //
 // A development tool: it links MLIR, and is never part of the runtime or an artifact.
 //
@@ -34,12 +38,14 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/Parser/Parser.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -52,7 +58,8 @@ using CUdeviceptr = uint64_t;
 using Step = std::function<void()>;
 
 // The driver's and cuBLAS's status codes that can come back from here.
-constexpr CUresult kSuccess = 0, kInvalidValue = 1, kNotInitialized = 3, kNoDevice = 100,
+constexpr CUresult kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2, kNotInitialized = 3,
+                   kNoDevice = 100,
                    kInvalidImage = 200, kInvalidHandle = 400, kNotFound = 500,
                    kIllegalAddress = 700, kLaunchFailed = 719,
                    kStreamCaptureUnsupported = 900, kStreamCaptureInvalidated = 901;
@@ -85,6 +92,7 @@ struct BlasHandle {
 struct Stats {
   int64_t launches = 0, graphLaunches = 0, graphSteps = 0, gemms = 0, allocations = 0;
   int64_t bytesToDevice = 0, bytesToHost = 0, bytesDeviceToDevice = 0;
+  int64_t peakBytes = 0; // the most device memory live at once
 };
 
 struct Device {
@@ -96,8 +104,22 @@ struct Device {
   CUresult sticky = kSuccess; // the error every call returns after a fault
   Stats stats;
   Stream defaultStream;
+  size_t capacity = memoryFromEnvironment(), used = 0; // device memory, bytes
+  std::map<const void *, size_t> sizes;                 // of the live buffers
 
   Device() : context(registry()) { context.allowUnregisteredDialects(); }
+
+  static size_t memoryFromEnvironment() {
+    const char *env = std::getenv("MSDD_EMULATED_CUDA_MEMORY");
+    return env && *env ? std::strtoull(env, nullptr, 10) : size_t(1) << 40;
+  }
+
+  void free(void *p) {
+    emulator->freeDevice(p); // throws when p is not live
+    auto it = sizes.find(p);
+    used -= it->second;
+    sizes.erase(it);
+  }
 
   static mlir::DialectRegistry registry() {
     mlir::DialectRegistry registry;
@@ -149,6 +171,7 @@ struct Device {
     doc["graph_steps"] = stats.graphSteps;
     doc["gemms"] = stats.gemms;
     doc["allocations"] = stats.allocations;
+    doc["peak_bytes"] = stats.peakBytes;
     doc["bytes_to_device"] = stats.bytesToDevice;
     doc["bytes_to_host"] = stats.bytesToHost;
     doc["bytes_device_to_device"] = stats.bytesDeviceToDevice;
@@ -165,7 +188,7 @@ Device &device() {
 Recording::~Recording() {
   Device &d = device();
   for (void *p : buffers)
-    d.emulator->freeDevice(p);
+    d.free(p);
 }
 
 using Lock = std::lock_guard<std::recursive_mutex>;
@@ -183,7 +206,12 @@ CUresult allocate(CUdeviceptr *out, size_t bytes, Stream *stream) {
     return d.sticky;
   if (!d.emulator)
     return kNotInitialized;
+  if (bytes > d.capacity - d.used)
+    return kOutOfMemory; // not a fault: later calls still work
   void *p = d.emulator->allocateDevice(bytes);
+  d.used += bytes;
+  d.sizes[p] = bytes;
+  d.stats.peakBytes = std::max<int64_t>(d.stats.peakBytes, static_cast<int64_t>(d.used));
   *out = reinterpret_cast<CUdeviceptr>(p);
   ++d.stats.allocations;
   if (stream && stream->capture) {
@@ -207,7 +235,7 @@ CUresult release(CUdeviceptr p, Stream *stream) {
                   "cuMemFreeAsync of " + hex(p) + ", allocated outside the graph being captured");
   }
   try {
-    d.emulator->freeDevice(reinterpret_cast<void *>(p));
+    d.free(reinterpret_cast<void *>(p));
   } catch (const std::exception &e) {
     return d.fail(kInvalidValue, "cuMemFree(" + hex(p) + "): " + e.what());
   }
@@ -349,6 +377,7 @@ CUresult cuGetErrorString(CUresult code, const char **text) {
   switch (code) {
   case kSuccess: *text = "no error"; break;
   case kInvalidValue: *text = "invalid argument"; break;
+  case kOutOfMemory: *text = "out of memory"; break;
   case kNotInitialized: *text = "initialization error"; break;
   case kNoDevice: *text = "no CUDA-capable device is detected (emulated driver)"; break;
   case kInvalidImage: *text = "device kernel image is invalid"; break;
@@ -420,6 +449,13 @@ CUresult cuStreamSynchronize(void *stream) {
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t bytes) { return allocate(out, bytes, nullptr); }
+CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
+  Device &d = device();
+  Lock lock(d.mutex);
+  *free = d.capacity - d.used;
+  *total = d.capacity;
+  return d.sticky;
+}
 CUresult cuMemAllocAsync(CUdeviceptr *out, size_t bytes, void *stream) {
   return allocate(out, bytes, static_cast<Stream *>(stream));
 }

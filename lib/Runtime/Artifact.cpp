@@ -339,8 +339,10 @@ void Artifact::callInto(const std::string &functionName, const std::vector<Tenso
   checkTensors(path_, fn, "input", fn.inputs, inputs);
   checkTensors(path_, fn, "output", fn.outputs, outputs);
 
-  if (cuda_)
+  if (cuda_) {
+    cuda::CallContext context(path_ + ": function '" + fn.name + "'");
     return callBound(fn, inputs, outputs, residentBinding(fn, inputs));
+  }
 
   // Descriptors in manifest order, inputs first. Misaligned buffers are staged.
   std::vector<Tensor> staged;
@@ -388,6 +390,7 @@ void Artifact::keepResident(const std::vector<TensorRef> &constants) const {
   if (!cuda_)
     return;
   cuda::requireDevice(path_);
+  cuda::CallContext context(path_ + ": resident weights");
   std::lock_guard<std::mutex> lock(residentMutex_);
   for (const TensorRef &ref : constants) {
     size_t bytes = static_cast<size_t>(shapeNumel(ref.shape)) * dtypeSize(ref.dtype);
@@ -560,6 +563,7 @@ void Artifact::callCarried(const std::string &functionName, const std::vector<Te
     return callInto(functionName, inputs, outputs);
   const FunctionSpec &fn = function(functionName);
   cuda::requireDevice(path_);
+  cuda::CallContext context(path_ + ": function '" + fn.name + "'");
   checkTensors(path_, fn, "input", fn.inputs, inputs);
   checkTensors(path_, fn, "output", fn.outputs, outputs);
   auto indexOf = [&](const std::vector<TensorSpec> &specs, const std::string &name) {

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -45,16 +46,32 @@ constexpr int kComputeF32 = 68, kComputeF32FastBF16 = 75, kComputeF32FastTF32 = 
 constexpr int kGemmDefault = -1;
 constexpr int kOpN = 0, kOpT = 1;
 constexpr int kStreamCaptureModeRelaxed = 2;
-constexpr int kErrorNotPermitted = 800, kErrorStreamCaptureUnsupported = 900;
+constexpr int kErrorOutOfMemory = 2, kErrorNotPermitted = 800,
+              kErrorStreamCaptureUnsupported = 900;
 
 /// Set while the calling thread's stream is being captured into a graph: failures are
 /// recorded here instead of ending the process, and the capture is abandoned.
 thread_local std::string *captureFailure = nullptr;
 
+/// The calling thread's cuda::CallContext ("model.msdd: function 'decode'"), or empty.
+thread_local std::string currentCall;
+
 [[noreturn]] void fatal(const char *what, const std::string &problem) {
   // Compiled code has no way to receive an error (as in Kernels.cpp).
   std::fprintf(stderr, "msdd runtime: %s: %s\n", what, problem.c_str());
   std::abort();
+}
+
+/// "1.50 GiB", "12.0 MiB" or "512 bytes".
+std::string formatBytes(double bytes) {
+  char text[32];
+  if (bytes >= (1 << 30))
+    std::snprintf(text, sizeof text, "%.2f GiB", bytes / (1 << 30));
+  else if (bytes >= (1 << 20))
+    std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1 << 20));
+  else
+    std::snprintf(text, sizeof text, "%.0f bytes", bytes);
+  return text;
 }
 
 bool envFlag(const char *name) {
@@ -109,6 +126,7 @@ struct Driver {
   CUresult (*cuGraphExecDestroy)(CUgraphExec);
   CUresult (*cuGraphDestroy)(CUgraph);
   CUresult (*cuDeviceGraphMemTrim)(CUdevice);
+  CUresult (*cuMemGetInfo)(size_t *, size_t *) = nullptr; // optional: for error messages
 
   std::string unavailable; // why the device cannot be used; empty when it can
   CUdevice device = 0;
@@ -161,6 +179,7 @@ struct Driver {
     bind(library, cuGraphExecDestroy, "cuGraphExecDestroy", missing);
     bind(library, cuGraphDestroy, "cuGraphDestroy", missing);
     bind(library, cuDeviceGraphMemTrim, "cuDeviceGraphMemTrim", missing);
+    cuMemGetInfo = reinterpret_cast<decltype(cuMemGetInfo)>(dlsym(library, "cuMemGetInfo_v2"));
     if (!missing.empty()) {
       unavailable = "libcuda.so.1 lacks " + missing + " (driver older than CUDA 11.4?)";
       return;
@@ -208,6 +227,28 @@ struct Driver {
     if (cuGetErrorString && cuGetErrorString(rc, &text) == 0 && text)
       return text;
     return "CUDA error " + std::to_string(rc);
+  }
+
+  /// What a user needs when the device is full: the request, what is free, and the way out.
+  std::string outOfMemory(size_t bytes) const {
+    std::string text = "out of device memory: cannot allocate " + formatBytes(bytes);
+    size_t free = 0, total = 0;
+    if (cuMemGetInfo && cuMemGetInfo(&free, &total) == 0)
+      text += " (" + formatBytes(free) + " free of " + formatBytes(total) + " on " + name + ")";
+    return text + "; a smaller batch needs less";
+  }
+
+  /// check() for the allocations of compiled code, which cannot receive an error: a full
+  /// device is not a bug, so it ends the process with a message and status 1, not a core.
+  void checkAllocation(CUresult rc, size_t bytes, const char *what) const {
+    if (rc == kErrorOutOfMemory && !captureFailure) {
+      std::fprintf(stderr, "msdd runtime: %s%s\n",
+                   currentCall.empty() ? "" : (currentCall + ": ").c_str(),
+                   outOfMemory(bytes).c_str());
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+    check(rc, what);
   }
 
   void check(CUresult rc, const char *what) const {
@@ -518,7 +559,7 @@ struct ConstantCache {
       d.cuMemFree(entry.device);
     // Synchronous and outside the stream: allowed while a capture is under way, and not
     // part of any graph.
-    d.check(d.cuMemAlloc(&entry.device, bytes), "cuMemAlloc");
+    d.checkAllocation(d.cuMemAlloc(&entry.device, bytes), bytes, "cuMemAlloc");
     d.check(d.cuMemcpyHtoD(entry.device, host, bytes), "cuMemcpyHtoD");
     entry.bytes = bytes;
     entry.libraryBase = libraryBase;
@@ -542,6 +583,12 @@ void requireDevice(const std::string &context) {
     throw Error(context, "no CUDA device (" + d.unavailable + ")");
 }
 
+CallContext::CallContext(std::string what) : previous_(std::move(currentCall)) {
+  currentCall = std::move(what);
+}
+
+CallContext::~CallContext() { currentCall = std::move(previous_); }
+
 std::string deviceName() {
   requireDevice("CUDA");
   return driver().name;
@@ -553,8 +600,10 @@ void *allocate(size_t bytes) {
     return nullptr;
   Driver &d = driver();
   if (CUresult rc = d.cuMemAllocAsync(&pointer, bytes, threadStream()))
-    throw Error("CUDA", "cannot allocate " + std::to_string(bytes) + " bytes of device memory: " +
-                            d.errorString(rc));
+    throw Error(currentCall.empty() ? "CUDA" : currentCall, rc == kErrorOutOfMemory
+                            ? d.outOfMemory(bytes)
+                            : "cannot allocate " + std::to_string(bytes) +
+                                  " bytes of device memory: " + d.errorString(rc));
   return reinterpret_cast<void *>(pointer);
 }
 
@@ -776,8 +825,9 @@ void mgpuStreamWaitEvent(void * /*stream*/, void * /*event*/) {}
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool /*isHostShared*/) {
   CUdeviceptr pointer = 0;
   if (bytes)
-    driver().check(driver().cuMemAllocAsync(&pointer, bytes, stream ? stream : threadStream()),
-                   "cuMemAllocAsync");
+    driver().checkAllocation(
+        driver().cuMemAllocAsync(&pointer, bytes, stream ? stream : threadStream()), bytes,
+        "cuMemAllocAsync");
   return reinterpret_cast<void *>(pointer);
 }
 

@@ -22,7 +22,21 @@ void requireDevice(const std::string &context);
 /// "NVIDIA H100 80GB HBM3 (sm_90)"; throws like requireDevice.
 std::string deviceName();
 
-/// Stream-ordered on the calling thread's stream.
+/// Names the work under way on this thread (an artifact and its function) in the device's
+/// errors: a full device is reported from inside compiled code, which knows neither.
+class CallContext {
+public:
+  explicit CallContext(std::string what);
+  ~CallContext();
+  CallContext(const CallContext &) = delete;
+  CallContext &operator=(const CallContext &) = delete;
+
+private:
+  std::string previous_;
+};
+
+/// Stream-ordered on the calling thread's stream. Throws Error(<the CallContext>, "out of
+/// device memory: ...") when the device is full.
 void *allocate(size_t bytes);
 void release(void *device);
 void copyToDevice(void *device, const void *host, size_t bytes);
