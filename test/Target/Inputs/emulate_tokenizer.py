@@ -5,7 +5,7 @@ CPU by msdd-emulate-cuda, against the CPU backend's artifact.
   emulate_tokenizer.py inputs MANIFEST.json DIR        random weights and inputs per function
   emulate_tokenizer.py compare DIR MODE FUNCTION...    relative errors against the CPU's
   emulate_tokenizer.py train-inputs MANIFEST.json OUT.npz   inputs of a train_step
-  emulate_tokenizer.py train-compare CPU.npz EMULATED.npz   its outputs against the CPU's
+  emulate_tokenizer.py train-compare CPU.npz EMULATED.npz [MODE]   its outputs against the CPU's
 
 Weights are random (not the zero-initialized adaLN gates of `init`) so that every block
 contributes. The relative error is max |emulated - cpu| / max |cpu|, as in scripts/gpu_check.py.
@@ -94,19 +94,40 @@ def train_inputs(manifest_path, out):
     np.savez(out, **feed)
 
 
-def train_compare(cpu_path, emulated_path):
-    """Every output (loss, gradient norm, new parameters and optimizer state), relative to
-    its largest value; f32 kernels, so only summation order separates them."""
+def train_compare(cpu_path, emulated_path, mode="f32"):
+    """A CUDA train step's outputs against the CPU backend's (f32). f32 and tf32x3: every
+    output (loss, gradient norm, new parameters and optimizer state) relative to its largest
+    value, as only summation order separates them. tf32 and bf16 round the products' factors,
+    and gradients that cancel lose most digits in some tensors: the loss, the gradient as a
+    whole (Adam's first moment after one step is (1 - beta1) times it, so its relative L2
+    error is the gradient's) and the new parameters are checked instead."""
     cpu, emulated = np.load(cpu_path), np.load(emulated_path)
-    worst, worst_name = 0.0, None
-    for key in cpu:
-        ref, got = cpu[key].astype(np.float64), emulated[key].astype(np.float64)
-        err = np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30)
-        if not np.isfinite(err) or err > worst:
-            worst, worst_name = err, key
-    ok = np.isfinite(worst) and worst <= 5e-5
     print(f"outputs {len(cpu)}; loss {float(cpu['loss']):.6g} cpu, {float(emulated['loss']):.6g} emulated")
-    print(f"worst {worst_name}: rel error {worst:.2e} {'ok' if ok else 'FAIL'} (limit 5e-05)")
+    if mode in ("f32", "tf32x3"):
+        worst, worst_name = 0.0, None
+        for key in cpu:
+            ref, got = cpu[key].astype(np.float64), emulated[key].astype(np.float64)
+            err = np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30)
+            if not np.isfinite(err) or err > worst:
+                worst, worst_name = err, key
+        ok = np.isfinite(worst) and worst <= 5e-5
+        print(f"worst {worst_name}: rel error {worst:.2e} {'ok' if ok else 'FAIL'} (limit 5e-05)")
+        return
+    # Measured on the micro tokenizer's stage 1: tf32 2.2e-6 / 4.3e-4 / 6.5e-5, bf16
+    # 1.4e-4 / 8.2e-3 / 1.0e-3; a wrong index or a missed barrier gives errors of order 1.
+    limits = {"tf32": (1e-4, 2e-3, 5e-4), "bf16": (1e-3, 2e-2, 5e-3)}[mode]
+    rel = lambda got, ref: float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30))
+    gradient = [k for k in cpu if k.startswith("adam_m.")]
+    g_cpu = np.concatenate([cpu[k].astype(np.float64).ravel() for k in gradient])
+    g_emulated = np.concatenate([emulated[k].astype(np.float64).ravel() for k in gradient])
+    params = [k for k in cpu if not k.startswith("adam_") and cpu[k].ndim > 0 and k not in ("lr",)]
+    checks = [("loss", rel(emulated["loss"].astype(np.float64), cpu["loss"].astype(np.float64))),
+              ("gradient (L2)", float(np.linalg.norm(g_emulated - g_cpu) / np.linalg.norm(g_cpu))),
+              ("parameters (worst tensor)",
+               max(rel(emulated[k].astype(np.float64), cpu[k].astype(np.float64)) for k in params))]
+    for (what, err), limit in zip(checks, limits):
+        ok = np.isfinite(err) and err <= limit
+        print(f"{mode} {what}: rel error {err:.2e} {'ok' if ok else 'FAIL'} (limit {limit:g})")
 
 
 if __name__ == "__main__":
