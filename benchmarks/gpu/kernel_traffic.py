@@ -9,7 +9,9 @@ counted whole, once per launch: what a kernel streams through DRAM when it touch
 its operands, an upper bound for broadcast operands); cuBLAS calls and the bytes of their
 factors and result (the result twice when the call accumulates into it, beta = 1).
 Kernels in the paper decoder are memory-bound, so these bytes predict how their time moves;
-they are not a timing.
+they are not a timing. Also the peak of the device memory the function allocates
+(`gpu.alloc` until its `gpu.dealloc`, called functions' peaks included), besides its
+arguments: what a batch needs on the GPU.
 """
 import re
 import sys
@@ -89,18 +91,42 @@ def traffic(lines):
     return launches, kernel_bytes, calls, accumulating, call_bytes
 
 
+def peak_allocated(name, bodies, memo):
+    """The most bytes of `gpu.alloc` buffers live at once in function `name`."""
+    if name not in memo:
+        live, now, peak = {}, 0, 0
+        for line in bodies[name]:
+            m = re.match(r"\s*(%\w+), %\w+ = gpu\.alloc\b.*: (memref<.*>)\s*$", line)
+            if m:
+                live[m.group(1)] = memref_bytes(m.group(2))
+                now += live[m.group(1)]
+                peak = max(peak, now)
+                continue
+            m = re.search(r"gpu\.dealloc (?:async \[[^\]]*\] )?(%\w+)", line)
+            if m and m.group(1) in live:
+                now -= live.pop(m.group(1))
+                continue
+            m = re.search(r"call @(\w+)\(", line)
+            if m and m.group(1) in bodies:
+                peak = max(peak, now + peak_allocated(m.group(1), bodies, memo))
+        memo[name] = peak
+    return memo[name]
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     text = open(sys.argv[1]).read()
     bodies = function_bodies(text)
-    print("| function | kernel launches | kernel MB | cuBLAS calls (beta = 1) | cuBLAS MB |")
-    print("|---|---:|---:|---:|---:|")
+    print("| function | kernel launches | kernel MB | cuBLAS calls (beta = 1) | cuBLAS MB | peak allocated MB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    memo = {}
     for name in sys.argv[2:]:
         if name not in bodies:
             sys.exit(f"{sys.argv[1]}: no function '{name}' (have: {', '.join(sorted(bodies))})")
         launches, kb, calls, acc, cb = traffic(bodies[name])
-        print(f"| {name} | {launches} | {kb / 1e6:.1f} | {calls} ({acc}) | {cb / 1e6:.1f} |")
+        peak = peak_allocated(name, bodies, memo)
+        print(f"| {name} | {launches} | {kb / 1e6:.1f} | {calls} ({acc}) | {cb / 1e6:.1f} | {peak / 1e6:.1f} |")
 
 
 if __name__ == "__main__":
