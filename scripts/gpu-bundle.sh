@@ -51,7 +51,9 @@ for name in micro tiny; do
 done
 echo "compiling the training artifacts"
 "$B/msdd-compile" "$D/models/tiny.json" --train -o "$D/art/tiny_train_cpu.msdd"
-"$B/msdd-compile" "$D/models/tiny.json" --train --target cuda --math-mode f32 -o "$D/art/tiny_train_cuda-f32.msdd"
+for mode in f32 tf32 bf16; do
+  "$B/msdd-compile" "$D/models/tiny.json" --train --target cuda --math-mode $mode -o "$D/art/tiny_train_cuda-$mode.msdd"
+done
 "$B/msdd-compile" "$D/models/tiny.json" --distill -o "$D/art/tiny_distill_cpu.msdd"
 "$B/msdd-compile" "$D/models/tiny.json" --distill --target cuda --math-mode f32 -o "$D/art/tiny_distill_cuda-f32.msdd"
 echo "compiling the paper-size decoders"
