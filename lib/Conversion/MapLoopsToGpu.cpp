@@ -348,7 +348,8 @@ void storeFromFirstLane(OpBuilder &b, Location loc, linalg::GenericOp op, ArrayR
 /// Replaces a last-dimension reduction by a launch of one warp per output point (see
 /// reduceInWarp). One thread per output would read rows `K` elements apart in every load
 /// of a warp.
-LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction) {
+LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction,
+                               Value start) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }))
     return failure();
@@ -362,8 +363,10 @@ LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reducti
   point.push_back(b.create<arith::ConstantIndexOp>(loc, 0)); // the output ignores it
   storeFromFirstLane(b, loc, op, point, lane, [&](OpBuilder &b) {
     OpOperand *init = op.getDpsInitOperand(0);
-    Value old = b.create<memref::LoadOp>(
-        loc, init->get(), applyIndexingMap(b, loc, op.getMatchingIndexingMap(init), point));
+    Value old = start ? b.clone(*start.getDefiningOp())->getResult(0)
+                      : b.create<memref::LoadOp>(loc, init->get(),
+                                                 applyIndexingMap(b, loc, op.getMatchingIndexingMap(init), point))
+                            .getResult();
     return combine(b, op, reduction, old, total);
   });
   return success();
@@ -628,6 +631,104 @@ linalg::FillOp constantFillBefore(linalg::GenericOp op, Value buffer) {
   return fill;
 }
 
+/// Whether each output point of `op` can be reduced by one thread with the accumulators in
+/// registers: static loops, at least one reduction, every output indexed by exactly the
+/// parallel loops, and no input reading an output's buffer (so that nothing else sees the
+/// partial values).
+bool reducesInRegisters(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumReductionLoops() == 0 || op.getNumResults() != 0 ||
+      staticRanges(op).empty())
+    return false;
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    AffineMap map = op.getMatchingIndexingMap(&init);
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/true))
+      return false;
+    SmallVector<bool> indexes(iterators.size(), false);
+    for (AffineExpr result : map.getResults())
+      if (auto dim = dyn_cast<AffineDimExpr>(result))
+        indexes[dim.getPosition()] = true;
+    for (auto [loop, iterator] : llvm::enumerate(iterators))
+      if (indexes[loop] != (iterator == utils::IteratorType::parallel))
+        return false;
+    Value root = rootBuffer(init.get());
+    for (Value input : op.getDpsInputs())
+      if (isa<MemRefType>(input.getType()) && rootBuffer(input) == root)
+        return false;
+  }
+  return true;
+}
+
+/// Replaces `op` (reducesInRegisters) by a thread per output point that loops over the
+/// reductions with its accumulators in registers, starting from `starts` (constants a fill
+/// would have written, or null: the output's value), and stores each once. Lowered to
+/// loops, the op would load and store its output in every iteration.
+LogicalResult mapSerialReduction(IRRewriter &b, linalg::GenericOp op, ArrayRef<Value> starts,
+                                 int64_t blockSize) {
+  Location loc = op.getLoc();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  b.setInsertionPoint(op);
+  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  SmallVector<Value> lower, upper, steps;
+  SmallVector<unsigned> parallel, reduced;
+  for (auto [loop, iterator] : llvm::enumerate(iterators)) {
+    if (iterator != utils::IteratorType::parallel) {
+      reduced.push_back(loop);
+      continue;
+    }
+    parallel.push_back(loop);
+    lower.push_back(constant(0));
+    upper.push_back(constant(ranges[loop]));
+    steps.push_back(constant(1));
+  }
+  auto points = b.create<scf::ParallelOp>(loc, lower, upper, steps);
+  {
+    OpBuilder::InsertionGuard inPoint(b);
+    b.setInsertionPointToStart(points.getBody());
+    // The outputs ignore the reduced loops: index 0 stands for them there.
+    SmallVector<Value> ivs(ranges.size(), constant(0));
+    for (auto [k, loop] : llvm::enumerate(parallel))
+      ivs[loop] = points.getInductionVars()[k];
+    SmallVector<SmallVector<Value>> outputIndices;
+    SmallVector<Value> accumulators;
+    for (auto [k, init] : llvm::enumerate(op.getDpsInitsMutable())) {
+      outputIndices.push_back(applyIndexingMap(b, loc, op.getMatchingIndexingMap(&init), ivs));
+      accumulators.push_back(starts[k] ? b.clone(*starts[k].getDefiningOp())->getResult(0)
+                                       : b.create<memref::LoadOp>(loc, init.get(), outputIndices.back())
+                                             .getResult());
+    }
+    // One loop per reduced dimension, the accumulators carried through all of them.
+    std::function<SmallVector<Value>(unsigned, ValueRange)> nest = [&](unsigned depth,
+                                                                      ValueRange carried) {
+      auto loop = b.create<scf::ForOp>(loc, constant(0), constant(ranges[reduced[depth]]),
+                                       constant(1), carried);
+      OpBuilder::InsertionGuard inLoop(b);
+      b.setInsertionPointToStart(loop.getBody());
+      ivs[reduced[depth]] = loop.getInductionVar();
+      SmallVector<Value> next;
+      if (depth + 1 < reduced.size()) {
+        next = nest(depth + 1, loop.getRegionIterArgs());
+      } else {
+        DenseMap<Value, Value> registers;
+        for (auto [init, value] : llvm::zip_equal(op.getDpsInits(), loop.getRegionIterArgs()))
+          registers[init] = value;
+        IRMapping mapping;
+        cloneBodyAt(b, loc, op, ivs, registers, mapping);
+        for (Value yielded : op.getRegion().front().getTerminator()->getOperands())
+          next.push_back(mapping.lookupOrDefault(yielded));
+      }
+      b.create<scf::YieldOp>(loc, next);
+      return SmallVector<Value>(loop.getResults());
+    };
+    SmallVector<Value> totals = nest(0, accumulators);
+    for (auto [k, init] : llvm::enumerate(op.getDpsInits()))
+      b.create<memref::StoreOp>(loc, totals[k], init, outputIndices[k]);
+  }
+  b.eraseOp(op);
+  return mapParallelLoop(b, points, blockSize);
+}
+
 /// The points of pointwise `op` in the row `rowIvs` (its first `rows` loops), the lanes
 /// striding over them in row-major order.
 void mapPointwiseInRow(OpBuilder &b, Location loc, linalg::GenericOp op, unsigned rows,
@@ -717,26 +818,55 @@ struct MapLoopsToGpuPass : msdd::impl::MapLoopsToGpuBase<MapLoopsToGpuPass> {
       mapRowGroups(rewriter, func);
       SmallVector<linalg::LinalgOp> ops;
       func.walk([&](linalg::LinalgOp op) { ops.push_back(op); });
+      // A constant fill that a reduction then reduces onto becomes the reduction's starting
+      // value in registers: one launch, and one pass over the output, fewer.
+      DenseMap<Operation *, SmallVector<Value>> starts;
+      DenseSet<Operation *> foldedFills;
+      for (linalg::LinalgOp op : ops) {
+        auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+        if (!generic || !reducesInRegisters(generic))
+          continue;
+        SmallVector<Value> constants;
+        for (Value init : generic.getDpsInits()) {
+          linalg::FillOp fill = constantFillBefore(generic, init);
+          constants.push_back(fill ? fill.getDpsInputs().front() : Value());
+          if (fill)
+            foldedFills.insert(fill);
+        }
+        if (llvm::any_of(constants, [](Value v) { return bool(v); }))
+          starts[generic] = constants;
+      }
       for (linalg::LinalgOp op : ops)
-        if (failed(mapOp(rewriter, op)))
+        if (!foldedFills.contains(op) && failed(mapOp(rewriter, op, starts.lookup(op))))
           return signalPassFailure();
+      for (Operation *fill : foldedFills)
+        rewriter.eraseOp(fill);
       if (failed(checkHostAccesses(func)))
         return signalPassFailure();
     }
   }
 
-  LogicalResult mapOp(IRRewriter &rewriter, linalg::LinalgOp op) {
+  /// `starts`: for a reduction, the constant each output starts from (null: its value).
+  LogicalResult mapOp(IRRewriter &rewriter, linalg::LinalgOp op, ArrayRef<Value> starts) {
     if (!op.hasPureBufferSemantics())
       return op.emitOpError("is not bufferized");
     // The generated code takes the op's location; its name becomes the kernel's name
     // (msdd-merge-gpu-modules), which profiles and PTX show.
     op->setLoc(NameLoc::get(rewriter.getStringAttr(describe(op)), op.getLoc()));
-    if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
+    if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation())) {
       if (std::optional<Reduction> reduction = matchLastDimReduction(generic))
-        if (succeeded(mapWarpReduction(rewriter, generic, *reduction))) {
+        if (succeeded(mapWarpReduction(rewriter, generic, *reduction,
+                                       starts.empty() ? Value() : starts.front()))) {
           rewriter.eraseOp(op);
           return success();
         }
+      if (reducesInRegisters(generic)) {
+        SmallVector<Value> fromOutputs(generic.getNumDpsInits(), Value());
+        return mapSerialReduction(rewriter, generic, starts.empty() ? fromOutputs : starts,
+                                  blockSize);
+      }
+    }
+    assert(starts.empty() && "only reductions start from a folded fill");
     // The generated code replaces `op` between its neighbours; a marker op stands in for a
     // missing next neighbour.
     Block *block = op->getBlock();

@@ -38,14 +38,20 @@ func.func @elementwise(%x: memref<3x100xf32>, %y: memref<3x100xf32>) {
 
 // -----
 
-// Exactly one block of 64 threads: no guard. The reduction stays a loop in each thread.
+// Exactly one block of 64 threads: no guard. The reduction stays a loop in each thread,
+// its accumulator in a register: the output is loaded once, before the loop, and stored
+// once, after it.
 #in = affine_map<(d0, d1) -> (d0, d1)>
 #out = affine_map<(d0, d1) -> (d0)>
 // CHECK-LABEL: func.func @row_sums
 // CHECK: gpu.launch
 // CHECK-NOT: scf.if
-// CHECK: scf.for
-// CHECK: arith.addf
+// CHECK: %[[OLD:.+]] = memref.load %arg1[%[[ROW:.+]]] : memref<64xf32>
+// CHECK: %[[TOTAL:.+]] = scf.for %[[K:.+]] = {{.*}} iter_args(%[[ACC:.+]] = %[[OLD]]) -> (f32)
+// CHECK-NEXT: %[[X:.+]] = memref.load %arg0[%[[ROW]], %[[K]]]
+// CHECK-NEXT: %[[SUM:.+]] = arith.addf %[[X]], %[[ACC]]
+// CHECK-NEXT: scf.yield %[[SUM]]
+// CHECK: memref.store %[[TOTAL]], %arg1[%[[ROW]]]
 // CHECK: gpu.terminator
 func.func @row_sums(%x: memref<64x32xf32>, %y: memref<64xf32>) {
   linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
@@ -64,7 +70,8 @@ func.func @row_sums(%x: memref<64x32xf32>, %y: memref<64xf32>) {
 #none = affine_map<(d0) -> ()>
 // CHECK-LABEL: func.func @total
 // CHECK: gpu.launch blocks({{.*}}) in (%{{[a-z0-9]+}} = %c1{{(_[0-9]+)?}}, {{.*}} threads({{.*}}) in (%{{[a-z0-9]+}} = %c1{{(_[0-9]+)?}},
-// CHECK-NEXT: scf.for
+// CHECK: memref.load %arg1[]
+// CHECK: scf.for
 func.func @total(%x: memref<16xf32>, %y: memref<f32>) {
   linalg.generic {indexing_maps = [#all, #none], iterator_types = ["reduction"]}
       ins(%x : memref<16xf32>) outs(%y : memref<f32>) {
@@ -321,9 +328,12 @@ func.func @stats_kept(%x: memref<2x3x64xf32>, %ss: memref<2x3xf32>, %y: memref<2
 // -----
 
 // The call between the statistics and the normalization may write the rows: nothing moves,
-// and each op gets its own launch (the fill, the warp reduction, the normalization).
+// and the warp reduction (which starts from the fill's constant) and the normalization get
+// a launch each.
 // CHECK-LABEL: func.func @written_between
-// CHECK-COUNT-2: gpu.launch
+// CHECK: gpu.launch
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: gpu.launch
 // CHECK: call @writes
 // CHECK: gpu.launch
 // CHECK-NOT: gpu.launch
@@ -441,5 +451,124 @@ func.func @transposed_reader(%x: memref<64x64xf32>, %out: memref<64x64xf32>) {
     linalg.yield %d : f32
   }
   gpu.dealloc %sum : memref<64xf32>
+  return
+}
+
+// -----
+
+// A constant fill that a reduction then reduces onto is its accumulators' starting value: no
+// launch for the fill, and the output is never read. A bias gradient (a column sum: a
+// thread per column, looping over the rows), and a warp per row of a long row sum.
+#rows10 = affine_map<(d0, d1) -> (d0, d1)>
+#col10 = affine_map<(d0, d1) -> (d1)>
+#row10 = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @fills_folded
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK: %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[COLUMN:.+]] = scf.for {{.*}} iter_args(%[[ACC:.+]] = %[[ZERO]]) -> (f32)
+// CHECK: memref.store %[[COLUMN]], %arg1
+// CHECK: gpu.terminator
+// CHECK-NOT: memref.load %arg1
+// CHECK: gpu.launch
+// CHECK: gpu.shuffle xor
+// CHECK: %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK: %[[ROW:.+]] = arith.addf {{.*}}%[[ONE]]
+// CHECK: memref.store %[[ROW]], %arg2
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: memref.load %arg2
+// CHECK: return
+func.func @fills_folded(%g: memref<48x64xf32>, %db: memref<64xf32>, %rs: memref<48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%zero : f32) outs(%db : memref<64xf32>)
+  linalg.generic {indexing_maps = [#rows10, #col10], iterator_types = ["reduction", "parallel"]}
+      ins(%g : memref<48x64xf32>) outs(%db : memref<64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%one : f32) outs(%rs : memref<48xf32>)
+  linalg.generic {indexing_maps = [#rows10, #row10], iterator_types = ["parallel", "reduction"]}
+      ins(%g : memref<48x64xf32>) outs(%rs : memref<48xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Not folded: the second reduction onto the same buffer starts from what the first left
+// there, and a reduction that also reads its output's buffer as an input keeps its fill
+// (and is lowered as loops over memory).
+#rows11 = affine_map<(d0, d1) -> (d0, d1)>
+#col11 = affine_map<(d0, d1) -> (d1)>
+// CHECK-LABEL: func.func @fills_kept
+// CHECK: gpu.launch
+// CHECK: arith.constant 0.000000e+00 : f32
+// CHECK: scf.for
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK: %[[PREVIOUS:.+]] = memref.load %arg2
+// CHECK: scf.for {{.*}} iter_args(%{{.+}} = %[[PREVIOUS]])
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK: scf.for
+// CHECK: memref.load %arg3
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @fills_kept(%a: memref<8x64xf32>, %b: memref<8x64xf32>, %db: memref<64xf32>, %t: memref<8x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%db : memref<64xf32>)
+  linalg.generic {indexing_maps = [#rows11, #col11], iterator_types = ["reduction", "parallel"]}
+      ins(%a : memref<8x64xf32>) outs(%db : memref<64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#rows11, #col11], iterator_types = ["reduction", "parallel"]}
+      ins(%b : memref<8x64xf32>) outs(%db : memref<64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  %t0 = memref.subview %t[0, 0] [1, 64] [1, 1] : memref<8x64xf32> to memref<64xf32, strided<[1]>>
+  linalg.fill ins(%zero : f32) outs(%t0 : memref<64xf32, strided<[1]>>)
+  linalg.generic {indexing_maps = [#rows11, #col11], iterator_types = ["reduction", "parallel"]}
+      ins(%t : memref<8x64xf32>) outs(%t0 : memref<64xf32, strided<[1]>>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Two outputs reduced together (a sum and a sum of squares) carry two accumulators.
+#rows12 = affine_map<(d0, d1) -> (d0, d1)>
+#row12 = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @two_sums
+// CHECK: gpu.launch
+// CHECK: %{{.+}}:2 = scf.for {{.*}} iter_args(%{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) -> (f32, f32)
+// CHECK-COUNT-2: memref.store
+// CHECK: gpu.terminator
+func.func @two_sums(%x: memref<16x8xf32>, %s: memref<16xf32>, %ss: memref<16xf32>) {
+  linalg.generic {indexing_maps = [#rows12, #row12, #row12], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<16x8xf32>) outs(%s, %ss : memref<16xf32>, memref<16xf32>) {
+  ^bb0(%in: f32, %a: f32, %b: f32):
+    %sa = arith.addf %in, %a : f32
+    %sq = arith.mulf %in, %in : f32
+    %sb = arith.addf %sq, %b : f32
+    linalg.yield %sa, %sb : f32, f32
+  }
   return
 }

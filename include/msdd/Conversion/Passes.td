@@ -187,13 +187,17 @@ def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {
     Each linalg op of a host function becomes its loop nest inside a `gpu.launch`: the
     parallel dimensions are linearized (the last fastest, so neighbouring threads touch
     neighbouring elements) and split into blocks of `block-size` threads, one thread per
-    point; reduction dimensions stay a serial loop in each thread. Ops of 2^20 points or more
+    point; reduction dimensions stay a serial loop in each thread, the accumulators in
+    registers (each output loaded once and stored once), starting from the constant of a
+    fill just before that nothing else reads (a gradient's zero fill: no launch for it, and
+    the output is not read). Ops of 2^20 points or more
     whose body is straight-line (loads, arithmetic, stores) give each thread 4 points, a
     block apart, and issue all their loads before any store: one load in flight per thread
     cannot cover the memory latency. Points are delinearized with 32-bit arithmetic when
     there are fewer than 2^31 (64-bit division is emulated on GPUs). Reductions of the last
     loop dimension (row sums, maxima, norms) with an add, mul, max or min combiner instead
-    get one warp per output: lanes stride over the row and combine with shuffles.
+    get one warp per output: lanes stride over the row and combine with shuffles (also
+    starting from such a fill's constant).
     Such reductions followed by a parallel op over the same rows that reads their results
     at its own row (a LayerNorm's sum and variance, then its normalization) become one
     launch of a warp per row: the reductions' results stay in registers (stored only when
