@@ -65,6 +65,63 @@ AffineMap linearizingMap(tensor::ExpandShapeOp expand) {
   return AffineMap::get(shape.size(), 0, results, ctx);
 }
 
+/// Whether the value `fused` reads is otherwise only returned (an optimizer's new moments,
+/// which the parameter update reads): fused, the consumer's kernel also writes it, and
+/// neither a launch of its own nor a read back is needed.
+bool isAlsoReturned(OpOperand *fused) {
+  auto producer = fused->get().getDefiningOp<linalg::GenericOp>();
+  if (!producer || producer.getNumParallelLoops() != producer.getNumLoops())
+    return false;
+  auto returns = [](OpOperand &use) { return isa<func::ReturnOp>(use.getOwner()); };
+  return llvm::any_of(fused->get().getUses(), returns) &&
+         llvm::all_of(fused->get().getUses(), [&](OpOperand &use) {
+           return use.getOwner() == fused->getOwner() || returns(use);
+         });
+}
+
+/// After the greedy fusion: fuses each producer that isAlsoReturned into its consumer, the
+/// fused op writing both results (upstream fusion keeps a producer's result that is used
+/// elsewhere). Done last, on the chains fusion has settled, so that it only merges
+/// finished kernels.
+void fuseReturnedProducers(func::FuncOp func) {
+  IRRewriter rewriter(func.getContext());
+  SmallVector<Operation *> fusedOps;
+  for (bool changed = true; changed;) {
+    changed = false;
+    SmallVector<linalg::GenericOp> consumers;
+    func.walk([&](linalg::GenericOp op) { consumers.push_back(op); });
+    for (linalg::GenericOp consumer : consumers) {
+      for (OpOperand *operand : consumer.getDpsInputOperands()) {
+        auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
+        if (!producer || !consumer.hasPureTensorSemantics() || !isAlsoReturned(operand) ||
+            !linalg::areElementwiseOpsFusable(operand))
+          continue;
+        rewriter.setInsertionPoint(consumer);
+        FailureOr<linalg::ElementwiseOpFusionResult> fused =
+            linalg::fuseElementwiseOps(rewriter, operand);
+        if (failed(fused))
+          continue;
+        for (auto [original, replacement] : fused->replacements)
+          rewriter.replaceAllUsesWith(original, replacement);
+        llvm::erase(fusedOps, consumer.getOperation());
+        llvm::erase(fusedOps, producer.getOperation());
+        rewriter.eraseOp(consumer);
+        if (producer->use_empty())
+          rewriter.eraseOp(producer);
+        fusedOps.push_back(fused->fusedOp);
+        changed = true;
+        break;
+      }
+      if (changed)
+        break; // the list holds the erased consumer: walk again
+    }
+  }
+  // Both ops read the gradient: one operand for it.
+  RewritePatternSet patterns(func.getContext());
+  linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+  (void)applyOpPatternsAndFold(fusedOps, std::move(patterns));
+}
+
 /// Fuses an elementwise producer into a consumer that reads it through maps that are not
 /// permutations (a rotary embedding reads both members of each pair through constant
 /// indices), which upstream fusion cannot: the consumer recomputes the producer at each
@@ -200,6 +257,7 @@ struct FuseElementwisePass : msdd::impl::FuseElementwiseBase<FuseElementwisePass
     linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
+    fuseReturnedProducers(getOperation());
   }
 };
 

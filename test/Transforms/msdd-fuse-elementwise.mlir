@@ -149,3 +149,30 @@ func.func @norm_also_returned(%x: tensor<2x2x16x8xf32>) -> (tensor<2x2x16x8xf32>
   %1 = msdd.rope_2d %0 {grid_height = 4 : i64, grid_width = 4 : i64} : (tensor<2x2x16x8xf32>) -> tensor<2x2x16x8xf32>
   return %0, %1 : tensor<2x2x16x8xf32>, tensor<2x2x16x8xf32>
 }
+
+// -----
+
+// An optimizer step: the new moments are returned and read by the parameter update. After
+// the greedy fusion, each is fused into the update, which then writes all three: one
+// kernel, where three would each write a result and the update read two of them back.
+// CHECK-LABEL: func.func @moments_into_update
+// The gradient, read by both moments, is one operand.
+// CHECK: %[[STEP:.+]]:3 = linalg.generic
+// CHECK-SAME: ins(%arg0, %arg2, %arg4, %arg1, %arg3, %arg5, %arg6 :
+// CHECK-SAME: outs(%{{.+}}, %{{.+}}, %{{.+}} : tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+// CHECK: math.sqrt
+// CHECK: linalg.yield
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[STEP]]#{{[0-9]}}, %[[STEP]]#{{[0-9]}}, %[[STEP]]#{{[0-9]}}
+func.func @moments_into_update(%p: tensor<16xf32>, %g: tensor<16xf32>, %m: tensor<16xf32>, %v: tensor<16xf32>, %b1: tensor<f32>, %b2: tensor<f32>, %lr: tensor<f32>) -> (tensor<16xf32>, tensor<16xf32>, tensor<16xf32>) {
+  %m1 = msdd.mul %m, %b1 : (tensor<16xf32>, tensor<f32>) -> tensor<16xf32>
+  %m2 = msdd.add %m1, %g : (tensor<16xf32>, tensor<16xf32>) -> tensor<16xf32>
+  %gg = msdd.mul %g, %g : (tensor<16xf32>, tensor<16xf32>) -> tensor<16xf32>
+  %v1 = msdd.mul %v, %b2 : (tensor<16xf32>, tensor<f32>) -> tensor<16xf32>
+  %v2 = msdd.add %v1, %gg : (tensor<16xf32>, tensor<16xf32>) -> tensor<16xf32>
+  %r = msdd.sqrt %v2 : tensor<16xf32>
+  %u = msdd.div %m2, %r : (tensor<16xf32>, tensor<16xf32>) -> tensor<16xf32>
+  %s = msdd.mul %u, %lr : (tensor<16xf32>, tensor<f32>) -> tensor<16xf32>
+  %p2 = msdd.sub %p, %s : (tensor<16xf32>, tensor<16xf32>) -> tensor<16xf32>
+  return %p2, %m2, %v2 : tensor<16xf32>, tensor<16xf32>, tensor<16xf32>
+}

@@ -81,6 +81,10 @@ def FuseElementwise : Pass<"msdd-fuse-elementwise", "func::FuncOp"> {
     normalized query, through a reshape), is redone by that reader at each point it reads:
     the reader takes the producer's inputs through the composed maps, and the producer's
     result is never stored.
+
+    Last, a producer whose result is otherwise only returned (an optimizer's new moments,
+    which the parameter update reads) is fused into its reader, which then writes both:
+    one kernel per parameter's update instead of three.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
 }
