@@ -26,6 +26,7 @@
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -34,6 +35,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #if !defined(__x86_64__)
 #include <ucontext.h>
@@ -339,7 +341,7 @@ enum class Kind : uint16_t {
   MinimumF, MaxNumF, MinNumF, MulUIExtended, Bitcast, Exp, Exp2, Log, Log2, Log1p, ExpM1, Sqrt,
   Rsqrt, Sin, Cos, Tanh, Erf, AbsF, Floor, Ceil, Fma, PowF, AffineApply,
   For, If, Parallel, Yield, Call, Return,
-  Load, Store, Alloc, Dealloc, SubView, Cast, ExpandShape, CollapseShape, AlignedPointer,
+  Load, Store, VectorStore, Alloc, Dealloc, SubView, Cast, ExpandShape, CollapseShape, AlignedPointer,
   StridedMetadata, GetGlobal, Dim, Transpose, Copy,
   GpuAlloc, GpuDealloc, Memcpy, Wait, Launch, ThreadId, BlockId, BlockDim, GridDim, LaneId,
   Shuffle, Barrier, GpuReturn,
@@ -490,6 +492,23 @@ struct CudaEmulator::Impl {
   };
   bool checkRaces = false;
   std::unordered_map<uintptr_t, Shadow> shadow;
+
+  // Memory statistics (optional): the running block's shared buffers (where each sits in
+  // the block's shared window), and the lanes' accesses grouped into warp accesses: the
+  // n-th execution of one load or store by the lanes of one warp.
+  bool countMemory = false;
+  struct SharedBuffer {
+    uintptr_t begin, end, offset;
+  };
+  SmallVector<SharedBuffer, 4> sharedBuffers;
+  struct LaneAccess {
+    int64_t lane;
+    uint64_t address; // in the shared window, or in device memory
+    unsigned bytes;
+    bool shared;
+  };
+  std::map<std::tuple<const Instr *, int64_t, int64_t>, SmallVector<LaneAccess, 32>> warpAccesses;
+  llvm::DenseMap<std::pair<const Instr *, int64_t>, int64_t> executions;
   int64_t blockLinear = 0, phase = 0;
   Fiber *fiber = nullptr;
   Context scheduler;
@@ -878,6 +897,10 @@ struct CudaEmulator::Impl {
     else if (isa<memref::StoreOp>(op)) {
       k = Kind::Store;
       instr.source = scalarType(op.getOperand(0).getType());
+    } else if (auto store = dyn_cast<vector::StoreOp>(op)) {
+      k = Kind::VectorStore;
+      if (store.getVectorType().getRank() != 1)
+        throw Error("vector.store of more than one dimension (" + describe(&op) + ")");
     } else if (isa<memref::AllocOp, memref::AllocaOp>(op)) k = Kind::Alloc;
     else if (isa<memref::DeallocOp>(op)) k = Kind::Dealloc;
     else if (auto s = dyn_cast<memref::SubViewOp>(op)) {
@@ -1194,6 +1217,64 @@ struct CudaEmulator::Impl {
     }
   }
 
+  /// Notes a lane's access to shared or device memory for the statistics (not to its
+  /// private memory).
+  void recordMemoryAccess(const Instr &instr, const char *p, unsigned bytes) {
+    if (!countMemory || !current)
+      return;
+    auto address = reinterpret_cast<uintptr_t>(p);
+    LaneAccess access{current->linear % 32, address, bytes, false};
+    for (const SharedBuffer &buffer : sharedBuffers)
+      if (address >= buffer.begin && address < buffer.end) {
+        access.address = buffer.offset + (address - buffer.begin);
+        access.shared = true;
+      }
+    if (!access.shared) {
+      const Allocation *buffer = liveAt(p, bytes);
+      if (buffer && buffer->what == "private memory")
+        return;
+    }
+    int64_t n = executions[{&instr, current->linear}]++;
+    warpAccesses[{&instr, current->linear / 32, n}].push_back(access);
+  }
+
+  /// Adds the block's warp accesses to its kernel's statistics. Shared memory: per phase of
+  /// the warp (all 32 lanes for accesses up to 4 bytes, 16 for 8, 8 for 16), as many
+  /// wavefronts as the most different 4-byte words in one bank, at least one. Device
+  /// memory: the distinct 32-byte sectors, against the sectors of the distinct bytes.
+  void countMemoryAccesses(const std::string &kernel) {
+    MemoryStats &total = stats.memory[kernel];
+    for (auto &[key, lanes] : warpAccesses) {
+      if (!lanes.front().shared) {
+        ++total.deviceAccesses;
+        llvm::SmallDenseSet<uint64_t, 32> sectors, bytes;
+        for (const LaneAccess &access : lanes)
+          for (uint64_t b = access.address; b < access.address + access.bytes; ++b) {
+            bytes.insert(b);
+            sectors.insert(b / 32);
+          }
+        total.sectors += sectors.size();
+        total.idealSectors += (bytes.size() + 31) / 32;
+        continue;
+      }
+      ++total.sharedAccesses;
+      int64_t lanesPerPhase = lanes.front().bytes <= 4 ? 32 : 128 / lanes.front().bytes;
+      std::map<int64_t, std::array<llvm::SmallDenseSet<uint64_t, 4>, 32>> phases;
+      for (const LaneAccess &access : lanes)
+        for (uint64_t word = access.address / 4; word <= (access.address + access.bytes - 1) / 4; ++word)
+          phases[access.lane / lanesPerPhase][word % 32].insert(word);
+      for (auto &[phase, banks] : phases) {
+        size_t worst = 1;
+        for (const auto &words : banks)
+          worst = std::max<size_t>(worst, words.size());
+        total.wavefronts += worst;
+        ++total.idealWavefronts;
+      }
+    }
+    warpAccesses.clear();
+    executions.clear();
+  }
+
   /// Forgets the accesses to [p, p + bytes): block-local memory that the next block reuses.
   void forgetAccesses(const char *p, size_t bytes) {
     if (!checkRaces)
@@ -1336,16 +1417,33 @@ struct CudaEmulator::Impl {
       const View &view = viewOf(instr, operand(0));
       char *address = elementAddress(instr, view, frame, 1);
       recordAccess(instr, address, view.elementBytes, /*write=*/false);
+      recordMemoryAccess(instr, address, view.elementBytes);
       Datum loaded = loadScalar(instr.type, address);
       Datum &out = frame[instr.out[0]];
       out.i = loaded.i;
       out.f = loaded.f;
       return;
     }
+    case Kind::VectorStore: {
+      // Consecutive elements along the last dimension, all inside it.
+      const View &view = viewOf(instr, operand(1));
+      char *address = elementAddress(instr, view, frame, 2);
+      Type type = op->getOperand(0).getType();
+      int64_t count = cast<VectorType>(type).getNumElements();
+      if (view.strides.back() != 1 || frame[instr.in.back()].i + count > view.sizes.back())
+        fault(instr, "stores " + std::to_string(count) + " elements past the end of the "
+                     "last dimension, or along a strided one");
+      unsigned bytes = byteSize(type);
+      recordAccess(instr, address, bytes, /*write=*/true);
+      recordMemoryAccess(instr, address, bytes);
+      storeValue(type, operand(0), address);
+      return;
+    }
     case Kind::Store: {
       const View &view = viewOf(instr, operand(1));
       char *address = elementAddress(instr, view, frame, 2);
       recordAccess(instr, address, view.elementBytes, /*write=*/true);
+      recordMemoryAccess(instr, address, view.elementBytes);
       storeScalar(instr.source, operand(0), address);
       return;
     }
@@ -1579,6 +1677,7 @@ struct CudaEmulator::Impl {
       if (!liveAt(p, byteSize(type)))
         fault(instr, "loads " + std::to_string(byteSize(type)) + " bytes outside every live buffer");
       recordAccess(instr, p, byteSize(type), /*write=*/false);
+      recordMemoryAccess(instr, p, byteSize(type));
       set(0, loadValue(type, p));
       return;
     }
@@ -1588,6 +1687,7 @@ struct CudaEmulator::Impl {
       if (!liveAt(p, byteSize(type)))
         fault(instr, "stores " + std::to_string(byteSize(type)) + " bytes outside every live buffer");
       recordAccess(instr, p, byteSize(type), /*write=*/true);
+      recordMemoryAccess(instr, p, byteSize(type));
       storeValue(type, operand(0), p);
       return;
     }
@@ -1864,9 +1964,15 @@ struct CudaEmulator::Impl {
                 std::vector<Datum> &frame) {
     SmallVector<Datum, 2> shared;
     SmallVector<char *, 4> buffers;
+    sharedBuffers.clear();
+    uint64_t window = 0; // the buffers one after another, 16-byte aligned, as the GPU lays them
     for (MemRefType type : kernel.workgroup) {
-      char *p = allocate(type.getNumElements() * byteSize(type.getElementType()), "shared memory", true);
+      size_t bytes = type.getNumElements() * byteSize(type.getElementType());
+      char *p = allocate(bytes, "shared memory", true);
       buffers.push_back(p);
+      auto begin = reinterpret_cast<uintptr_t>(p);
+      sharedBuffers.push_back({begin, begin + bytes, window});
+      window = (window + bytes + 15) / 16 * 16;
       Datum d;
       d.view = contiguousView(type, type.getShape(), p);
       shared.push_back(d);
@@ -1901,6 +2007,9 @@ struct CudaEmulator::Impl {
       runFibers(kernel, n, setThread, arguments, shared, buffers);
     }
     current = nullptr;
+    if (countMemory)
+      countMemoryAccesses(kernel.function.name);
+    sharedBuffers.clear();
     for (char *p : buffers) {
       forgetAccesses(p, live[reinterpret_cast<uintptr_t>(p)].bytes);
       release(kernel.function.body.instrs.front(), p);
@@ -2280,5 +2389,6 @@ float roundToTf32(float x) { return ::msdd::emulation::roundTf32(x); }
 float roundToBf16(float x) { return bf16ToFloat(floatToBf16(x)); }
 
 void CudaEmulator::setCheckRaces(bool check) { impl_->checkRaces = check; }
+void CudaEmulator::setMemoryStats(bool count) { impl_->countMemory = count; }
 
 } // namespace msdd::emulation

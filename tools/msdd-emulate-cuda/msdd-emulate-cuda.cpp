@@ -19,6 +19,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -51,6 +52,12 @@ static cl::opt<bool> checkRaces("check-races",
                                          "barrier between them or from different blocks "
                                          "(slower)"),
                                 cl::cat(category));
+static cl::opt<bool> memoryStats(
+    "memory-stats",
+    cl::desc("Print each kernel's memory traffic per warp-wide access: shared-memory "
+             "wavefronts against those without bank conflicts, device-memory 32-byte sectors "
+             "against those of coalesced accesses (with --json: in its line; slower)"),
+    cl::cat(category));
 static cl::opt<bool> json("json", cl::desc("Print one JSON line: function, launches, threads, "
                                            "collectives, matrix products, wall time"),
                           cl::cat(category));
@@ -130,6 +137,7 @@ int main(int argc, char **argv) {
   try {
     ::msdd::emulation::CudaEmulator emulator(*module);
     emulator.setCheckRaces(checkRaces);
+    emulator.setMemoryStats(memoryStats);
     std::vector<::msdd::emulation::CudaEmulator::Argument> arguments;
     try {
       arguments = emulator.arguments(functionName);
@@ -182,7 +190,34 @@ int main(int argc, char **argv) {
       line["collectives"] = s.collectives;
       line["matmuls"] = s.matmuls;
       line["seconds"] = seconds;
+      if (memoryStats) {
+        rt::Json kernels = rt::Json::object();
+        for (const auto &[kernel, m] : s.memory) {
+          rt::Json entry = rt::Json::object();
+          entry["shared_accesses"] = m.sharedAccesses;
+          entry["wavefronts"] = m.wavefronts;
+          entry["ideal_wavefronts"] = m.idealWavefronts;
+          entry["device_accesses"] = m.deviceAccesses;
+          entry["sectors"] = m.sectors;
+          entry["ideal_sectors"] = m.idealSectors;
+          kernels[kernel] = std::move(entry);
+        }
+        line["memory"] = std::move(kernels);
+      }
       llvm::outs() << line.dump() << "\n";
+    } else if (memoryStats) {
+      for (const auto &[kernel, m] : emulator.stats().memory) {
+        if (m.sharedAccesses)
+          llvm::outs() << "shared memory of @" << kernel << ": " << m.sharedAccesses
+                       << " warp accesses, " << m.wavefronts << " wavefronts ("
+                       << m.idealWavefronts << " without bank conflicts: "
+                       << llvm::format("%.2f", double(m.wavefronts) / m.idealWavefronts) << "x)\n";
+        if (m.deviceAccesses)
+          llvm::outs() << "device memory of @" << kernel << ": " << m.deviceAccesses
+                       << " warp accesses, " << m.sectors << " sectors (" << m.idealSectors
+                       << " coalesced: "
+                       << llvm::format("%.2f", double(m.sectors) / m.idealSectors) << "x)\n";
+      }
     }
   } catch (const std::exception &e) {
     return fail(e.what()); // reading or writing tensors: the message names the file

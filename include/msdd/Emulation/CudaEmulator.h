@@ -27,11 +27,24 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace msdd::emulation {
+
+/// Memory traffic of one kernel's loads and stores, counted per warp-wide access (the n-th
+/// execution of one load or store by the lanes of a warp) as the GPU serves it.
+struct MemoryStats {
+  /// Shared memory: one wavefront per 128 bytes a phase of the warp moves (4-byte accesses:
+  /// the whole warp; 8-byte: each half; 16-byte: each quarter), more where two different
+  /// 4-byte words share one of the 32 banks (a bank conflict).
+  int64_t sharedAccesses = 0, wavefronts = 0, idealWavefronts = 0;
+  /// Device memory: the 32-byte sectors the lanes touch, and as few as their bytes need
+  /// (coalesced).
+  int64_t deviceAccesses = 0, sectors = 0, idealSectors = 0;
+};
 
 /// What one call did.
 struct EmulationStats {
@@ -39,6 +52,8 @@ struct EmulationStats {
   int64_t threads = 0;
   int64_t collectives = 0; // warp collectives and barriers resolved
   int64_t matmuls = 0;
+  /// Per kernel name, when asked for (setMemoryStats).
+  std::map<std::string, MemoryStats> memory;
 };
 
 class CudaEmulator {
@@ -68,6 +83,9 @@ public:
   /// Also report data races: two threads of a launch touching the same bytes, one writing,
   /// without a barrier between them, or from different blocks (slower).
   void setCheckRaces(bool check);
+  /// Also count each kernel's memory traffic (stats().memory): shared-memory wavefronts and
+  /// bank conflicts, device-memory sectors and coalescing. Slower.
+  void setMemoryStats(bool count);
 
   //===--- For the emulated CUDA driver (lib/Emulation/EmulatedDriver.cpp) ---===//
   // It runs the runtime's own CUDA code, with artifacts built for a GPU, on this emulator.
