@@ -25,10 +25,13 @@ for lib in $(ldd build/lib/libmsdd_runtime.so | awk '/=>/ {print $3}'); do
 done
 
 # MODE: f32, tf32, tf32x3 or bf16 (all but f32 with flash attention), or tf32-unfused or
-# bf16-unfused (--flash-attention=false).
+# bf16-unfused (--flash-attention=false), or bf16-q64 (the flash kernel in 4-warp blocks of
+# 64 query rows, bf16's default before 128).
 cuda_flags() { # MODE
-  echo "--target cuda --math-mode ${1%-unfused}"
+  local base=${1%-unfused}
+  echo "--target cuda --math-mode ${base%-q64}"
   [[ "$1" == *-unfused ]] && echo "--flash-attention=false"
+  [[ "$1" == *-q64 ]] && echo "--flash-query-tile=64"
   return 0
 }
 
@@ -75,7 +78,7 @@ steps_list="1"
 [[ $quick == 0 ]] && steps_list="1 50"
 for steps in $steps_list; do
   config="$D/models/paper.json"; [[ $steps == 1 ]] && config="$D/models/paper_1step.json"
-  modes="tf32 tf32-unfused tf32x3 bf16 bf16-unfused"
+  modes="tf32 tf32-unfused tf32x3 bf16 bf16-q64 bf16-unfused"
   [[ $steps == 50 ]] && modes="tf32 bf16"
   for mode in $modes; do
     echo "  paper ${steps}-step cuda-$mode"

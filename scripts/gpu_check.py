@@ -12,7 +12,9 @@
 2. Throughput of the paper-size decoder (random weights, batch 64, 4 scales, CFG): 1 step per
    scale (the distilled sampler's cost) and 50 steps per scale (the teacher), msdd-run bench
    vs the PyTorch reference on the same GPU (TF32 and bf16 autocast; 3xTF32 against PyTorch
-   in plain f32, the peer of its accuracy), with flash attention and without ("-unfused"); in TF32 and bf16 also the decoded images of the
+   in plain f32, the peer of its accuracy), with flash attention and without ("-unfused"), and
+   in bf16 also with the flash kernel in 4-warp blocks ("bf16-q64", --flash-query-tile=64, the
+   default before 8-warp blocks); in TF32 and bf16 also the decoded images of the
    flash-attention artifact against the unfused one.
 3. Training: the tiny tokenizer's stage 1 (msdd-run train) on the GPU against the same run on
    the CPU backend (same initial weights, data order and noise): the losses step by step and
@@ -183,7 +185,7 @@ def throughput(bundle, results, samplers, teacher_sdpa=False):
     for label, steps, runs, warmup in plans:
         nfe = config["num_scales"] * steps * 2
         theirs_by_mode = {}
-        for mode in ("tf32", "tf32-unfused", "tf32x3", "bf16", "bf16-unfused"):
+        for mode in ("tf32", "tf32-unfused", "tf32x3", "bf16", "bf16-q64", "bf16-unfused"):
             torch_mode = {"tf32x3": "f32"}.get(mode, mode.split("-")[0])
             path = os.path.join(bundle, "art", f"paper_{steps}step_cuda-{mode}.msdd")
             if not os.path.exists(path):

@@ -11,7 +11,10 @@ factors and result (the result twice when the call accumulates into it, beta = 1
 Kernels in the paper decoder are memory-bound, so these bytes predict how their time moves;
 they are not a timing. Also the peak of the device memory the function allocates
 (`gpu.alloc` until its `gpu.dealloc`, called functions' peaks included), besides its
-arguments: what a batch needs on the GPU.
+arguments: what a batch needs on the GPU. And what the flash-attention kernels read of K and
+V: each block (one query tile of one batch and head) stages all of its head's K and V, so a
+kernel reads them once per query tile (from L2, mostly; the buffers are counted once in the
+kernel bytes).
 """
 import re
 import sys
@@ -60,9 +63,17 @@ def function_bodies(text):
     return bodies
 
 
+def flash_staged_bytes(line, operands):
+    """K and V bytes times the query tiles (the grid's x) of a flash-attention launch."""
+    grid = re.search(r"blocks in \(%c(\d+)", line)
+    if not grid or len(operands) < 3:
+        return 0
+    return int(grid.group(1)) * (memref_bytes(operands[1][1]) + memref_bytes(operands[2][1]))
+
+
 def traffic(lines):
     static_type, constants = {}, {}
-    launches = kernel_bytes = calls = call_bytes = accumulating = 0
+    launches = kernel_bytes = calls = call_bytes = accumulating = staged = 0
     for line in lines:
         m = re.match(r"\s*(%[\w]+) = memref\.cast %[\w]+ : (memref<[^>]*>(?:>)?)", line)
         if m:
@@ -75,6 +86,8 @@ def traffic(lines):
             args = re.search(r"args\((.*)\)\s*$", line)
             if args:
                 seen = set()
+                if "@flash_attention_" in line:
+                    staged += flash_staged_bytes(line, typed_operands(args.group(1)))
                 for name, ty in typed_operands(args.group(1)):
                     if ty.startswith("memref<") and name not in seen:
                         seen.add(name)
@@ -88,7 +101,7 @@ def traffic(lines):
             if len(operands) > 4 and constants.get(operands[4], 0) == 1:
                 accumulating += 1
                 call_bytes += memref_bytes(static_type.get(operands[2], ""))
-    return launches, kernel_bytes, calls, accumulating, call_bytes
+    return launches, kernel_bytes, calls, accumulating, call_bytes, staged
 
 
 def peak_allocated(name, bodies, memo):
@@ -118,15 +131,16 @@ def main():
         sys.exit(__doc__)
     text = open(sys.argv[1]).read()
     bodies = function_bodies(text)
-    print("| function | kernel launches | kernel MB | cuBLAS calls (beta = 1) | cuBLAS MB | peak allocated MB |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| function | kernel launches | kernel MB | cuBLAS calls (beta = 1) | cuBLAS MB | peak allocated MB | flash K/V reads MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     memo = {}
     for name in sys.argv[2:]:
         if name not in bodies:
             sys.exit(f"{sys.argv[1]}: no function '{name}' (have: {', '.join(sorted(bodies))})")
-        launches, kb, calls, acc, cb = traffic(bodies[name])
+        launches, kb, calls, acc, cb, staged = traffic(bodies[name])
         peak = peak_allocated(name, bodies, memo)
-        print(f"| {name} | {launches} | {kb / 1e6:.1f} | {calls} ({acc}) | {cb / 1e6:.1f} | {peak / 1e6:.1f} |")
+        print(f"| {name} | {launches} | {kb / 1e6:.1f} | {calls} ({acc}) | {cb / 1e6:.1f} | {peak / 1e6:.1f} "
+              f"| {staged / 1e6:.1f} |")
 
 
 if __name__ == "__main__":

@@ -41,9 +41,9 @@ using msdd::rootBuffer;
 
 namespace {
 
-constexpr int64_t kWarp = 32, kWarps = 4, kThreads = kWarp * kWarps;
-/// Query rows per block (16 per warp); keys per shared-memory tile, at most.
-constexpr int64_t kQueryTile = 16 * kWarps, kMaxKeyTile = 64;
+constexpr int64_t kWarp = 32;
+/// Query rows per warp (an mma tile's rows); keys per shared-memory tile, at most.
+constexpr int64_t kWarpRows = 16, kMaxKeyTile = 64;
 /// Words of padding per shared-memory row: rows start 4 banks apart, so the 8 x 4 lanes of
 /// a fragment read (f16: rows 8 apart; TF32 K: rows g, columns t; TF32 V: rows 2t,
 /// columns g) hit 32 different banks.
@@ -66,9 +66,11 @@ struct OutputSegment {
 /// Builds the kernel body of one msdd.flash_attention inside its gpu.launch.
 class FlashKernelBuilder {
 public:
+  /// `queryTile`: query rows per block, 64 or 128 (4 or 8 warps).
   FlashKernelBuilder(OpBuilder &b, Location loc, msdd::FlashAttentionOp op,
-                     ArrayRef<OutputSegment> outputs)
-      : b(b), loc(loc), op(op), outputs(outputs) {
+                     ArrayRef<OutputSegment> outputs, int64_t queryTile)
+      : b(b), loc(loc), op(op), outputs(outputs), queryTile(queryTile),
+        threads(queryTile / kWarpRows * kWarp) {
     auto shape = [](Value v) { return cast<MemRefType>(v.getType()).getShape(); };
     ArrayRef<int64_t> q = shape(op.getQuery()), k = shape(op.getKey()), v = shape(op.getValue());
     batch = q[0];
@@ -100,6 +102,16 @@ public:
   std::pair<int64_t, int64_t> vSharedShape() const {
     return tf32 ? std::pair{keyTile, valueDim + kPadWords}
                 : std::pair{valueDim, keyTile / 2 + kPadWords};
+  }
+  /// f16 V is stored transposed: row = value column, a word per key pair. The 8 rows of
+  /// value chunk c (a 16-byte load of 8 columns) hold their key pairs at columns XORed with
+  /// P c, where a warp's 32 staging lanes cover P = 32 / (valueDim / 8) key pairs x every
+  /// chunk: the words each lane stores then land in 32 different banks (rows are 4 banks
+  /// apart, so the rows of the chunks, 8 apart, share one: an 8-way conflict at valueDim 64
+  /// without the swizzle). P stays a multiple of 4, so that t < 4 in a fragment read's
+  /// column keeps its bits; those reads, by lanes in rows of one chunk, stay conflict-free.
+  int64_t vColumnSwizzle(int64_t chunk) const {
+    return (std::max<int64_t>(4, kWarp / (valueDim / 8)) * chunk) & (keyTile / 2 - 1);
   }
   int64_t sharedWords() const {
     auto [kr, kc] = kSharedShape();
@@ -187,13 +199,14 @@ private:
 
   void stageKeyTile(Value keyTile, Value keyBase, Value valueBase, Value kShared, Value vShared);
   void stageTf32Rows(Value firstKey, Value base, int64_t width, Value shared);
-  /// `body(id)` for id in [0, work), `kThreads` at a time.
+  /// `body(id)` for id in [0, work), `threads` at a time.
   void forEachWorkItem(int64_t work, function_ref<void(Value)> body);
 
   OpBuilder &b;
   Location loc;
   msdd::FlashAttentionOp op;
   ArrayRef<OutputSegment> outputs;
+  int64_t queryTile, threads;
   int64_t batch, heads, queries, headDim, keys, valueDim, keyTile;
   bool tf32, split;
   Type factor, f16, f32, i32, i64, pair, ptr;
@@ -201,10 +214,10 @@ private:
 };
 
 void FlashKernelBuilder::forEachWorkItem(int64_t work, function_ref<void(Value)> body) {
-  for (int64_t i = 0; i * kThreads < work; ++i) {
-    Value id = addc(tid, i * kThreads);
+  for (int64_t i = 0; i * threads < work; ++i) {
+    Value id = addc(tid, i * threads);
     OpBuilder::InsertionGuard guard(b);
-    if ((i + 1) * kThreads > work) {
+    if ((i + 1) * threads > work) {
       auto inRange = b.create<scf::IfOp>(
           loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, id, index(work)), false);
       b.setInsertionPointToStart(&inRange.getThenRegion().front());
@@ -237,9 +250,7 @@ void FlashKernelBuilder::stageTf32Rows(Value firstKey, Value base, int64_t width
     // Split factors are split as they are read (both parts would take twice the space).
     Value words = split ? b.create<arith::BitcastOp>(loc, VectorType::get({4}, i32), values)
                         : roundToTf32(values);
-    for (int64_t w = 0; w < 4; ++w)
-      b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, w), shared,
-                                ValueRange{row, addc(mulc(chunk, 4), w)});
+    b.create<vector::StoreOp>(loc, words, shared, ValueRange{row, mulc(chunk, 4)});
   });
 }
 
@@ -264,12 +275,11 @@ void FlashKernelBuilder::stageKeyTile(Value tileIndex, Value keyBase, Value valu
     Value key = clampedKey(b, loc, add(firstKey, row), keys, valid);
     Value words = loadAt(words4, keyBase, add(mulc(key, headDim), mulc(chunk, 8)), 16);
     words = b.create<arith::SelectOp>(loc, valid, words, zero4);
-    for (int64_t w = 0; w < 4; ++w)
-      b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, w), kShared,
-                                ValueRange{row, addc(mulc(chunk, 4), w)});
+    b.create<vector::StoreOp>(loc, words, kShared, ValueRange{row, mulc(chunk, 4)});
   });
   // V: pairs of keys x valueDim / 8 chunks; each thread interleaves two keys' chunks into
-  // 8 words, one per value column.
+  // 8 words, one per value column, stored at the key pair's swizzled column (see
+  // vColumnSwizzle).
   auto halves8 = VectorType::get({8}, f16);
   Value zero8 = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(halves8, b.getF16FloatAttr(0)));
   int64_t chunksPerKey = valueDim / 8;
@@ -287,9 +297,12 @@ void FlashKernelBuilder::stageKeyTile(Value tileIndex, Value keyBase, Value valu
     Value interleaved = b.create<vector::ShuffleOp>(
         loc, rows[0], rows[1], ArrayRef<int64_t>{0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15});
     Value words = b.create<LLVM::BitcastOp>(loc, VectorType::get({8}, i32), interleaved);
+    Value swizzle = b.create<arith::AndIOp>(
+        loc, mulc(chunk, std::max<int64_t>(4, kWarp / chunksPerKey)), index(keyTile / 2 - 1));
+    Value column = b.create<arith::XOrIOp>(loc, keyPair, swizzle);
     for (int64_t e = 0; e < 8; ++e)
       b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, e), vShared,
-                                ValueRange{addc(mulc(chunk, 8), e), keyPair});
+                                ValueRange{addc(mulc(chunk, 8), e), column});
   });
 }
 
@@ -300,10 +313,10 @@ gpu::LaunchOp FlashKernelBuilder::build() {
   auto [vRows, vColumns] = vSharedShape();
   auto kSharedType = MemRefType::get({kRows, kColumns}, i32, nullptr, workgroup);
   auto vSharedType = MemRefType::get({vRows, vColumns}, i32, nullptr, workgroup);
-  int64_t queryTiles = (queries + kQueryTile - 1) / kQueryTile;
+  int64_t queryTiles = (queries + queryTile - 1) / queryTile;
   int64_t keyTiles = (keys + keyTile - 1) / keyTile;
   auto launch = b.create<gpu::LaunchOp>(loc, index(queryTiles), index(batch * heads), index(1),
-                                        index(kThreads), index(1), index(1), nullptr, nullptr,
+                                        index(threads), index(1), index(1), nullptr, nullptr,
                                         ValueRange{}, TypeRange{kSharedType, vSharedType});
   b.setInsertionPointToEnd(&launch.getBody().front());
   b.create<gpu::TerminatorOp>(loc);
@@ -329,7 +342,7 @@ gpu::LaunchOp FlashKernelBuilder::build() {
 
   // The warp's 16 query rows: this thread holds rows g and g + 8 of them. Rows past the end
   // read the last row and are not stored.
-  Value row0 = add(add(mulc(launch.getBlockIds().x, kQueryTile), mulc(warp, 16)), g);
+  Value row0 = add(add(mulc(launch.getBlockIds().x, queryTile), mulc(warp, kWarpRows)), g);
   Value row1 = addc(row0, 8);
   Value lastRow = index(queries - 1);
   Value qRow0 = b.create<arith::MinUIOp>(loc, row0, lastRow);
@@ -474,9 +487,12 @@ gpu::LaunchOp FlashKernelBuilder::build() {
       SmallVector<Value, 4> pFrag{packPair(lo[0], lo[1]), packPair(lo[2], lo[3]),
                                   packPair(hi[0], hi[1]), packPair(hi[2], hi[3])};
       for (int64_t o = 0; o < outTiles; ++o) {
+        // Rows g + 8o hold value columns of chunk o; t < 4 leaves the swizzle's bits alone.
         Value vRow = addc(g, o * 8);
-        Value b0 = b.create<memref::LoadOp>(loc, vShared, ValueRange{vRow, addc(t, 8 * kc)});
-        Value b1 = b.create<memref::LoadOp>(loc, vShared, ValueRange{vRow, addc(t, 8 * kc + 4)});
+        int64_t swizzle = vColumnSwizzle(o);
+        Value b0 = b.create<memref::LoadOp>(loc, vShared, ValueRange{vRow, addc(t, (8 * kc) ^ swizzle)});
+        Value b1 = b.create<memref::LoadOp>(loc, vShared,
+                                            ValueRange{vRow, addc(t, (8 * kc + 4) ^ swizzle)});
         SmallVector<Value> acc(results.begin() + o * 4, results.begin() + o * 4 + 4);
         mma(pFrag, {asPair(b0), asPair(b1)}, acc);
         std::copy(acc.begin(), acc.end(), results.begin() + o * 4);
@@ -505,7 +521,7 @@ gpu::LaunchOp FlashKernelBuilder::build() {
       Value inside;
       if (segment.offset > 0)
         inside = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, row, index(segment.offset));
-      if (segment.offset + segment.count < kQueryTile * ((queries + kQueryTile - 1) / kQueryTile)) {
+      if (segment.offset + segment.count < queryTile * ((queries + queryTile - 1) / queryTile)) {
         Value below = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row,
                                               index(segment.offset + segment.count));
         inside = inside ? b.create<arith::AndIOp>(loc, inside, below).getResult() : below;
@@ -613,6 +629,18 @@ SmallVector<OutputSegment> roundingReaders(msdd::FlashAttentionOp op,
   return segments;
 }
 
+/// f16 factors: 128 query rows per block unless that pads more rows than 64 would (short
+/// sequences). The f16 kernel takes at most 128 registers a thread (ptxas, sm_90), so two
+/// 8-warp blocks fit an SM: as many warps as four 4-warp blocks, each staged tile feeding
+/// twice the rows. TF32 kernels take 130-200 registers; 8-warp blocks would leave one per SM.
+int64_t defaultQueryTile(msdd::FlashAttentionOp op) {
+  if (!cast<MemRefType>(op.getQuery().getType()).getElementType().isF16())
+    return 64;
+  int64_t queries = cast<MemRefType>(op.getQuery().getType()).getShape()[2];
+  auto padded = [&](int64_t tile) { return (queries + tile - 1) / tile * tile; };
+  return padded(128) == padded(64) ? 128 : 64;
+}
+
 /// Erases `buffer` when what is left of it is views nobody reads and deallocations.
 void eraseIfUnread(Value buffer) {
   Operation *alloc = buffer.getDefiningOp();
@@ -633,7 +661,13 @@ void eraseIfUnread(Value buffer) {
 
 struct LowerFlashAttentionToGpuPass
     : msdd::impl::LowerFlashAttentionToGpuBase<LowerFlashAttentionToGpuPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    if (queryTile != 0 && queryTile != 64 && queryTile != 128) {
+      getOperation().emitError() << "query-tile must be 0, 64 or 128, not " << queryTile.getValue();
+      return signalPassFailure();
+    }
     SmallVector<msdd::FlashAttentionOp> ops;
     getOperation().walk([&](msdd::FlashAttentionOp op) { ops.push_back(op); });
     for (msdd::FlashAttentionOp op : ops) {
@@ -655,7 +689,7 @@ struct LowerFlashAttentionToGpuPass
       SmallVector<OutputSegment> outputs = roundingReaders(op, readers);
       if (outputs.empty())
         outputs.push_back({op.getInit(), 0, q[2], {0, 1, 2, 3}});
-      FlashKernelBuilder builder(b, loc, op, outputs);
+      FlashKernelBuilder builder(b, loc, op, outputs, queryTile ? queryTile : defaultQueryTile(op));
       if (!builder.fitsSharedMemory()) {
         op.emitOpError() << "has key tiles that do not fit in " << kSharedBytes
                          << " bytes of shared memory (head dimension " << q[3]

@@ -2,6 +2,7 @@
 #include "msdd/Conversion/Fingerprint.h"
 #include "msdd/Conversion/Passes.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -65,6 +66,13 @@ struct MergeGpuModulesPass : msdd::impl::MergeGpuModulesBase<MergeGpuModulesPass
       return signalPassFailure();
     for (gpu::GPUModuleOp source : sources)
       source.erase();
+    // Outlining drops what a launch's shared buffers need: 16-byte alignment for 16-byte
+    // stores (the flash kernel's staging), which the LLVM lowering takes from `llvm.align`.
+    StringAttr align = StringAttr::get(ctx, LLVM::LLVMDialect::getAlignAttrName());
+    for (auto kernel : merged.getOps<gpu::GPUFuncOp>())
+      for (unsigned i = 0; i < kernel.getNumWorkgroupAttributions(); ++i)
+        if (!kernel.getWorkgroupAttributionAttr(i, align))
+          kernel.setWorkgroupAttributionAttr(i, align, b.getI64IntegerAttr(16));
   }
 };
 

@@ -150,7 +150,8 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
   std::string kernels =
       "msdd-linalg-to-runtime-calls{device=cuda math-mode=" +
       std::string(tf32x3 ? "tf32" : cuda.mathMode) + "}, "
-      "msdd-allocate-device-memory, msdd-lower-flash-attention-to-gpu, msdd-map-loops-to-gpu, "
+      "msdd-allocate-device-memory, msdd-lower-flash-attention-to-gpu{query-tile=" +
+      std::to_string(cuda.flashQueryTile) + "}, msdd-map-loops-to-gpu, "
       "canonicalize, cse, "
       "gpu-launch-sink-index-computations, gpu-kernel-outlining, msdd-merge-gpu-modules, "
       "func.func(gpu-async-region), canonicalize";

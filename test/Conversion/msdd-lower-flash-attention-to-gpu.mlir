@@ -1,24 +1,37 @@
 // RUN: msdd-opt %s --split-input-file --allow-unregistered-dialect --msdd-lower-flash-attention-to-gpu --verify-diagnostics | FileCheck %s
+// RUN: msdd-opt %s --split-input-file --allow-unregistered-dialect --msdd-lower-flash-attention-to-gpu=query-tile=64 --verify-diagnostics | FileCheck %s --check-prefix=TILE64
+// RUN: not msdd-opt %s --split-input-file --allow-unregistered-dialect --msdd-lower-flash-attention-to-gpu=query-tile=32 2>&1 | FileCheck %s --check-prefix=BADTILE
+// BADTILE: error: query-tile must be 0, 64 or 128, not 32
 
-// 100 queries, 70 keys, head dim 32, value dim 16: 2 query tiles x 6 (batch, head) blocks of
-// 128 threads; shared memory for a 64-key tile of K (64 rows of 16 + 4 padding words) and of
-// V transposed (16 rows of 32 + 4 words); 2 key tiles.
+// 100 queries, 70 keys, head dim 32, value dim 16, f16 factors: 128-row query tiles (100
+// rows pad to 128 either way), 1 query tile x 6 (batch, head) blocks of 256 threads (8
+// warps); shared memory for a 64-key tile of K (64 rows of 16 + 4 padding words) and of V
+// transposed (16 rows of 32 + 4 words); 2 key tiles. With query-tile=64: 2 query tiles of
+// 128 threads.
 // CHECK-LABEL: func.func @partial_tiles
-// CHECK-DAG: %[[C2:.+]] = arith.constant 2 : index
 // CHECK-DAG: %[[C6:.+]] = arith.constant 6 : index
-// CHECK-DAG: %[[C128:.+]] = arith.constant 128 : index
-// CHECK: gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C2]], %{{.+}} = %[[C6]], %{{.+}} = %{{.+}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C128]], %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) workgroup(%[[KS:.+]] : memref<64x20xi32, #gpu.address_space<workgroup>>, %[[VS:.+]] : memref<16x36xi32, #gpu.address_space<workgroup>>)
+// CHECK-DAG: %[[C256:.+]] = arith.constant 256 : index
+// CHECK: gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %c1{{(_[0-9]+)?}}, %{{.+}} = %[[C6]], %{{.+}} = %{{.+}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C256]], %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) workgroup(%[[KS:.+]] : memref<64x20xi32, #gpu.address_space<workgroup>>, %[[VS:.+]] : memref<16x36xi32, #gpu.address_space<workgroup>>)
+// TILE64-LABEL: func.func @partial_tiles
+// TILE64-DAG: %[[C2:.+]] = arith.constant 2 : index
+// TILE64-DAG: %[[C6:.+]] = arith.constant 6 : index
+// TILE64-DAG: %[[C128:.+]] = arith.constant 128 : index
+// TILE64: gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C2]], %{{.+}} = %[[C6]], %{{.+}} = %{{.+}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C128]], %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) workgroup
 // Q fragments: 2 slices of 16 of the head dim x 4 registers, 4-byte loads.
 // CHECK-COUNT-8: llvm.load %{{.+}} {alignment = 4 : i64} : !llvm.ptr -> i32
 // The loop carries 2 output tiles x 4 accumulators, 2 running maxima and 2 sums.
 // CHECK: %[[LOOP:.+]]:12 = scf.for
 // CHECK: gpu.barrier
-// K: 16-byte loads into shared memory rows; V: two keys' 16-byte loads interleaved.
+// K: 16-byte loads stored as 16-byte rows of shared memory; V: two keys' 16-byte loads
+// interleaved, each of the 8 words stored at the key pair's column XORed with 16 x the
+// chunk (2 chunks of 8 value columns: the 32 lanes cover 16 key pairs x 2 chunks).
 // CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xi32>
-// CHECK: memref.store %{{.+}}, %[[KS]]
+// CHECK: vector.store %{{.+}}, %[[KS]][%{{.+}}, %{{.+}}] : memref<64x20xi32, #gpu.address_space<workgroup>>, vector<4xi32>
 // CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<8xf16>
 // CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15]
-// CHECK: memref.store %{{.+}}, %[[VS]]
+// CHECK: %[[SW:.+]] = arith.andi %{{.+}}, %c31
+// CHECK: %[[VCOL:.+]] = arith.xori %[[KP:.+]], %[[SW]]
+// CHECK-COUNT-8: memref.store %{{.+}}, %[[VS]][%{{.+}}, %[[VCOL]]]
 // CHECK: gpu.barrier
 // S = Q K^T: 8 tiles of 8 keys x 2 slices; keys past 70 get -inf.
 // CHECK-COUNT-16: nvvm.mma.sync {{.+}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
@@ -44,15 +57,15 @@ func.func @partial_tiles(%q: memref<2x3x100x32xf16>, %k: memref<2x3x70x32xf16>, 
 
 // -----
 
-// Whole tiles (128 queries and keys, 64 key pairs x 4 chunks of V per block of 128
-// threads): no key mask, no guard on the V copy, no row guard.
+// Whole tiles (128 queries and keys; 64 keys x 8 chunks of K and 32 key pairs x 8 chunks
+// of V per block of 256 threads): no key mask, no guard on the copies, no row guard.
 // CHECK-LABEL: func.func @whole_tiles
 // CHECK: scf.for
 // CHECK-NOT: 0xFF800000
 // CHECK-NOT: scf.if
 // CHECK: gpu.terminator
-func.func @whole_tiles(%q: memref<1x1x128x32xf16>, %o: memref<1x1x128x32xf32>) {
-  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x128x32xf16>, memref<1x1x128x32xf16>, memref<1x1x128x32xf16> into memref<1x1x128x32xf32>
+func.func @whole_tiles(%q: memref<1x1x128x64xf16>, %o: memref<1x1x128x64xf32>) {
+  msdd.flash_attention %q, %q, %q into %o {scale = 0.25 : f64} : memref<1x1x128x64xf16>, memref<1x1x128x64xf16>, memref<1x1x128x64xf16> into memref<1x1x128x64xf32>
   return
 }
 
@@ -185,12 +198,12 @@ func.func @whole_output_rounded(%q: memref<1x1x64x16xf16>, %r: memref<1x64x1x16x
 // CHECK-COUNT-11: llvm.load %{{.+}} {alignment = 4 : i64} : !llvm.ptr -> f32
 // CHECK: %[[LOOP:.+]]:12 = scf.for
 // CHECK: gpu.barrier
-// K and V: 16-byte loads, rounded as vectors, stored as words.
+// K and V: 16-byte loads, rounded as vectors, stored as 16 bytes.
 // CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
 // CHECK: arith.bitcast %{{.+}} : vector<4xf32> to vector<4xi32>
-// CHECK: memref.store %{{.+}}, %[[KS]]
+// CHECK: vector.store %{{.+}}, %[[KS]]
 // CHECK: llvm.load %{{.+}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
-// CHECK: memref.store %{{.+}}, %[[VS]]
+// CHECK: vector.store %{{.+}}, %[[VS]]
 // CHECK: gpu.barrier
 // S = Q K^T: 8 tiles of 8 keys x 3 slices on m16n8k8 TF32; keys past 70 get -inf.
 // CHECK-COUNT-24: nvvm.mma.sync {{.+}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
@@ -231,7 +244,7 @@ func.func @partial_tiles_tf32(%q: memref<2x3x100x24xf32>, %k: memref<2x3x70x24xf
 // CHECK: %[[KSEL:.+]] = arith.select %{{.+}}, %[[KV]], %{{.+}} : vector<4xf32>
 // CHECK-NEXT: %[[KW:.+]] = arith.bitcast %[[KSEL]] : vector<4xf32> to vector<4xi32>
 // CHECK-NOT: arith.andi
-// CHECK: vector.extract %[[KW]][0]
+// CHECK: vector.store %[[KW]]
 // CHECK: gpu.barrier
 // S = Q K^T: the first 8-key tile, its one slice as three products.
 // CHECK: %[[K0:.+]] = memref.load %[[KS]]

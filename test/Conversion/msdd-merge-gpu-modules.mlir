@@ -51,6 +51,28 @@ module attributes {gpu.container_module} {
 
 // -----
 
+// Shared buffers come out 16-byte aligned, unless they say otherwise.
+// CHECK-LABEL: module attributes {gpu.container_module}
+// CHECK: gpu.func @shared_k(%{{.+}}: memref<8xi32>) workgroup(%{{.+}} : memref<64x20xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.+}} : memref<8xi32, #gpu.address_space<workgroup>> {llvm.align = 32 : i64}) kernel
+module attributes {gpu.container_module} {
+  func.func @f(%x: memref<8xi32>) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @shared::@k blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%x : memref<8xi32>)
+    return
+  }
+  gpu.module @shared {
+    gpu.func @k(%x: memref<8xi32>) workgroup(%s : memref<64x20xi32, #gpu.address_space<workgroup>>, %t : memref<8xi32, #gpu.address_space<workgroup>> {llvm.align = 32 : i64}) kernel {
+      %c0 = arith.constant 0 : index
+      %v = memref.load %s[%c0, %c0] : memref<64x20xi32, #gpu.address_space<workgroup>>
+      memref.store %v, %t[%c0] : memref<8xi32, #gpu.address_space<workgroup>>
+      memref.store %v, %x[%c0] : memref<8xi32>
+      gpu.return
+    }
+  }
+}
+
+// -----
+
 module attributes {gpu.container_module} {
   gpu.module @a {
     // expected-error @+1 {{'gpu.module' op in a kernel module is not supported by msdd-merge-gpu-modules}}

@@ -50,6 +50,12 @@ static cl::opt<bool> flashAttention(
              "and three products each in tf32x3 mode) with f32 accumulation, the scores never "
              "stored (default true; false: the scores go through cuBLAS and memory)"),
     cl::init(true), cl::cat(category));
+static cl::opt<int64_t> flashQueryTile(
+    "flash-query-tile",
+    cl::desc("CUDA: query rows per block of the flash-attention kernel, 64 (4 warps) or 128 "
+             "(8 warps, half the K/V reads from L2); default: 128 in bf16 mode unless that pads "
+             "more rows than 64, 64 in TF32 modes (more registers per thread)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<std::string> emit(
     "emit",
     cl::desc("What to write: artifact (default), or the IR after a pipeline stage: "
@@ -179,6 +185,11 @@ int main(int argc, char **argv) {
   if (flashAttention.getNumOccurrences() && flashAttention && mathMode == "f32")
     return fail("--flash-attention needs --math-mode tf32, tf32x3 or bf16 (f32 keeps "
                 "attention's products on cuBLAS)");
+  if (flashQueryTile.getNumOccurrences() && flashQueryTile != 64 && flashQueryTile != 128)
+    return fail("--flash-query-tile must be 64 or 128, not " + std::to_string(flashQueryTile));
+  if (flashQueryTile.getNumOccurrences() && (!cuda || mathMode == "f32" || !flashAttention))
+    return fail("--flash-query-tile needs --target cuda with the flash-attention kernel "
+                "(--math-mode tf32, tf32x3 or bf16)");
   if (cuda && (gpuArch != "sm_90" && gpuArch != "sm_80"))
     return fail("unsupported --gpu-arch '" + gpuArch + "' (sm_90, sm_80)");
   std::string stopAfter =
@@ -266,6 +277,7 @@ int main(int argc, char **argv) {
     cudaOptions.mathMode = mathMode;
     cudaOptions.emitPtx = emit == "ptx";
     cudaOptions.flashAttention = flashAttention;
+    cudaOptions.flashQueryTile = flashQueryTile;
     msdd::buildCudaPipeline(pm, options, cudaOptions);
   }
   else

@@ -157,9 +157,9 @@ def AllocateDeviceMemory : Pass<"msdd-allocate-device-memory", "ModuleOp"> {
 def LowerFlashAttentionToGpu : Pass<"msdd-lower-flash-attention-to-gpu", "ModuleOp"> {
   let summary = "Turn each bufferized msdd.flash_attention into a tensor-core kernel";
   let description = [{
-    Flash attention (FlashAttention-2's loop order) as a `gpu.launch` of 128 threads per 64
-    query rows of one batch and head: each warp keeps 16 query rows' Q in registers; a
-    key tile of 64 rows of K and V at a time (fewer where 64 would not fit in 48 KiB) is
+    Flash attention (FlashAttention-2's loop order) as a `gpu.launch` per tile of 64 or 128
+    query rows of one batch and head (4 or 8 warps): each warp keeps 16 query rows' Q in
+    registers; a key tile of 64 rows of K and V at a time (fewer where 64 would not fit in 48 KiB) is
     staged in shared memory (rows padded so the fragment reads hit 32 banks); the scores
     and the output accumulate in f32 through `nvvm.mma.sync`, and an online softmax
     (running maximum and sum per row, base-2 exponentials) rescales the output as the keys
@@ -174,7 +174,19 @@ def LowerFlashAttentionToGpu : Pass<"msdd-lower-flash-attention-to-gpu", "Module
     into another buffer, through permutations (joint attention's image and latent rows,
     rounded to bf16 and transposed to `[B, L, H, D]` for the output projections), the kernel
     stores each slice there itself, rounded: the f32 output and the readers are erased.
+
+    The query tile: 128 rows share each staged K and V tile between twice the rows of a 64-row
+    one, which halves what the kernel reads from L2 (at the paper's 1152 tokens, 8 GB per
+    layer at batch 128 with 64 rows). By default (`query-tile=0`) a kernel on f16 factors
+    takes 128 unless that computes more padding rows than 64 would: it needs at most 128
+    registers a thread, so two 8-warp blocks fit an SM. TF32 kernels take 130 to 200
+    registers (one 8-warp block per SM) and keep 64.
   }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"0",
+           "query rows per block: 64 (4 warps), 128 (8 warps), or 0 (f16 factors: 128 unless "
+           "it pads more rows than 64; TF32: 64)">,
+  ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::vector::VectorDialect",
@@ -229,8 +241,11 @@ def MergeGpuModules : Pass<"msdd-merge-gpu-modules", "ModuleOp"> {
     become one `gpu.func` in a single module `@msdd_kernels`, and every `gpu.launch_func`
     names its survivor, so code generation and ptxas see each kernel once. A kernel whose
     location is named (msdd-map-loops-to-gpu names launches after their op, body and
-    iteration space, e.g. `generic_subf_exp_8x16x64`) takes that name.
+    iteration space, e.g. `generic_subf_exp_8x16x64`) takes that name. Shared buffers
+    (workgroup attributions) get 16-byte alignment (`llvm.align`), which outlining does not
+    carry over from a launch and 16-byte stores need.
   }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // MSDD_CONVERSION_PASSES

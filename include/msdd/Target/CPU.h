@@ -39,6 +39,8 @@ struct CudaOptions {
   /// In bf16 and TF32 modes, attention as one fused tensor-core kernel
   /// (msdd.flash_attention).
   bool flashAttention = true;
+  /// The flash kernel's query rows per block: 64, 128, or 0 (the pass's choice per kernel).
+  int64_t flashQueryTile = 0;
 };
 
 /// msdd/tensor IR -> host code in the LLVM dialect that launches kernels through the

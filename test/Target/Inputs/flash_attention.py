@@ -1,7 +1,7 @@
 """Inputs and checks for cuda-emulate-flash-attention.test: the flash-attention kernels, run
 by msdd-emulate-cuda, against float64 numpy.
 
-  flash_attention.py inputs DIR                 random q, k, v for both functions
+  flash_attention.py inputs DIR                 random q, k, v for each function
   flash_attention.py compare DIR MODE FUNCTION  relative errors of MODE's output
 
 Two references: exact attention, and attention whose product factors (q, k, the softmax's
@@ -17,7 +17,8 @@ import sys
 import numpy as np
 
 SHAPES = {"attention": ((2, 3, 100, 32), (2, 3, 70, 32), (2, 3, 70, 16)),
-          "attention_d24": ((1, 2, 100, 24), (1, 2, 70, 24), (1, 2, 70, 24))}
+          "attention_d24": ((1, 2, 100, 24), (1, 2, 70, 24), (1, 2, 70, 24)),
+          "attention_d64": ((1, 2, 256, 64), (1, 2, 256, 64), (1, 2, 256, 64))}
 # Measured: 3e-4 to 6e-4 against exact attention, 1e-4 to 2e-4 against the rounded one.
 LIMIT_EXACT, LIMIT_ROUNDED = 2e-3, 5e-4
 LIMIT_SPLIT = 1e-5
