@@ -106,12 +106,14 @@ public:
   /// f16 V is stored transposed: row = value column, a word per key pair. The 8 rows of
   /// value chunk c (a 16-byte load of 8 columns) hold their key pairs at columns XORed with
   /// P c, where a warp's 32 staging lanes cover P = 32 / (valueDim / 8) key pairs x every
-  /// chunk: the words each lane stores then land in 32 different banks (rows are 4 banks
+  /// chunk (rounded down to a power of two): the words each lane stores then land in 32 different banks (rows are 4 banks
   /// apart, so the rows of the chunks, 8 apart, share one: an 8-way conflict at valueDim 64
   /// without the swizzle). P stays a multiple of 4, so that t < 4 in a fragment read's
   /// column keeps its bits; those reads, by lanes in rows of one chunk, stay conflict-free.
-  int64_t vColumnSwizzle(int64_t chunk) const {
-    return (std::max<int64_t>(4, kWarp / (valueDim / 8)) * chunk) & (keyTile / 2 - 1);
+  int64_t vColumnSwizzle(int64_t chunk) const { return (vSwizzleStep() * chunk) & (keyTile / 2 - 1); }
+  /// P: a power of two (XOR then keeps columns inside the key tile's) and at least 4.
+  int64_t vSwizzleStep() const {
+    return std::max<int64_t>(4, llvm::bit_floor(uint64_t(kWarp / (valueDim / 8))));
   }
   int64_t sharedWords() const {
     auto [kr, kc] = kSharedShape();
@@ -297,8 +299,7 @@ void FlashKernelBuilder::stageKeyTile(Value tileIndex, Value keyBase, Value valu
     Value interleaved = b.create<vector::ShuffleOp>(
         loc, rows[0], rows[1], ArrayRef<int64_t>{0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15});
     Value words = b.create<LLVM::BitcastOp>(loc, VectorType::get({8}, i32), interleaved);
-    Value swizzle = b.create<arith::AndIOp>(
-        loc, mulc(chunk, std::max<int64_t>(4, kWarp / chunksPerKey)), index(keyTile / 2 - 1));
+    Value swizzle = b.create<arith::AndIOp>(loc, mulc(chunk, vSwizzleStep()), index(keyTile / 2 - 1));
     Value column = b.create<arith::XOrIOp>(loc, keyPair, swizzle);
     for (int64_t e = 0; e < 8; ++e)
       b.create<memref::StoreOp>(loc, b.create<vector::ExtractOp>(loc, words, e), vShared,

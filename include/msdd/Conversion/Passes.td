@@ -160,7 +160,9 @@ def LowerFlashAttentionToGpu : Pass<"msdd-lower-flash-attention-to-gpu", "Module
     Flash attention (FlashAttention-2's loop order) as a `gpu.launch` per tile of 64 or 128
     query rows of one batch and head (4 or 8 warps): each warp keeps 16 query rows' Q in
     registers; a key tile of 64 rows of K and V at a time (fewer where 64 would not fit in 48 KiB) is
-    staged in shared memory (rows padded so the fragment reads hit 32 banks); the scores
+    staged in shared memory (rows padded so the fragment reads hit 32 banks; K rows in
+    16-byte stores, f16 V transposed at columns XORed with a multiple of the value chunk so
+    that its staging stores hit 32 banks too); the scores
     and the output accumulate in f32 through `nvvm.mma.sync`, and an online softmax
     (running maximum and sum per row, base-2 exponentials) rescales the output as the keys
     go by. The `[Lq, Lk]` scores never leave registers. f16 factors take m16n8k16 (V
