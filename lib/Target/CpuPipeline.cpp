@@ -85,15 +85,21 @@ std::vector<Stage> cpuStages(const msdd::CpuPipelineOptions &options,
 
 } // namespace
 
+/// cuBLAS and the CPU's BLAS read a factor transposed in place: a transposed copy (one side
+/// of it strided, uncoalesced on a GPU) is never needed. Before the bf16 rounding, which
+/// then rounds the factor as it is stored, in its producer.
+constexpr char kFoldTransposes[] = "msdd-fold-transposes-into-products, ";
+/// bf16 factors, rounded in the kernels that produce them.
+constexpr char kRoundToBf16[] = "msdd-round-contraction-operands{element-type=bf16}, ";
+
 void msdd::buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   if (!options.prologue.empty() && failed(parsePassPipeline(options.prologue, pm, llvm::errs())))
     llvm::report_fatal_error("invalid msdd pipeline prologue: " + llvm::Twine(options.prologue));
-  // The CPU's BLAS reads transposed factors in place; the CUDA pipeline keeps the copies
-  // (its bf16 mode rounds each factor where it is produced) until that is measured on a GPU.
-  // With bf16 factors the CPU builds the CUDA bf16 mode's graph, whose numerics it stands for.
-  std::string beforeFusion = options.bf16Factors
-                                 ? "msdd-round-contraction-operands{element-type=bf16}, "
-                                 : "msdd-fold-transposes-into-products, ";
+  // BLAS reads transposed factors in place. With bf16 factors the CPU builds the CUDA bf16
+  // mode's graph, whose numerics it stands for.
+  std::string beforeFusion = kFoldTransposes;
+  if (options.bf16Factors)
+    beforeFusion += kRoundToBf16;
   std::string afterBias = options.bf16Factors ? "msdd-round-contraction-results, " : "";
   for (const Stage &stage : cpuStages(options, "cpu", beforeFusion, "", afterBias)) {
     // The pipeline text is ours: a parse failure is a programming error.
@@ -112,8 +118,9 @@ void msdd::buildCudaPipeline(OpPassManager &pm, const CpuPipelineOptions &option
   // every point of an op's parallel space is a thread (msdd-map-loops-to-gpu).
   // bf16 factors are rounded where they are produced, not in passes of their own.
   bool bf16 = cuda.mathMode == "bf16";
-  std::string beforeFusion =
-      bf16 ? "msdd-round-contraction-operands{element-type=bf16}, " : "";
+  std::string beforeFusion = kFoldTransposes;
+  if (bf16)
+    beforeFusion += kRoundToBf16;
   // Flash attention on the tensor cores of the mode's products: f16 factors in bf16 mode
   // (three more mantissa bits than bf16 at the same rate), TF32 in TF32 mode, split f32
   // factors in 3xTF32 mode. f32 mode keeps f32 products throughout.

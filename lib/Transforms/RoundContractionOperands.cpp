@@ -265,7 +265,8 @@ struct RoundContractionOperandsPass
     }
     SmallVector<linalg::LinalgOp> contractions;
     getOperation().walk([&](linalg::LinalgOp op) {
-      if (isa<linalg::MatmulOp, linalg::MatmulTransposeBOp, linalg::BatchMatmulOp,
+      if (isa<linalg::MatmulOp, linalg::MatmulTransposeAOp, linalg::MatmulTransposeBOp,
+              linalg::BatchMatmulOp, linalg::BatchMatmulTransposeAOp,
               linalg::BatchMatmulTransposeBOp>(op.getOperation()) &&
           hasStaticF32Operands(op))
         contractions.push_back(op);
@@ -273,7 +274,8 @@ struct RoundContractionOperandsPass
     Rounder rounder(narrow);
     for (linalg::LinalgOp op : contractions)
       llvm::TypeSwitch<Operation *>(op.getOperation())
-          .Case<linalg::MatmulOp, linalg::MatmulTransposeBOp, linalg::BatchMatmulOp,
+          .Case<linalg::MatmulOp, linalg::MatmulTransposeAOp, linalg::MatmulTransposeBOp,
+                linalg::BatchMatmulOp, linalg::BatchMatmulTransposeAOp,
                 linalg::BatchMatmulTransposeBOp>([&](auto named) { roundFactors(named, rounder); });
 
     // Flash attention's f16 factors are rounded next to it, from the concatenation of the

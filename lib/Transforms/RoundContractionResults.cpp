@@ -56,7 +56,8 @@ struct RoundContractionResultsPass
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> products;
     getOperation().walk([&](linalg::LinalgOp op) {
-      if (isa<linalg::MatmulOp, linalg::MatmulTransposeBOp>(op.getOperation()) &&
+      if (isa<linalg::MatmulOp, linalg::MatmulTransposeAOp, linalg::MatmulTransposeBOp>(
+              op.getOperation()) &&
           op.hasPureTensorSemantics() && qualifies(op))
         products.push_back(op);
     });

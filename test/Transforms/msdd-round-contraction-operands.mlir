@@ -18,6 +18,21 @@ func.func @matmul(%a: tensor<4x8xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf32>)
 
 // -----
 
+// Products that read a factor transposed (msdd-fold-transposes-into-products runs first):
+// the factor is rounded as it is stored.
+// CHECK-LABEL: func.func @transposed_factors
+// CHECK-DAG: %[[A:.+]] = linalg.generic {{.*}} ins(%arg0 : tensor<8x4xf32>) outs(%{{.+}} : tensor<8x4xbf16>)
+// CHECK-DAG: %[[BA:.+]] = linalg.generic {{.*}} ins(%arg3 : tensor<3x8x4xf32>) outs(%{{.+}} : tensor<3x8x4xbf16>)
+// CHECK: linalg.matmul_transpose_a ins(%[[A]], %{{.+}} : tensor<8x4xbf16>, tensor<8x2xbf16>) outs(%arg2 : tensor<4x2xf32>)
+// CHECK: linalg.batch_matmul_transpose_a ins(%[[BA]], %{{.+}} : tensor<3x8x4xbf16>, tensor<3x8x2xbf16>) outs(%arg5 : tensor<3x4x2xf32>)
+func.func @transposed_factors(%a: tensor<8x4xf32>, %b: tensor<8x2xf32>, %c: tensor<4x2xf32>, %ba: tensor<3x8x4xf32>, %bb: tensor<3x8x2xf32>, %bc: tensor<3x4x2xf32>) -> (tensor<4x2xf32>, tensor<3x4x2xf32>) {
+  %0 = linalg.matmul_transpose_a ins(%a, %b : tensor<8x4xf32>, tensor<8x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
+  %1 = linalg.batch_matmul_transpose_a ins(%ba, %bb : tensor<3x8x4xf32>, tensor<3x8x2xf32>) outs(%bc : tensor<3x4x2xf32>) -> tensor<3x4x2xf32>
+  return %0, %1 : tensor<4x2xf32>, tensor<3x4x2xf32>
+}
+
+// -----
+
 // A value that feeds several products is rounded once; f64 and dynamic products are left.
 // CHECK-LABEL: func.func @shared_factor
 // CHECK-COUNT-1: arith.truncf

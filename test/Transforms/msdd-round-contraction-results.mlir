@@ -32,6 +32,28 @@ func.func @linear_then_elementwise(%a: tensor<8x16xbf16>, %w: tensor<32x16xbf16>
 
 // -----
 
+// A product that reads its first factor transposed (a weight gradient, dY^T X) is rounded
+// alike.
+// CHECK-LABEL: func.func @transposed_first_factor
+// CHECK: %[[P:.+]] = linalg.matmul_transpose_a ins(%{{.+}}, %{{.+}} : tensor<16x8xbf16>, tensor<16x32xbf16>) outs(%{{.+}} : tensor<8x32xf32>)
+// CHECK: linalg.generic {{.+}} ins(%[[P]] : tensor<8x32xf32>) outs(%{{.+}} : tensor<8x32xbf16>)
+// CHECK: arith.truncf
+func.func @transposed_first_factor(%dy: tensor<16x8xbf16>, %x: tensor<16x32xbf16>) -> tensor<8x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul_transpose_a ins(%dy, %x : tensor<16x8xbf16>, tensor<16x32xbf16>) outs(%acc : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %o = tensor.empty() : tensor<8x32xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%p : tensor<8x32xf32>) outs(%o : tensor<8x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.mulf %in, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  return %y : tensor<8x32xf32>
+}
+
+// -----
+
 // Direct elementwise readers and transposes each get their own widening.
 // CHECK-LABEL: func.func @two_readers
 // CHECK: %[[P:.+]] = linalg.matmul

@@ -182,7 +182,7 @@ def RoundContractionOperands : Pass<"msdd-round-contraction-operands", "func::Fu
   let summary = "Round the factors of f32 matrix products to a narrower type";
   let description = [{
     For bf16 tensor cores (`--math-mode bf16`): both factors of every f32 `linalg.matmul`,
-    `matmul_transpose_b`, `batch_matmul` and `batch_matmul_transpose_b` on tensors are
+    `batch_matmul` and their `_transpose_a` and `_transpose_b` forms on tensors are
     rounded (`arith.truncf`, nearest even) by an elementwise `linalg.generic`, and the product
     reads the narrow factors with an f32 accumulator. Run before `msdd-fuse-elementwise`, the
     rounding fuses into the producer of each factor, which then writes the narrow copy
@@ -226,7 +226,8 @@ def FoldTransposesIntoProducts : Pass<"msdd-fold-transposes-into-products", "fun
     transposed factor may also be a `tensor.collapse_shape` merging the batch dimensions of
     a transpose of the last two (attention's `P^T`, heads and images as one batch). Reverse mode writes every weight gradient as `dY^T X`; without
     this pass each `dY^T` is a strided copy of a whole activation, which costs more than the
-    product on CPUs whose gathers are slow. The library call then reads the factor through a
+    product on CPUs whose gathers are slow, and on a GPU reads or writes a 32-byte sector
+    per element on its strided side. The library call (BLAS, cuBLAS) then reads the factor through a
     transposed view (`msdd-linalg-to-runtime-calls`). A product with both factors
     transposed keeps one transpose (linalg has no named op for it). The transpose itself
     goes away once nothing else reads it.
@@ -277,7 +278,8 @@ def RoundContractionResults : Pass<"msdd-round-contraction-results", "func::Func
   let summary = "Store the results of bf16 products that only elementwise ops read as bf16";
   let description = [{
     For `--math-mode bf16`, after `msdd-round-contraction-operands` and
-    `msdd-sink-bias-into-consumers`: a `linalg.matmul` or `matmul_transpose_b` with bf16
+    `msdd-sink-bias-into-consumers`: a `linalg.matmul`, `matmul_transpose_a` or
+    `matmul_transpose_b` with bf16
     factors whose f32 accumulator starts from zeros, and whose result only elementwise ops
     read (all-parallel generics and transposes, directly or through one reshape), gets its
     result rounded to bf16 (`arith.truncf`, nearest even) right after the product, and each
