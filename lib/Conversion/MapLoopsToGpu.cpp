@@ -231,6 +231,19 @@ SmallVector<Value> applyIndexingMap(OpBuilder &b, Location loc, AffineMap map, V
 
 constexpr int64_t kWarp = 32, kWarpsPerBlock = 8;
 
+/// The lanes that reduce one of `rows` rows of `reduced` elements together: a whole warp,
+/// or for rows shorter than a warp the largest power of two not above `reduced` (at least
+/// 4), so that a warp reads several whole rows in one coalesced access instead of idling
+/// most lanes. A warp holds whole rows or none (the tail's guard drops whole warps), so
+/// `rows` must be a multiple of the rows per warp. 0 where a thread per row is as good:
+/// rows of fewer than 4 elements, or short rows that do not fill whole warps.
+int64_t lanesPerRow(int64_t reduced, int64_t rows) {
+  if (reduced < 4)
+    return 0;
+  int64_t lanes = std::min<int64_t>(kWarp, llvm::bit_floor(uint64_t(reduced)));
+  return rows % (kWarp / lanes) == 0 ? lanes : 0;
+}
+
 /// `reduction`'s combiner applied to `accumulated` and `partial`.
 Value combine(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction, Value accumulated,
               Value partial) {
@@ -270,17 +283,19 @@ void cloneBodyAt(OpBuilder &b, Location loc, linalg::GenericOp op, ArrayRef<Valu
   }
 }
 
-/// The reduction of one output point of `op` by a warp: lanes stride over the last loop
-/// (coalesced, where it is the innermost in memory), then combine their partial results
-/// with butterfly shuffles, so that every lane holds the total (without the output's old
-/// value). `ivs` are the other loops' indices.
+/// The reduction of one output point of `op` by the `lanes` lanes of its row (a warp or an
+/// aligned part of one): they stride over the last loop (coalesced, where it is the
+/// innermost in memory), then combine their partial results with butterfly shuffles that
+/// stay inside the row's lanes, so that every one holds the total (without the output's
+/// old value). `ivs` are the other loops' indices.
 Value reduceInWarp(OpBuilder &b, Location loc, linalg::GenericOp op, const Reduction &reduction,
-                   ArrayRef<Value> ivs, Value lane, const DenseMap<Value, Value> &registers) {
+                   ArrayRef<Value> ivs, Value lane, int64_t lanes,
+                   const DenseMap<Value, Value> &registers) {
   auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
   Value identity =
       b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), reduction.identity));
   auto loop = b.create<scf::ForOp>(loc, lane, constant(op.getStaticLoopRanges().back()),
-                                   constant(kWarp), identity);
+                                   constant(lanes), identity);
   {
     OpBuilder::InsertionGuard inLoop(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -292,8 +307,10 @@ Value reduceInWarp(OpBuilder &b, Location loc, linalg::GenericOp op, const Reduc
                                         mapping.lookupOrDefault(reduction.partial)));
   }
   Value accumulated = loop.getResult(0);
+  // The whole warp takes part in every shuffle; XOR with offsets below `lanes` keeps each
+  // exchange inside an aligned group of `lanes` lanes.
   Value width = b.create<arith::ConstantIntOp>(loc, kWarp, 32);
-  for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+  for (int64_t offset = lanes / 2; offset >= 1; offset /= 2) {
     Value shifted = b.create<gpu::ShuffleOp>(loc, accumulated,
                                              b.create<arith::ConstantIntOp>(loc, offset, 32), width,
                                              gpu::ShuffleMode::XOR)
@@ -303,24 +320,33 @@ Value reduceInWarp(OpBuilder &b, Location loc, linalg::GenericOp op, const Reduc
   return accumulated;
 }
 
-/// The launch of one warp per point of `rows` (8 warps a block); returns the point's
-/// indices and the lane, and leaves `b` inside the launch, past the tail's guard.
-std::pair<SmallVector<Value>, Value> createWarpPerRowLaunch(OpBuilder &b, Location loc,
-                                                            ArrayRef<int64_t> rows) {
+/// The number of points of `rows`.
+int64_t pointCount(ArrayRef<int64_t> rows) {
   int64_t points = 1;
   for (int64_t r : rows)
     points *= r;
-  int64_t warps = std::min(points, kWarpsPerBlock);
-  int64_t blocks = (points + warps - 1) / warps;
+  return points;
+}
+
+/// The launch of `lanes` lanes per point of `rows` (lanesPerRow; 8 warps a block); returns
+/// the point's indices and the lane within the point's lanes, and leaves `b` inside the
+/// launch, past the tail's guard.
+std::pair<SmallVector<Value>, Value> createWarpPerRowLaunch(OpBuilder &b, Location loc,
+                                                            ArrayRef<int64_t> rows, int64_t lanes) {
+  int64_t points = pointCount(rows), rowsPerWarp = kWarp / lanes;
+  assert(points % rowsPerWarp == 0 && "a warp holds whole rows only");
+  int64_t warps = std::min(points / rowsPerWarp, kWarpsPerBlock);
+  int64_t rowsPerBlock = warps * rowsPerWarp;
+  int64_t blocks = (points + rowsPerBlock - 1) / rowsPerBlock;
   gpu::LaunchOp launch = createLaunch(b, loc, blocks, warps * kWarp);
   b.setInsertionPointToStart(&launch.getBody().front());
   auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
   Value tid = launch.getThreadIds().x;
-  Value warp = b.create<arith::DivUIOp>(loc, tid, constant(kWarp));
-  Value lane = b.create<arith::RemUIOp>(loc, tid, constant(kWarp));
+  Value row = b.create<arith::DivUIOp>(loc, tid, constant(lanes));
+  Value lane = b.create<arith::RemUIOp>(loc, tid, constant(lanes));
   Value point = b.create<arith::AddIOp>(
-      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, constant(warps)), warp);
-  if (blocks * warps != points) {
+      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, constant(rowsPerBlock)), row);
+  if (blocks * rowsPerBlock != points) {
     // Whole warps drop out, so the shuffles of the others keep all their lanes.
     auto guard = b.create<scf::IfOp>(
         loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, point, constant(points)),
@@ -345,20 +371,21 @@ void storeFromFirstLane(OpBuilder &b, Location loc, linalg::GenericOp op, ArrayR
                             applyIndexingMap(b, loc, op.getMatchingIndexingMap(init), ivs));
 }
 
-/// Replaces a last-dimension reduction by a launch of one warp per output point (see
-/// reduceInWarp). One thread per output would read rows `K` elements apart in every load
-/// of a warp.
+/// Replaces a last-dimension reduction by a launch of a warp, or part of one, per output
+/// point (see reduceInWarp). One thread per output would read rows `K` elements apart in
+/// every load of a warp: for K = 32, 8x the sectors a warp's load needs.
 LogicalResult mapWarpReduction(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction,
                                Value start) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (llvm::any_of(ranges, [](int64_t r) { return r <= 0 || ShapedType::isDynamic(r); }))
     return failure();
-  if (ranges.back() < 2 * kWarp)
+  int64_t lanes = lanesPerRow(ranges.back(), pointCount(ArrayRef(ranges).drop_back()));
+  if (!lanes)
     return failure(); // a thread per output is as good
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
-  auto [ivs, lane] = createWarpPerRowLaunch(b, loc, ArrayRef(ranges).drop_back());
-  Value total = reduceInWarp(b, loc, op, reduction, ivs, lane, DenseMap<Value, Value>());
+  auto [ivs, lane] = createWarpPerRowLaunch(b, loc, ArrayRef(ranges).drop_back(), lanes);
+  Value total = reduceInWarp(b, loc, op, reduction, ivs, lane, lanes, DenseMap<Value, Value>());
   SmallVector<Value> point(ivs);
   point.push_back(b.create<arith::ConstantIndexOp>(loc, 0)); // the output ignores it
   storeFromFirstLane(b, loc, op, point, lane, [&](OpBuilder &b) {
@@ -443,6 +470,8 @@ bool isRowMap(AffineMap map, unsigned rows) {
 struct RowGroup {
   unsigned rows;
   SmallVector<int64_t> rowRanges;
+  /// The lanes that share a row (lanesPerRow of the first reduction).
+  int64_t lanes;
   /// A pointwise op whose result the first reduction reduces (a residual update before a
   /// norm), or null. Every member reads that result at the point the op writes it, so each
   /// lane reads back only what it wrote itself.
@@ -534,6 +563,9 @@ std::optional<RowGroup> findRowGroup(linalg::GenericOp start) {
       !isRowMap(first.getMatchingIndexingMap(first.getDpsInitOperand(0)), group.rows))
     return std::nullopt;
   group.rowRanges.assign(ranges.begin(), ranges.end() - 1);
+  group.lanes = lanesPerRow(ranges.back(), pointCount(group.rowRanges));
+  if (!group.lanes)
+    group.lanes = kWarp;
   group.reductions.emplace_back(first, *firstReduction);
 
   auto isRegister = [&](Value v) {
@@ -732,7 +764,7 @@ LogicalResult mapSerialReduction(IRRewriter &b, linalg::GenericOp op, ArrayRef<V
 /// The points of pointwise `op` in the row `rowIvs` (its first `rows` loops), the lanes
 /// striding over them in row-major order.
 void mapPointwiseInRow(OpBuilder &b, Location loc, linalg::GenericOp op, unsigned rows,
-                       ArrayRef<Value> rowIvs, Value lane,
+                       ArrayRef<Value> rowIvs, Value lane, int64_t lanes,
                        const DenseMap<Value, Value> &registers) {
   OpBuilder::InsertionGuard guard(b);
   SmallVector<int64_t> inner(ArrayRef(op.getStaticLoopRanges()).drop_front(rows));
@@ -740,7 +772,7 @@ void mapPointwiseInRow(OpBuilder &b, Location loc, linalg::GenericOp op, unsigne
   for (int64_t r : inner)
     innerPoints *= r;
   auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
-  auto loop = b.create<scf::ForOp>(loc, lane, constant(innerPoints), constant(kWarp));
+  auto loop = b.create<scf::ForOp>(loc, lane, constant(innerPoints), constant(lanes));
   b.setInsertionPointToStart(loop.getBody());
   SmallVector<Value> ivs(rowIvs);
   llvm::append_range(ivs, delinearize(b, loc, loop.getInductionVar(), inner));
@@ -766,10 +798,10 @@ SmallVector<Operation *> mapRowGroup(IRRewriter &b, RowGroup &group) {
              llvm::none_of(group.reductions, [&](auto &r) { return r.first == user; });
     }));
   b.setInsertionPoint(last);
-  auto [rowIvs, lane] = createWarpPerRowLaunch(b, loc, group.rowRanges);
+  auto [rowIvs, lane] = createWarpPerRowLaunch(b, loc, group.rowRanges, group.lanes);
   DenseMap<Value, Value> registers;
   if (group.leading) {
-    mapPointwiseInRow(b, loc, group.leading, group.rows, rowIvs, lane, registers);
+    mapPointwiseInRow(b, loc, group.leading, group.rows, rowIvs, lane, group.lanes, registers);
     erased.push_back(group.leading);
   }
   for (auto [index, member] : llvm::enumerate(group.reductions)) {
@@ -777,7 +809,7 @@ SmallVector<Operation *> mapRowGroup(IRRewriter &b, RowGroup &group) {
     Value buffer = op.getDpsInitOperand(0)->get();
     SmallVector<Value> point(rowIvs);
     point.push_back(b.create<arith::ConstantIndexOp>(loc, 0)); // the output ignores it
-    Value total = reduceInWarp(b, loc, op, reduction, rowIvs, lane, registers);
+    Value total = reduceInWarp(b, loc, op, reduction, rowIvs, lane, group.lanes, registers);
     // Its starting value: the constant it was filled with, or what the buffer holds.
     Value start;
     linalg::FillOp fill = constantFillBefore(op, buffer);
@@ -796,7 +828,7 @@ SmallVector<Operation *> mapRowGroup(IRRewriter &b, RowGroup &group) {
     erased.push_back(op);
   }
 
-  mapPointwiseInRow(b, loc, last, group.rows, rowIvs, lane, registers);
+  mapPointwiseInRow(b, loc, last, group.rows, rowIvs, lane, group.lanes, registers);
   for (Operation *dealloc : llvm::reverse(group.sunkDeallocs))
     dealloc->moveAfter(last);
   erased.push_back(last);

@@ -38,9 +38,9 @@ func.func @elementwise(%x: memref<3x100xf32>, %y: memref<3x100xf32>) {
 
 // -----
 
-// Exactly one block of 64 threads: no guard. The reduction stays a loop in each thread,
-// its accumulator in a register: the output is loaded once, before the loop, and stored
-// once, after it.
+// Exactly one block of 64 threads: no guard. Rows of 3 are too short to share among
+// lanes: the reduction stays a loop in each thread, its accumulator in a register: the
+// output is loaded once, before the loop, and stored once, after it.
 #in = affine_map<(d0, d1) -> (d0, d1)>
 #out = affine_map<(d0, d1) -> (d0)>
 // CHECK-LABEL: func.func @row_sums
@@ -52,10 +52,89 @@ func.func @elementwise(%x: memref<3x100xf32>, %y: memref<3x100xf32>) {
 // CHECK-NEXT: %[[SUM:.+]] = arith.addf %[[X]], %[[ACC]]
 // CHECK-NEXT: scf.yield %[[SUM]]
 // CHECK: memref.store %[[TOTAL]], %arg1[%[[ROW]]]
+// CHECK-NOT: gpu.shuffle
 // CHECK: gpu.terminator
-func.func @row_sums(%x: memref<64x32xf32>, %y: memref<64xf32>) {
+func.func @row_sums(%x: memref<64x3xf32>, %y: memref<64xf32>) {
   linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
-      ins(%x : memref<64x32xf32>) outs(%y : memref<64xf32>) {
+      ins(%x : memref<64x3xf32>) outs(%y : memref<64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Rows of 20: 16 lanes a row, two rows a warp (a thread per row would read 20 floats
+// apart in each load of a warp). 6 rows: 3 warps in one block of 96 threads. The
+// butterfly stays inside each row's 16 lanes (offsets 8, 4, 2, 1 over the whole warp).
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @short_rows
+// CHECK: %[[C96:.+]] = arith.constant 96 : index
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}} threads({{.*}}) in ({{.*}} = %[[C96]],
+// CHECK: arith.divui %{{.+}}, %c16
+// CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c16
+// CHECK: %[[ROW:.+]] = arith.index_castui %{{.+}} : i32 to index
+// CHECK-NOT: scf.if
+// CHECK: %[[ACC:.+]] = scf.for %[[K:.+]] = %[[LANE]] to %c20 step %c16{{(_[0-9]+)?}} iter_args
+// CHECK: memref.load %arg0[%[[ROW]], %[[K]]]
+// CHECK: gpu.shuffle  xor %[[ACC]], %c8_i32{{.*}}, %c32_i32{{.*}} : f32
+// CHECK: gpu.shuffle  xor %{{.+}}, %c4_i32
+// CHECK: gpu.shuffle  xor %{{.+}}, %c2_i32
+// CHECK: gpu.shuffle  xor %{{.+}}, %c1_i32
+// CHECK-NOT: gpu.shuffle
+// CHECK: arith.cmpi eq, %[[LANE]], %c0
+// CHECK: memref.store %{{.+}}, %arg1[%[[ROW]]]
+func.func @short_rows(%x: memref<6x20xf32>, %y: memref<6xf32>) {
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<6x20xf32>) outs(%y : memref<6xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Rows of 32 (a head dimension): a warp per row. 20 rows: 3 blocks of 8 warps, the last
+// one's 4 extra warps dropped whole by the guard.
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @warp_rows
+// CHECK: %[[C3:.+]] = arith.constant 3 : index
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C3]], {{.*}} threads({{.*}}) in ({{.*}} = %c256
+// CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
+// CHECK: scf.if
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c32{{(_[0-9]+)?}} step %c32
+// CHECK-COUNT-5: gpu.shuffle  xor
+func.func @warp_rows(%x: memref<20x32xf32>, %y: memref<20xf32>) {
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<20x32xf32>) outs(%y : memref<20xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// 5 rows of 16 cannot fill whole warps two rows at a time (the tail's guard drops whole
+// warps only): a thread per row.
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @odd_rows
+// CHECK: gpu.launch
+// CHECK-NOT: gpu.shuffle
+// CHECK: scf.for
+// CHECK-NOT: gpu.shuffle
+// CHECK: gpu.terminator
+func.func @odd_rows(%x: memref<5x16xf32>, %y: memref<5xf32>) {
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<5x16xf32>) outs(%y : memref<5xf32>) {
   ^bb0(%in: f32, %acc: f32):
     %s = arith.addf %in, %acc : f32
     linalg.yield %s : f32
@@ -276,6 +355,47 @@ func.func @layer_norm(%x: memref<4x8x96xf32>, %w: memref<96xf32>, %y: memref<4x8
   }
   gpu.dealloc %var : memref<4x8xf32>
   gpu.dealloc %sum : memref<4x8xf32>
+  return
+}
+
+// -----
+
+// The same group over rows of 16 (a QK-norm over a small head): 16 lanes a row, two rows a
+// warp; 8 rows take one block of 4 warps, and the butterflies stay inside each row's lanes.
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @short_norm
+// CHECK: %[[C128:.+]] = arith.constant 128 : index
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}} threads({{.*}}) in ({{.*}} = %[[C128]],
+// CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c16
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c16{{.*}} step %c16{{.*}} iter_args
+// CHECK: gpu.shuffle  xor %{{.+}}, %c8_i32{{.*}}, %c32_i32
+// CHECK-COUNT-3: gpu.shuffle  xor
+// CHECK-NOT: gpu.shuffle
+// CHECK: scf.for %{{.+}} = %[[LANE]] to %c16{{.*}} step %c16
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.+}}, %arg1
+func.func @short_norm(%x: memref<8x16xf32>, %y: memref<8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %inv = arith.constant 0.0625 : f32
+  %ss = gpu.alloc () : memref<8xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<8xf32>)
+  linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x16xf32>) outs(%ss : memref<8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#rows, #row, #rows], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %ss : memref<8x16xf32>, memref<8xf32>) outs(%y : memref<8x16xf32>) {
+  ^bb0(%in: f32, %s: f32, %out: f32):
+    %m = arith.mulf %s, %inv : f32
+    %r = math.rsqrt %m : f32
+    %n = arith.mulf %in, %r : f32
+    linalg.yield %n : f32
+  }
+  gpu.dealloc %ss : memref<8xf32>
   return
 }
 

@@ -211,10 +211,15 @@ def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {
     there are fewer than 2^31 (64-bit division is emulated on GPUs). Reductions of the last
     loop dimension (row sums, maxima, norms) with an add, mul, max or min combiner instead
     get one warp per output: lanes stride over the row and combine with shuffles (also
-    starting from such a fill's constant).
+    starting from such a fill's constant). Rows shorter than a warp (a head dimension of
+    16) share a warp, in groups of the largest power of two of lanes not above the row's
+    length, whose shuffles stay inside the group; a thread per output would read rows `K`
+    apart in each of a warp's loads (8x the sectors at `K` = 32). Rows of fewer than 4, or
+    short rows that cannot fill whole warps, keep a thread per output.
     Such reductions followed by a parallel op over the same rows that reads their results
     at its own row (a LayerNorm's sum and variance, then its normalization) become one
-    launch of a warp per row: the reductions' results stay in registers (stored only when
+    launch of a warp (or, for short rows, a group of lanes) per row: the reductions'
+    results stay in registers (stored only when
     something else reads them; a preceding constant fill becomes their starting value),
     the lanes stride over the last op's points in the row, and the row is read from memory
     once, where three launches read it three times. A pointwise op whose result the first
