@@ -244,6 +244,40 @@ int64_t lanesPerRow(int64_t reduced, int64_t rows) {
   return rows % (kWarp / lanes) == 0 ? lanes : 0;
 }
 
+/// Points per iteration of a lane's loop (createLaneLoop), where they divide its points.
+constexpr int64_t kLaneUnroll = 4;
+
+/// The loop of a lane over the points lane, lane + lanes, ... below `count`, carrying
+/// `iterArgs`; returns it and the indices of the points of one iteration, and leaves `b` in
+/// its body after them. Where every lane has the same number of points, the loop counts
+/// them from 0 and an iteration takes up to kLaneUnroll of them: the caller clones their
+/// bodies one after the other, stores last, so that the loads of several points are in
+/// flight at once. (A loop from `lane` waits for each point's loads before the next
+/// point's; the GPU compiler cannot move a load above an earlier point's store, as it
+/// does not know that the buffers do not alias.)
+std::pair<scf::ForOp, SmallVector<Value>> createLaneLoop(OpBuilder &b, Location loc, Value lane,
+                                                         int64_t lanes, int64_t count,
+                                                         ValueRange iterArgs) {
+  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  if (count % lanes != 0) {
+    auto loop = b.create<scf::ForOp>(loc, lane, constant(count), constant(lanes), iterArgs);
+    b.setInsertionPointToStart(loop.getBody());
+    return {loop, {loop.getInductionVar()}};
+  }
+  int64_t trips = count / lanes, unroll = kLaneUnroll;
+  while (trips % unroll != 0)
+    unroll /= 2;
+  auto loop = b.create<scf::ForOp>(loc, constant(0), constant(trips / unroll), constant(1), iterArgs);
+  b.setInsertionPointToStart(loop.getBody());
+  Value first = b.create<arith::MulIOp>(loc, loop.getInductionVar(), constant(unroll * lanes));
+  SmallVector<Value> indices;
+  for (int64_t j = 0; j < unroll; ++j) {
+    Value point = j ? b.create<arith::AddIOp>(loc, first, constant(j * lanes)) : first;
+    indices.push_back(b.create<arith::AddIOp>(loc, point, lane));
+  }
+  return {loop, indices};
+}
+
 /// `reduction`'s combiner applied to `accumulated` and `partial`.
 Value combine(OpBuilder &b, linalg::GenericOp op, const Reduction &reduction, Value accumulated,
               Value partial) {
@@ -291,20 +325,28 @@ void cloneBodyAt(OpBuilder &b, Location loc, linalg::GenericOp op, ArrayRef<Valu
 Value reduceInWarp(OpBuilder &b, Location loc, linalg::GenericOp op, const Reduction &reduction,
                    ArrayRef<Value> ivs, Value lane, int64_t lanes,
                    const DenseMap<Value, Value> &registers) {
-  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
   Value identity =
       b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), reduction.identity));
-  auto loop = b.create<scf::ForOp>(loc, lane, constant(op.getStaticLoopRanges().back()),
-                                   constant(lanes), identity);
+  scf::ForOp loop;
   {
     OpBuilder::InsertionGuard inLoop(b);
-    b.setInsertionPointToStart(loop.getBody());
-    SmallVector<Value> point(ivs);
-    point.push_back(loop.getInductionVar());
-    IRMapping mapping;
-    cloneBodyAt(b, loc, op, point, registers, mapping, reduction.combiner);
-    b.create<scf::YieldOp>(loc, combine(b, op, reduction, loop.getRegionIterArg(0),
-                                        mapping.lookupOrDefault(reduction.partial)));
+    auto [laneLoop, indices] =
+        createLaneLoop(b, loc, lane, lanes, op.getStaticLoopRanges().back(), identity);
+    loop = laneLoop;
+    // Every point's partial first, then the combines in the points' order (the same
+    // order, so the same result, as one point per iteration).
+    SmallVector<Value> partials;
+    for (Value index : indices) {
+      SmallVector<Value> point(ivs);
+      point.push_back(index);
+      IRMapping mapping;
+      cloneBodyAt(b, loc, op, point, registers, mapping, reduction.combiner);
+      partials.push_back(mapping.lookupOrDefault(reduction.partial));
+    }
+    Value accumulated = loop.getRegionIterArg(0);
+    for (Value partial : partials)
+      accumulated = combine(b, op, reduction, accumulated, partial);
+    b.create<scf::YieldOp>(loc, accumulated);
   }
   Value accumulated = loop.getResult(0);
   // The whole warp takes part in every shuffle; XOR with offsets below `lanes` keeps each
@@ -771,17 +813,22 @@ void mapPointwiseInRow(OpBuilder &b, Location loc, linalg::GenericOp op, unsigne
   int64_t innerPoints = 1;
   for (int64_t r : inner)
     innerPoints *= r;
-  auto constant = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
-  auto loop = b.create<scf::ForOp>(loc, lane, constant(innerPoints), constant(lanes));
-  b.setInsertionPointToStart(loop.getBody());
-  SmallVector<Value> ivs(rowIvs);
-  llvm::append_range(ivs, delinearize(b, loc, loop.getInductionVar(), inner));
-  IRMapping mapping;
-  cloneBodyAt(b, loc, op, ivs, registers, mapping);
-  for (auto [yielded, init] : llvm::zip_equal(op.getRegion().front().getTerminator()->getOperands(),
-                                              op.getDpsInitsMutable()))
-    b.create<memref::StoreOp>(loc, mapping.lookupOrDefault(yielded), init.get(),
-                              applyIndexingMap(b, loc, op.getMatchingIndexingMap(&init), ivs));
+  SmallVector<Value> indices = createLaneLoop(b, loc, lane, lanes, innerPoints, ValueRange()).second;
+  // The points' loads and arithmetic, then their stores (the points of a parallel op are
+  // independent, so the order is free).
+  SmallVector<SmallVector<Value>> points;
+  SmallVector<IRMapping> mappings(indices.size());
+  for (auto [index, mapping] : llvm::zip_equal(indices, mappings)) {
+    SmallVector<Value> ivs(rowIvs);
+    llvm::append_range(ivs, delinearize(b, loc, index, inner));
+    cloneBodyAt(b, loc, op, ivs, registers, mapping);
+    points.push_back(ivs);
+  }
+  for (auto [ivs, mapping] : llvm::zip_equal(points, mappings))
+    for (auto [yielded, init] : llvm::zip_equal(op.getRegion().front().getTerminator()->getOperands(),
+                                                op.getDpsInitsMutable()))
+      b.create<memref::StoreOp>(loc, mapping.lookupOrDefault(yielded), init.get(),
+                                applyIndexingMap(b, loc, op.getMatchingIndexingMap(&init), ivs));
 }
 
 /// Replaces `group` by one launch at its last op's place; returns the ops it erased.

@@ -108,7 +108,10 @@ func.func @short_rows(%x: memref<6x20xf32>, %y: memref<6xf32>) {
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C3]], {{.*}} threads({{.*}}) in ({{.*}} = %c256
 // CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
 // CHECK: scf.if
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c32{{(_[0-9]+)?}} step %c32
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c1{{(_[0-9]+)?}} step %c1
+// CHECK: %[[K:.+]] = arith.addi %{{.+}}, %[[LANE]]
+// CHECK: memref.load %arg0[%{{.+}}, %[[K]]]
+// CHECK-NOT: memref.load
 // CHECK-COUNT-5: gpu.shuffle  xor
 func.func @warp_rows(%x: memref<20x32xf32>, %y: memref<20xf32>) {
   linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
@@ -193,7 +196,8 @@ func.func @host_read(%seed: memref<i64>) -> i64 {
 // -----
 
 // A long last-dimension reduction: one warp per row (8 rows per block of 256 threads), lanes
-// striding by 32, a shuffle butterfly, lane 0 folding into the initial value.
+// striding by 32, 4 points an iteration (their loads first, then the maxima in the
+// points' order), a shuffle butterfly, lane 0 folding into the initial value.
 #in2 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #out2 = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @row_max
@@ -202,10 +206,15 @@ func.func @host_read(%seed: memref<i64>) -> i64 {
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C2]], {{.*}} threads({{.*}}) in ({{.*}} = %[[C256]],
 // CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
 // CHECK: %[[NEG:.+]] = arith.constant 0xFF800000 : f32
-// CHECK: %[[ACC:.+]] = scf.for %[[K:.+]] = %[[LANE]] to %c128 step %c32{{(_[0-9]+)?}} iter_args(%[[A:.+]] = %[[NEG]]) -> (f32)
+// CHECK: %[[ACC:.+]] = scf.for %[[I:.+]] = %c0{{.*}} to %c2{{(_[0-9]+)?}} step %c1{{(_[0-9]+)?}} iter_args(%[[A:.+]] = %[[NEG]]) -> (f32)
+// CHECK: %[[BASE:.+]] = arith.muli %[[I]], %c128
+// CHECK: %[[K:.+]] = arith.addi %[[BASE]], %[[LANE]]
+// CHECK-COUNT-3: arith.addi %{{.+}}, %[[LANE]]
 // CHECK: %[[X:.+]] = memref.load %arg0[%{{.+}}, %{{.+}}, %[[K]]]
+// CHECK-COUNT-3: memref.load %arg0
 // CHECK: %[[M:.+]] = arith.maximumf %[[A]], %[[X]] : f32
-// CHECK: scf.yield %[[M]]
+// CHECK-COUNT-3: arith.maximumf
+// CHECK: scf.yield
 // CHECK: gpu.shuffle  xor %[[ACC]], %c16_i32{{.*}}, %c32_i32{{.*}} : f32
 // CHECK-COUNT-4: gpu.shuffle  xor
 // CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[LANE]], %c0
@@ -213,9 +222,9 @@ func.func @host_read(%seed: memref<i64>) -> i64 {
 // CHECK: memref.load %arg1
 // CHECK: arith.maximumf
 // CHECK: memref.store
-func.func @row_max(%x: memref<4x4x128xf32>, %y: memref<4x4xf32>) {
+func.func @row_max(%x: memref<4x4x256xf32>, %y: memref<4x4xf32>) {
   linalg.generic {indexing_maps = [#in2, #out2], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%x : memref<4x4x128xf32>) outs(%y : memref<4x4xf32>) {
+      ins(%x : memref<4x4x256xf32>) outs(%y : memref<4x4xf32>) {
   ^bb0(%in: f32, %acc: f32):
     %m = arith.maximumf %acc, %in : f32
     linalg.yield %m : f32
@@ -296,18 +305,18 @@ func.func @coarsened(%x: memref<4097x256xf32>, %y: memref<4097x256xf32>) {
 // CHECK: %[[C4:.+]] = arith.constant 4 : index
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[C4]],
 // CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
-// CHECK: %[[SUMS:.+]] = scf.for %{{.+}} = %[[LANE]] to %c96 step %c32{{.*}} iter_args
+// CHECK: %[[SUMS:.+]] = scf.for %{{.+}} = %c0{{.*}} to %c3{{(_[0-9]+)?}} step %c1{{.*}} iter_args
 // CHECK: memref.load %arg0
 // CHECK-COUNT-5: gpu.shuffle  xor
 // CHECK: %[[SUM:.+]] = arith.addf %cst{{.*}}, %{{.+}} : f32
 // CHECK-NOT: memref.store
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c96
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c3{{(_[0-9]+)?}} step
 // CHECK: memref.load %arg0
 // CHECK: arith.mulf %[[SUM]], %cst
 // CHECK-COUNT-5: gpu.shuffle  xor
 // CHECK: %[[VAR:.+]] = arith.addf %cst{{.*}}, %{{.+}} : f32
 // CHECK-NOT: memref.store
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c96
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c3{{(_[0-9]+)?}} step
 // CHECK-DAG: arith.mulf %[[SUM]], %cst
 // CHECK-DAG: arith.mulf %[[VAR]], %cst
 // CHECK: math.rsqrt
@@ -368,11 +377,11 @@ func.func @layer_norm(%x: memref<4x8x96xf32>, %w: memref<96xf32>, %y: memref<4x8
 // CHECK: %[[C128:.+]] = arith.constant 128 : index
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{(_[0-9]+)?}}, {{.*}} threads({{.*}}) in ({{.*}} = %[[C128]],
 // CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c16
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c16{{.*}} step %c16{{.*}} iter_args
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c1{{(_[0-9]+)?}} step %c1{{.*}} iter_args
 // CHECK: gpu.shuffle  xor %{{.+}}, %c8_i32{{.*}}, %c32_i32
 // CHECK-COUNT-3: gpu.shuffle  xor
 // CHECK-NOT: gpu.shuffle
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c16{{.*}} step %c16
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c1{{(_[0-9]+)?}} step
 // CHECK: math.rsqrt
 // CHECK: memref.store %{{.+}}, %arg1
 func.func @short_norm(%x: memref<8x16xf32>, %y: memref<8x16xf32>) {
@@ -419,7 +428,7 @@ func.func @short_norm(%x: memref<8x16xf32>, %y: memref<8x16xf32>) {
 // CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[LANE]], %c0
 // CHECK: scf.if %[[FIRST]]
 // CHECK-NEXT: memref.store %[[TOTAL]], %arg1
-// CHECK: scf.for %[[I:.+]] = %[[LANE]] to %c64
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c1{{(_[0-9]+)?}} step
 // CHECK: arith.remui {{.*}} %c2
 // CHECK: memref.store %{{.+}}, %arg2
 // CHECK: gpu.terminator
@@ -494,15 +503,15 @@ func.func @written_between(%x: memref<8x128xf32>, %y: memref<8x128xf32>) {
 // CHECK-NOT: linalg.
 // CHECK: gpu.launch
 // CHECK: %[[LANE:.+]] = arith.remui %{{.+}}, %c32
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c128
-// CHECK: memref.load %arg1
-// CHECK: memref.store %{{.+}}, %arg0
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c128{{.*}} iter_args
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c1{{(_[0-9]+)?}} step
+// CHECK-COUNT-4: memref.load %arg1
+// CHECK-COUNT-4: memref.store %{{.+}}, %arg0
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c1{{(_[0-9]+)?}} step {{.*}} iter_args
 // CHECK: memref.load %arg0
 // CHECK-COUNT-5: gpu.shuffle  xor
 // CHECK-NOT: memref.store
-// CHECK: scf.for %{{.+}} = %[[LANE]] to %c128
-// CHECK: memref.store %{{.+}}, %arg2
+// CHECK: scf.for %{{.+}} = %c0{{.*}} to %c1{{(_[0-9]+)?}} step
+// CHECK-COUNT-4: memref.store %{{.+}}, %arg2
 // CHECK: gpu.terminator
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.dealloc %arg1

@@ -215,7 +215,11 @@ def MapLoopsToGpu : Pass<"msdd-map-loops-to-gpu", "ModuleOp"> {
     16) share a warp, in groups of the largest power of two of lanes not above the row's
     length, whose shuffles stay inside the group; a thread per output would read rows `K`
     apart in each of a warp's loads (8x the sectors at `K` = 32). Rows of fewer than 4, or
-    short rows that cannot fill whole warps, keep a thread per output.
+    short rows that cannot fill whole warps, keep a thread per output. Where every lane of
+    a row has the same number of points, a lane takes up to 4 of them per iteration, their
+    loads before their combines or stores: a lane otherwise waits for one point's loads
+    before it issues the next point's (the GPU compiler does not know that the buffers
+    do not alias, so it cannot move a load above an earlier point's store).
     Such reductions followed by a parallel op over the same rows that reads their results
     at its own row (a LayerNorm's sum and variance, then its normalization) become one
     launch of a warp (or, for short rows, a group of lanes) per row: the reductions'
